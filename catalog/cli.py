@@ -1,0 +1,484 @@
+"""``nnr catalog``: list, papers, show, query, resolve, graph, export, crosscheck.
+
+Only argparse is imported at module level; each handler imports the catalog when it runs (no torch
+ever; networkx only for ``graph`` and ``export --format graphml``). ``--json`` prints a JSON list of
+entries whose keys are the YAML field names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sys
+from typing import Any, Callable
+
+__all__ = ["register"]
+
+_FILTERS = ("configuration", "operator", "location", "alignment", "paradigm", "modality", "access")
+_SYMBOLS = {"configuration": "λ", "operator": "τ", "location": "ℓ", "alignment": "ω"}
+
+
+# --- plumbing ------------------------------------------------------------------------------------------
+
+
+def _guard(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn the catalog's expected errors into a message on stderr and an exit status."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        from .errors import CatalogError
+
+        try:
+            return handler(args)
+        except CatalogError as error:
+            print(f"nnr catalog: invalid catalog data: {error}", file=sys.stderr)
+            return 2
+        except (KeyError, ValueError, FileExistsError, FileNotFoundError) as error:
+            message = error.args[0] if isinstance(error, KeyError) and error.args else error
+            print(f"nnr catalog: {message}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+def _catalog():
+    from .loader import Catalog
+
+    return Catalog.load()
+
+
+def _print_json(items: list) -> None:
+    print(json.dumps(items, indent=2, ensure_ascii=False))
+
+
+def _dump(entry: Any) -> dict:
+    return entry.model_dump(mode="json")
+
+
+def _values(values) -> str:
+    return "+".join(v.value for v in values)
+
+
+def _filters(args: argparse.Namespace) -> dict:
+    found: dict[str, Any] = {}
+    for name in _FILTERS:
+        value = getattr(args, name, None)
+        if value:
+            found[name] = value
+    if getattr(args, "year", None):
+        found["year"] = args.year
+    if getattr(args, "text", None):
+        found["text"] = " ".join(args.text) if isinstance(args.text, list) else args.text
+    return found
+
+
+def _add_filters(parser: argparse.ArgumentParser) -> None:
+    from_framework = {
+        "configuration": "fixed, learnable",
+        "operator": "additive, concatenative, parametric",
+        "location": "input, embedding, hidden",
+        "alignment": "identity, rule-based, statistical, linear",
+        "paradigm": "model-reprogramming, prompt-tuning, prompt-instruction",
+        "modality": "vision, text, vision-language, audio, time-series, graph, tabular, molecule, protein, dna, general",
+        "access": "gradient, zeroth-order, none",
+    }
+    group = parser.add_argument_group("filters (repeat or comma-separate values: any of them matches)")
+    for name, allowed in from_framework.items():
+        symbol = _SYMBOLS.get(name)
+        label = f"{symbol} {name}" if symbol else name
+        group.add_argument(f"--{name}", action="append", metavar="VALUE", help=f"{label}: {allowed}")
+    group.add_argument("--year", metavar="RANGE", help="2022, 2020-2023, 2020- or -2021")
+    group.add_argument("--text", metavar="WORDS", help="words that must all appear (ids, names, titles, summaries)")
+
+
+def _method_rows(methods) -> tuple[list, list]:
+    headers = ["id", "name", "paradigm", "λ", "τ", "ℓ", "ω", "access", "year"]
+    rows = [
+        [
+            m.id, m.label, m.paradigm.symbol, _values(m.coordinates.configuration), _values(m.coordinates.operator),
+            _values(m.coordinates.location), _values(m.coordinates.alignment), m.access.value, m.year,
+        ]
+        for m in methods
+    ]
+    return headers, rows
+
+
+def _paper_rows(papers) -> tuple[list, list]:
+    headers = ["id", "year", "kind", "paradigm", "λ", "τ", "ℓ", "ω", "methods", "title"]
+    rows = [
+        [
+            p.id, p.year, p.kind.value, "+".join(x.symbol for x in p.paradigm), _values(p.coordinates.configuration),
+            _values(p.coordinates.operator), _values(p.coordinates.location), _values(p.coordinates.alignment),
+            ",".join(p.methods), p.title,
+        ]
+        for p in papers
+    ]
+    return headers, rows
+
+
+def _print_methods(methods, *, empty: str = "no methods match") -> None:
+    from .table import format_table
+
+    if not methods:
+        print(empty)
+        return
+    headers, rows = _method_rows(methods)
+    print(format_table(rows, headers, max_width={1: 28}))
+    print(f"\n{len(methods)} method{'s' if len(methods) != 1 else ''}")
+
+
+def _print_papers(papers, *, empty: str = "no papers match") -> None:
+    from .table import format_table
+
+    if not papers:
+        print(empty)
+        return
+    headers, rows = _paper_rows(papers)
+    print(format_table(rows, headers, max_width={0: 30, 8: 28, 9: 60}))
+    print(f"\n{len(papers)} paper{'s' if len(papers) != 1 else ''}")
+
+
+# --- handlers --------------------------------------------------------------------------------------------
+
+
+@_guard
+def _cmd_list(args: argparse.Namespace) -> int:
+    catalog = _catalog()
+    methods = catalog.query(**_filters(args))
+    if args.json:
+        _print_json([_dump(m) for m in methods])
+    else:
+        _print_methods(methods)
+    return 0
+
+
+@_guard
+def _cmd_papers(args: argparse.Namespace) -> int:
+    catalog = _catalog()
+    papers = catalog.query(kind="papers", **_filters(args))
+    if args.method:
+        for method_id in args.method:
+            catalog.method(method_id)
+        papers = [p for p in papers if set(args.method) & set(p.methods)]
+    if args.kind:
+        from .models import PaperKind
+
+        kinds = set()
+        for value in args.kind:
+            for part in value.split(","):
+                try:
+                    kinds.add(PaperKind(part.strip()))
+                except ValueError:
+                    raise ValueError(f"--kind: {part!r} is not one of {[k.value for k in PaperKind]}") from None
+        papers = [p for p in papers if p.kind in kinds]
+    if args.json:
+        _print_json([_dump(p) for p in papers])
+    else:
+        _print_papers(papers)
+    return 0
+
+
+@_guard
+def _cmd_query(args: argparse.Namespace) -> int:
+    catalog = _catalog()
+    kind = "all" if args.all else "papers" if args.papers else "methods"
+    entries = catalog.query(kind=kind, **_filters(args))
+    if args.json:
+        _print_json([_dump(e) for e in entries])
+        return 0
+    from .models import MethodEntry
+
+    methods = [e for e in entries if isinstance(e, MethodEntry)]
+    papers = [e for e in entries if not isinstance(e, MethodEntry)]
+    if kind in ("methods", "all"):
+        _print_methods(methods)
+    if kind == "all":
+        print()
+    if kind in ("papers", "all"):
+        _print_papers(papers)
+    return 0
+
+
+def _show_method(catalog, method) -> None:
+    from .table import format_table, wrap
+
+    print(f"{method.name}" + (f" ({method.acronym})" if method.acronym else ""))
+    print(f"  id             {method.id}")
+    if method.aliases:
+        print(f"  also called    {', '.join(method.aliases)}")
+    print(f"  paradigm       {method.paradigm.value} ({method.paradigm.symbol})")
+    modality = method.modality.value + (f" -> {method.task_modality.value}" if method.task_modality else "")
+    print(f"  modality       {modality}")
+    print(f"  access         {method.access.value}: {method.access.meaning}")
+    rows = []
+    for axis, symbol in _SYMBOLS.items():
+        values = getattr(method.coordinates, axis)
+        rows.append([f"{symbol} {axis}", _values(values), "; ".join(v.meaning for v in values)])
+    print()
+    print(format_table(rows, ["axis", "value", "meaning"], indent="  ", max_width={2: 80}))
+    paper = method.paper
+    print()
+    print(f"  paper          {paper.title}")
+    print(f"                 {', '.join(paper.authors)}")
+    print(f"                 {paper.venue} {paper.year}" + (f", arXiv {paper.arxiv}" if paper.arxiv else ""))
+    if paper.url:
+        print(f"                 {paper.url}")
+    if method.code_url:
+        print(f"  code           {method.code_url}")
+    print(f"  implementation {method.implementation}")
+    if method.relations:
+        print("  builds on      " + "; ".join(f"{r.type.value} {r.target}" for r in method.relations))
+    later = [
+        f"{other.id} ({r.type.value})"
+        for other in catalog.methods.values()
+        for r in other.relations
+        if r.target == method.id
+    ]
+    if later:
+        print(f"  built upon by  {', '.join(later)}")
+    papers = catalog.papers_about(method.id)
+    if papers:
+        shown = ", ".join(p.id for p in papers[:8]) + (f", … ({len(papers)} in all)" if len(papers) > 8 else "")
+        print(f"  papers         {shown}")
+    print()
+    print(wrap(method.summary))
+    for field, reason in method.rationale.items():
+        print()
+        print(wrap(f"Why {field.value}: {reason}"))
+
+
+def _show_paper(catalog, paper) -> None:
+    from .table import wrap
+
+    print(paper.title)
+    print(f"  id          {paper.id}")
+    print(f"  authors     {', '.join(paper.authors)}")
+    print(f"  venue       {paper.venue} {paper.year}" + (f", arXiv {paper.arxiv}" if paper.arxiv else ""))
+    if paper.url:
+        print(f"  url         {paper.url}")
+    print(f"  kind        {paper.kind.value} of {', '.join(paper.methods)}")
+    print(f"  paradigm    {'+'.join(p.value for p in paper.paradigm)}")
+    modality = paper.modality.value + (f" -> {paper.task_modality.value}" if paper.task_modality else "")
+    print(f"  modality    {modality}")
+    print(f"  coordinates {paper.coordinates}")
+    print(f"  access      {paper.resolved_access.value}")
+    print()
+    print(wrap(paper.summary))
+    for field, reason in paper.rationale.items():
+        print()
+        print(wrap(f"Why {field.value}: {reason}"))
+
+
+@_guard
+def _cmd_show(args: argparse.Namespace) -> int:
+    catalog = _catalog()
+    entries = [catalog.get(entry_id) for entry_id in args.id]
+    if args.json:
+        _print_json([_dump(e) for e in entries])
+        return 0
+    from .models import MethodEntry
+
+    for index, entry in enumerate(entries):
+        if index:
+            print("\n" + "─" * 60 + "\n")
+        if isinstance(entry, MethodEntry):
+            _show_method(catalog, entry)
+        else:
+            _show_paper(catalog, entry)
+    return 0
+
+
+@_guard
+def _cmd_resolve(args: argparse.Namespace) -> int:
+    from .models import normalise_name
+    from .table import format_table, wrap
+
+    catalog = _catalog()
+    term = " ".join(args.term)
+    resolution = catalog.resolve(term)
+    if args.json:
+        _print_json(resolution.to_dicts())
+        return 0 if resolution else 1
+    if not resolution:
+        import difflib
+
+        names = [n for t in catalog.glossary for n in t.names]
+        names += [n for m in catalog.methods.values() for n in [m.name, *([m.acronym] if m.acronym else []), *m.aliases]]
+        keys = {normalise_name(n): n for n in names}
+        close = difflib.get_close_matches(normalise_name(term), list(keys), n=5, cutoff=0.6)
+        hint = f"; did you mean {', '.join(repr(keys[c]) for c in close)}?" if close else ""
+        print(f"nnr catalog: no glossary term or method name matches {term!r}{hint}", file=sys.stderr)
+        return 1
+    for glossary_term in resolution.terms:
+        names = glossary_term.term + (f" ({', '.join(glossary_term.variants)})" if glossary_term.variants else "")
+        print(names)
+        print(wrap(glossary_term.definition))
+        multiple = len(glossary_term.senses) > 1
+        for number, sense in enumerate(glossary_term.senses, 1):
+            print()
+            head = f"  {number}. {sense.label}" if multiple else f"  {sense.label}"
+            paradigms = "+".join(p.value for p in sense.paradigm) if sense.paradigm else "any paradigm"
+            print(f"{head}  [{paradigms}; {sense.coordinates}]")
+            print(wrap(sense.meaning, indent="     "))
+            if sense.methods:
+                headers, rows = _method_rows([catalog.methods[m] for m in sense.methods])
+                print(format_table(rows, headers, indent="     ", max_width={1: 26}))
+        if glossary_term.see_also:
+            print(f"\n  see also: {', '.join(glossary_term.see_also)}")
+        print()
+    if not resolution.terms:
+        print(f"{term!r} names a catalogued method:")
+        _print_methods(resolution.methods)
+    return 0
+
+
+@_guard
+def _cmd_graph(args: argparse.Namespace) -> int:
+    catalog = _catalog()
+    if args.path:
+        path = catalog.lineage_path(*args.path)
+        if args.json:
+            _print_json([_dump(catalog.methods[m]) for m in path])
+        elif path:
+            print(" — ".join(path))
+        else:
+            print(f"{args.path[0]} and {args.path[1]} are not connected by relations")
+        return 0
+    if args.shared:
+        axes = [a.strip() for value in (args.axes or []) for a in value.split(",") if a.strip()] or None
+        same = catalog.sharing_coordinates(args.shared, axes) if axes else catalog.sharing_coordinates(args.shared)
+        if args.json:
+            _print_json([_dump(catalog.methods[m]) for m in same])
+        else:
+            print(f"methods with the coordinates of {args.shared} ({catalog.methods[args.shared].coordinates}"
+                  + (f", on {', '.join(axes)}" if axes else "") + "):")
+            _print_methods([catalog.methods[m] for m in same], empty="  none")
+        return 0
+    if args.id:
+        before = catalog.builds_on(args.id)
+        after = catalog.built_upon_by(args.id)
+        if args.json:
+            _print_json([
+                {"id": args.id, "builds_on": before, "built_upon_by": after}
+            ])
+            return 0
+        print(f"{args.id} builds on:       " + (", ".join(before) or "nothing in the catalog"))
+        print(f"{args.id} is built upon by: " + (", ".join(after) or "nothing in the catalog"))
+        return 0
+    graph = catalog.graph()
+    kinds: dict[str, int] = {}
+    for _, kind in graph.nodes(data="kind"):
+        kinds[kind] = kinds.get(kind, 0) + 1
+    edges: dict[str, int] = {}
+    for _, _, kind in graph.edges(data="kind"):
+        edges[kind] = edges.get(kind, 0) + 1
+    relations = [(u, d["type"], v) for u, v, d in graph.edges(data=True) if d.get("kind") == "relation"]
+    if args.json:
+        _print_json([{"source": u, "type": t, "target": v} for u, t, v in sorted(relations)])
+        return 0
+    from .table import format_table
+
+    print("nodes: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+    print("edges: " + ", ".join(f"{n} {k}" for k, n in sorted(edges.items())))
+    print()
+    print(format_table(sorted(relations), ["method", "relation", "builds on"]))
+    return 0
+
+
+@_guard
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import export, write_export
+
+    catalog = _catalog()
+    if args.output:
+        path = write_export(catalog, args.format, args.output, force=args.force)
+        print(f"wrote {path} ({args.format})", file=sys.stderr)
+    else:
+        sys.stdout.write(export(catalog, args.format))
+    return 0
+
+
+@_guard
+def _cmd_crosscheck(args: argparse.Namespace) -> int:
+    from .crosscheck import crosscheck, crosscheck_markdown
+
+    rows = crosscheck(_catalog(), args.survey)
+    if args.json:
+        _print_json([r.to_dict() for r in rows])
+    elif args.markdown:
+        sys.stdout.write(crosscheck_markdown(rows))
+    else:
+        from .table import format_table
+
+        table = [[r.category, r.entry or "", r.field, r.theirs, r.ours, r.reason] for r in rows]
+        print(format_table(table, ["category", "ours id", "field", "theirs", "ours", "reason"],
+                           max_width={3: 30, 4: 30, 5: 70}))
+        print(f"\n{len(rows)} differences")
+    return 0
+
+
+# --- registration ----------------------------------------------------------------------------------------
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``catalog`` and its subcommands to the ``nnr`` parser."""
+    parser = subparsers.add_parser(
+        "catalog",
+        help="query the survey's methods and papers on the four axes",
+        description="The survey as data: methods, papers and literature names on the axes (λ, τ, ℓ, ω).",
+    )
+    parser.set_defaults(handler=lambda args: (parser.print_help(), 0)[1])
+    sub = parser.add_subparsers(dest="catalog_command", metavar="SUBCOMMAND")
+
+    p = sub.add_parser("list", help="all methods (or those matching filters) as a table")
+    _add_filters(p)
+    p.add_argument("--json", action="store_true", help="print a JSON list of entries (YAML field names)")
+    p.set_defaults(handler=_cmd_list)
+
+    p = sub.add_parser("papers", help="papers that apply, analyse or extend the methods")
+    _add_filters(p)
+    p.add_argument("--method", action="append", metavar="ID", help="only papers about this method")
+    p.add_argument("--kind", action="append", metavar="KIND",
+                   help="application, analysis, extension, theory, survey, benchmark, enabler")
+    p.add_argument("--json", action="store_true", help="print a JSON list of entries (YAML field names)")
+    p.set_defaults(handler=_cmd_papers)
+
+    p = sub.add_parser("show", help="one or more methods or papers in full")
+    p.add_argument("id", nargs="+", help="method or paper id")
+    p.add_argument("--json", action="store_true", help="print a JSON list of entries (YAML field names)")
+    p.set_defaults(handler=_cmd_show)
+
+    p = sub.add_parser("query", help="methods (or papers) by coordinates, paradigm, modality, access, year, text")
+    _add_filters(p)
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--papers", action="store_true", help="search the papers instead of the methods")
+    which.add_argument("--all", action="store_true", help="search methods and papers")
+    p.add_argument("--json", action="store_true", help="print a JSON list of entries (YAML field names)")
+    p.set_defaults(handler=_cmd_query)
+
+    p = sub.add_parser("resolve", help="what a literature name means: coordinates and the methods that carry it")
+    p.add_argument("term", nargs="+", help='a name such as "soft prompt", "label mapping", "visual prompting"')
+    p.add_argument("--json", action="store_true", help="print a JSON list of glossary entries (YAML field names)")
+    p.set_defaults(handler=_cmd_resolve)
+
+    p = sub.add_parser("graph", help="lineage: what a method builds on, what builds on it, paths, shared coordinates")
+    p.add_argument("id", nargs="?", help="a method id: show what it builds on and what builds on it")
+    p.add_argument("--path", nargs=2, metavar=("FROM", "TO"), help="the chain of relations between two methods")
+    p.add_argument("--shared", metavar="ID", help="methods with the same coordinates as ID")
+    p.add_argument("--axes", action="append", metavar="AXIS", help="with --shared: compare only these axes")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=_cmd_graph)
+
+    p = sub.add_parser("export", help="the catalog as JSON, CSV, BibTeX, Mermaid or GraphML")
+    p.add_argument("--format", required=True, choices=["json", "csv", "bibtex", "mermaid", "graphml"])
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
+    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.set_defaults(handler=_cmd_export)
+
+    p = sub.add_parser("crosscheck", help="where our labels differ from the survey's list, with the reasons")
+    p.add_argument("--survey", metavar="PATH", help="the survey's data folder (default ../shared/survey)")
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--markdown", action="store_true", help="print the documentation page")
+    form.add_argument("--json", action="store_true", help="print a JSON list of rows")
+    p.set_defaults(handler=_cmd_crosscheck)

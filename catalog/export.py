@@ -1,0 +1,246 @@
+"""Export the catalog as JSON, CSV, BibTeX, Mermaid or GraphML text.
+
+``export(catalog, fmt)`` returns the text; ``write_export(catalog, fmt, path, force=False)`` writes
+it and refuses to overwrite an existing file unless ``force`` is given. Only ``graphml`` imports
+networkx.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Union
+
+from .models import AXIS_FIELDS, MethodEntry, Paper, PaperEntry
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .loader import Catalog
+
+__all__ = ["EXPORT_FORMATS", "export", "write_export", "to_json", "to_csv", "to_bibtex", "to_mermaid", "to_graphml",
+           "bibtex_key", "CSV_COLUMNS"]
+
+EXPORT_FORMATS = ("json", "csv", "bibtex", "mermaid", "graphml")
+"""Formats accepted by :func:`export` and ``nnr catalog export --format``."""
+
+EXTENSIONS = {"json": ".json", "csv": ".csv", "bibtex": ".bib", "mermaid": ".mmd", "graphml": ".graphml"}
+
+
+# --- JSON ---------------------------------------------------------------------------------------------
+
+
+def entry_dict(entry) -> dict:
+    """An entry as the dict of its YAML fields (coordinates always as lists)."""
+    return entry.model_dump(mode="json")
+
+
+def to_json(catalog: "Catalog") -> str:
+    """``{"methods": [...], "papers": [...], "glossary": [...], "excluded": [...]}`` with the YAML field names."""
+    document = {
+        "methods": [entry_dict(m) for m in catalog.methods.values()],
+        "papers": [entry_dict(p) for p in catalog.papers.values()],
+        "glossary": [t.model_dump(mode="json") for t in catalog.glossary],
+        "excluded": [e.model_dump(mode="json") for e in catalog.excluded],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+# --- CSV ----------------------------------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "id", "kind", "name", "acronym", "paradigm", "modality", "task_modality", *AXIS_FIELDS, "access",
+    "year", "venue", "title", "authors", "arxiv", "url", "implementation", "methods", "paper_kind",
+)
+
+
+def _join(values) -> str:
+    return "+".join(getattr(v, "value", str(v)) for v in values)
+
+
+def csv_row(entry: Union[MethodEntry, PaperEntry]) -> dict:
+    bib = entry.bibliography
+    row = {
+        "id": entry.id,
+        "kind": "method" if isinstance(entry, MethodEntry) else "paper",
+        "name": entry.name,
+        "acronym": getattr(entry, "acronym", None) or "",
+        "paradigm": _join(entry.paradigms),
+        "modality": entry.modality.value,
+        "task_modality": entry.task_modality.value if entry.task_modality else "",
+        "access": (entry.access if isinstance(entry, MethodEntry) else entry.resolved_access).value,
+        "year": bib.year,
+        "venue": bib.venue,
+        "title": bib.title,
+        "authors": "; ".join(bib.authors),
+        "arxiv": bib.arxiv or "",
+        "url": bib.url or "",
+        "implementation": getattr(entry, "implementation", ""),
+        "methods": "; ".join(getattr(entry, "methods", [])),
+        "paper_kind": entry.kind.value if isinstance(entry, PaperEntry) else "",
+    }
+    for axis in AXIS_FIELDS:
+        row[axis] = _join(getattr(entry.coordinates, axis))
+    return row
+
+
+def to_csv(catalog: "Catalog") -> str:
+    """One row per method and per paper; several values joined with ``+``, authors with ``; ``."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    for entry in [*catalog.methods.values(), *catalog.papers.values()]:
+        writer.writerow(csv_row(entry))
+    return buffer.getvalue()
+
+
+# --- BibTeX -------------------------------------------------------------------------------------------
+
+JOURNALS = {
+    "ijcv", "ai open", "digital discovery", "tmlr", "nature machine intelligence", "acm computing surveys",
+    "tacl", "jmlr", "tpami", "ieee tpami", "distill", "nature", "tip", "ieee tip", "transformer circuits thread",
+    "ieee/acm taslp", "taslp", "bioinformatics", "briefings in bioinformatics", "neural networks",
+    "medical image analysis", "ieee transactions on medical imaging", "patterns", "tkde", "ieee tkde",
+    "pattern recognition", "science", "nature communications", "journal of chemical information and modeling",
+}
+_STOPWORDS = {"a", "an", "the", "on", "of", "for", "to", "via", "with", "in", "and", "is", "are", "do", "what",
+              "how", "when", "why", "can", "does", "be", "by", "as", "at", "from", "your", "you", "we"}
+_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+            "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def _escape(text: str) -> str:
+    return "".join(_SPECIAL.get(char, char) for char in text)
+
+
+def _ascii_word(text: str) -> str:
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def bibtex_key(paper: Paper) -> str:
+    """``<first author's surname><year><first significant title word>``, e.g. ``lester2021power``."""
+    first = paper.authors[0]
+    surname = first.split(",")[0] if "," in first else first.split()[-1]
+    words = [_ascii_word(w) for w in re.split(r"[\s\-:/]+", paper.title)]
+    word = next((w for w in words if w and w not in _STOPWORDS), "paper")
+    return f"{_ascii_word(surname) or 'anon'}{paper.year}{word}"
+
+
+def _entry_type(paper: Paper) -> str:
+    venue = paper.venue.strip().lower()
+    if venue in ("arxiv", "arxiv preprint", "preprint"):
+        return "misc"
+    if venue in JOURNALS or venue.startswith(("transactions", "journal", "ieee transactions")):
+        return "article"
+    return "inproceedings"
+
+
+def bibtex_entry(paper: Paper, key: str, note: str = "") -> str:
+    kind = _entry_type(paper)
+    fields = [
+        ("title", "{" + _escape(paper.title) + "}"),
+        ("author", _escape(" and ".join(paper.authors))),
+        ("year", str(paper.year)),
+    ]
+    if kind == "article":
+        fields.append(("journal", _escape(paper.venue)))
+    elif kind == "inproceedings":
+        fields.append(("booktitle", _escape(paper.venue)))
+    if paper.arxiv:
+        fields += [("eprint", paper.arxiv), ("archiveprefix", "arXiv")]
+    if paper.doi:
+        fields.append(("doi", paper.doi))
+    if paper.url:
+        fields.append(("url", paper.url))
+    elif paper.arxiv:
+        fields.append(("url", f"https://arxiv.org/abs/{paper.arxiv}"))
+    if note:
+        fields.append(("note", _escape(note)))
+    body = ",\n".join(f"  {name:<13} = {{{value}}}" for name, value in fields)
+    return f"@{kind}{{{key},\n{body}\n}}\n"
+
+
+def to_bibtex(catalog: "Catalog") -> str:
+    """One entry per distinct paper (methods that share a paper share its entry); keys are unique."""
+    groups: dict[str, tuple[Paper, list[str]]] = {}
+    for entry in [*catalog.methods.values(), *catalog.papers.values()]:
+        paper = entry.bibliography
+        identity = paper.arxiv or re.sub(r"\W+", " ", paper.title.lower()).strip()
+        groups.setdefault(identity, (paper, []))[1].append(entry.id)
+    used: set[str] = set()
+    chunks = []
+    for paper, ids in groups.values():
+        base = bibtex_key(paper)
+        key, suffix = base, 0
+        while key in used:
+            suffix += 1
+            key = base + "abcdefghijklmnopqrstuvwxyz"[(suffix - 1) % 26] * ((suffix - 1) // 26 + 1)
+        used.add(key)
+        chunks.append(bibtex_entry(paper, key, note="catalog: " + ", ".join(ids)))
+    return "\n".join(chunks)
+
+
+# --- Mermaid ------------------------------------------------------------------------------------------
+
+
+def _mermaid_id(entry_id: str) -> str:
+    return "m_" + entry_id.replace("-", "_")
+
+
+def _mermaid_label(text: str) -> str:
+    return text.replace('"', "#quot;")
+
+
+def to_mermaid(catalog: "Catalog") -> str:
+    """A Mermaid flowchart: one subgraph per paradigm, one node per method, one arrow per relation."""
+    lines = ["flowchart LR"]
+    by_paradigm: dict[str, list[MethodEntry]] = {}
+    for method in catalog.methods.values():
+        by_paradigm.setdefault(method.paradigm.value, []).append(method)
+    for paradigm, methods in sorted(by_paradigm.items()):
+        lines.append(f'  subgraph {paradigm.replace("-", "_")}["{paradigm}"]')
+        for method in methods:
+            label = f"{method.label} ({method.year})<br/>{method.coordinates}"
+            lines.append(f'    {_mermaid_id(method.id)}["{_mermaid_label(label)}"]')
+        lines.append("  end")
+    for method in catalog.methods.values():
+        for relation in method.relations:
+            lines.append(f"  {_mermaid_id(method.id)} -->|{relation.type.value}| {_mermaid_id(relation.target)}")
+    return "\n".join(lines) + "\n"
+
+
+# --- GraphML ------------------------------------------------------------------------------------------
+
+
+def to_graphml(catalog: "Catalog") -> str:
+    """The graph of :meth:`Catalog.graph` (methods, papers, axis values, relations) as GraphML."""
+    import networkx as nx
+
+    return "\n".join(nx.generate_graphml(catalog.graph())) + "\n"
+
+
+# --- dispatch -----------------------------------------------------------------------------------------
+
+_WRITERS = {"json": to_json, "csv": to_csv, "bibtex": to_bibtex, "mermaid": to_mermaid, "graphml": to_graphml}
+
+
+def export(catalog: "Catalog", fmt: str) -> str:
+    """The catalog as text in ``fmt``, one of :data:`EXPORT_FORMATS`."""
+    if fmt not in _WRITERS:
+        raise ValueError(f"format: {fmt!r} is not one of {list(EXPORT_FORMATS)}")
+    return _WRITERS[fmt](catalog)
+
+
+def write_export(catalog: "Catalog", fmt: str, path: Union[str, Path], *, force: bool = False) -> Path:
+    """Write :func:`export` to ``path``; an existing file is only replaced with ``force=True``."""
+    path = Path(path)
+    text = export(catalog, fmt)
+    if path.exists() and not force:
+        raise FileExistsError(f"output: {path} already exists; pass force=True (--force) to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path

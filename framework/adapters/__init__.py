@@ -1,0 +1,1 @@
+"""Interface adapters for model families (transformers; plain torch modules use interfaces.ModuleAdapter)."""

@@ -1,0 +1,488 @@
+"""Interface adapters for Hugging Face transformers models.
+
+* :class:`TextAdapter`: causal LMs, masked LMs, sequence classifiers and bare text encoders. The
+  embedding interface is the token-embedding output (what ``inputs_embeds`` means); hidden
+  edits hook the decoder/encoder blocks; key/value prefixes enter as a ``DynamicCache``.
+* :class:`VisionTransformerAdapter`: ViT and CLIP's vision tower. The embedding interface is the
+  patch embeddings with class token and positions, before the first block.
+* :class:`CLIPTextAdapter`: CLIP's text tower (token embeddings before positions are added;
+  pooled at the end-of-text token).
+* :class:`CLIPAdapter`: a whole CLIP model as a zero-shot classifier of images over fixed class
+  prompts, with two towers, ``"vision"`` and ``"text"``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ..axes import Location
+from ..errors import InterfaceError
+from ..interfaces import AttentionGeometry, EmbeddingState, KeyValuePrefix, ModelAdapter
+
+__all__ = [
+    "TextAdapter",
+    "VisionTransformerAdapter",
+    "CLIPTextAdapter",
+    "CLIPAdapter",
+    "transformers_adapter",
+    "TEXT_READOUTS",
+]
+
+TEXT_READOUTS = ("last", "sequence", "mask", "logits", "mean", "output", "last_features", "mask_features", "cls")
+"""``last``: scores at the last real token (causal LMs); ``sequence``: scores at every original token;
+``mask``: scores at the mask token (masked LMs); ``logits``: the model's own logits (classifiers);
+``mean``: mean of the last hidden state over real tokens (encoders); ``output``: the raw model output;
+``last_features`` / ``mask_features``: the features the LM head scores, i.e. the input of the
+output-embedding layer (B, D), at the last real token / the mask token (linear heads, WARP);
+``cls``: the final hidden state of the first original token (encoders with a ``[CLS]`` token)."""
+
+_FEATURE_READOUTS = ("last_features", "mask_features")
+
+
+def _find_layers(model: nn.Module, count: int) -> nn.ModuleList | None:
+    best = None
+    for name, module in model.named_modules():
+        if isinstance(module, nn.ModuleList) and len(module) == count:
+            if best is None or name.endswith(("layers", ".h", "layer")):
+                best = module
+    return best
+
+
+def _text_config(model: nn.Module):
+    config = model.config
+    return config.get_text_config() if hasattr(config, "get_text_config") else config
+
+
+def _geometry(config) -> AttentionGeometry:
+    heads = config.num_attention_heads
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    hidden = config.hidden_size
+    head_dim = getattr(config, "head_dim", None) or hidden // heads
+    return AttentionGeometry(
+        num_layers=config.num_hidden_layers, num_kv_heads=kv_heads, head_dim=head_dim, hidden_size=hidden
+    )
+
+
+class _WithFeatures:
+    """A model output together with the input of its output-embedding layer (B, T, D)."""
+
+    __slots__ = ("output", "features")
+
+    def __init__(self, output: Any, features: Tensor):
+        self.output, self.features = output, features
+
+
+def _to_cache(key_values: KeyValuePrefix, config):
+    from transformers import DynamicCache
+
+    return DynamicCache(ddp_cache_data=[(k, v) for k, v in key_values], config=config)
+
+
+class TextAdapter(ModelAdapter):
+    """Any transformers text model that accepts ``input_ids`` or ``inputs_embeds``.
+
+    Args:
+        tokenizer: turns strings into token ids (needed when the inputs are strings).
+        readout: one of :data:`TEXT_READOUTS`; ``"auto"`` picks ``last`` for causal LMs, ``mask``
+            for masked LMs, ``logits`` for classifiers, ``mean`` for bare encoders.
+        max_length: truncate tokenised strings to this many tokens.
+    """
+
+    name = "transformers-text"
+
+    def __init__(self, tokenizer: Any = None, readout: str = "auto", max_length: int | None = None):
+        if readout != "auto" and readout not in TEXT_READOUTS:
+            raise ValueError(f"readout: {readout!r} is not one of {['auto', *TEXT_READOUTS]}")
+        self.tokenizer = tokenizer
+        self.readout_mode = readout
+        self.max_length = max_length
+
+    def _mode(self, model: nn.Module) -> str:
+        if self.readout_mode != "auto":
+            return self.readout_mode
+        name = type(model).__name__
+        if name.endswith("ForCausalLM") or name.endswith("LMHeadModel"):
+            return "last"
+        if name.endswith("ForMaskedLM"):
+            return "mask"
+        if "ForSequenceClassification" in name:
+            return "logits"
+        return "mean"
+
+    def locations(self, model: nn.Module) -> frozenset[Location]:
+        return frozenset({Location.INPUT, Location.EMBEDDING, Location.HIDDEN})
+
+    def prepare(self, model: nn.Module, x: Any) -> dict[str, Tensor]:
+        device = next(model.parameters()).device
+        if isinstance(x, str) or (isinstance(x, (list, tuple)) and x and isinstance(x[0], str)):
+            if self.tokenizer is None:
+                raise InterfaceError("tokenizer: string inputs need a tokenizer (FrozenModel(model, tokenizer=...))")
+            texts = [x] if isinstance(x, str) else list(x)
+            encoded = self.tokenizer(
+                texts,
+                padding=True,
+                truncation=self.max_length is not None,
+                max_length=self.max_length,
+                return_tensors="pt",
+            )
+            x = {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+        if isinstance(x, Tensor):
+            x = {"input_ids": x}
+        if not isinstance(x, dict) and hasattr(x, "keys"):
+            x = dict(x)
+        if not isinstance(x, dict) or "input_ids" not in x:
+            raise InterfaceError(
+                f"x: expected strings, a (B, T) tensor of token ids or a dict with 'input_ids', got {type(x).__name__}"
+            )
+        ids = x["input_ids"].to(device)
+        if ids.dim() != 2:
+            raise InterfaceError(f"input_ids: expected shape (B, T), got {tuple(ids.shape)}")
+        mask = x.get("attention_mask")
+        mask = torch.ones_like(ids) if mask is None else mask.to(device)
+        return {"input_ids": ids, "attention_mask": mask}
+
+    def _call(self, model: nn.Module, **kwargs: Any) -> Any:
+        """Run the model; feature readouts also keep the input of its output-embedding layer."""
+        mode = self._mode(model)
+        if mode == "cls":
+            kwargs["output_hidden_states"] = True
+        if mode not in _FEATURE_READOUTS:
+            return model(**kwargs)
+        head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+        if head is None:
+            raise InterfaceError(f"readout {mode!r}: {type(model).__name__} has no output-embedding layer (LM head)")
+        kept: list[Tensor] = []
+        handle = head.register_forward_pre_hook(lambda module, args: kept.append(args[0]))
+        try:
+            output = model(**kwargs)
+        finally:
+            handle.remove()
+        return _WithFeatures(output, kept[-1])
+
+    def forward_input(self, model: nn.Module, x: dict[str, Tensor]) -> Any:
+        output = self._call(model, input_ids=x["input_ids"], attention_mask=x["attention_mask"])
+        positions = torch.arange(x["input_ids"].shape[1], device=x["input_ids"].device)
+        return self.readout(model, output, x["input_ids"], x["attention_mask"], positions, x["attention_mask"])
+
+    def embedding_module(self, model: nn.Module) -> nn.Module:
+        return model.get_input_embeddings()
+
+    def embed(self, model: nn.Module, x: dict[str, Tensor]) -> EmbeddingState:
+        embeds = model.get_input_embeddings()(x["input_ids"])
+        return EmbeddingState(
+            embeds=embeds,
+            attention_mask=x["attention_mask"],
+            extra={"input_ids": x["input_ids"], "original_mask": x["attention_mask"]},
+        )
+
+    def forward_embedded(self, model: nn.Module, state: EmbeddingState, key_values: KeyValuePrefix | None = None):
+        mask = state.attention_mask
+        kwargs: dict[str, Any] = {}
+        if key_values:
+            prefix = key_values[0][0].shape[2]
+            mask = torch.cat([mask.new_ones(mask.shape[0], prefix), mask], dim=1)
+            kwargs["past_key_values"] = _to_cache(key_values, model.config)
+        output = self._call(model, inputs_embeds=state.embeds, attention_mask=mask, **kwargs)
+        return self.readout(
+            model, output, state.extra["input_ids"], state.extra["original_mask"], state.token_positions, mask
+        )
+
+    def readout(
+        self, model: nn.Module, output: Any, input_ids: Tensor, original_mask: Tensor, positions: Tensor, mask: Tensor
+    ) -> Any:
+        """Read f's output at the original tokens (``positions`` maps original to current positions)."""
+        mode = self._mode(model)
+        features = None
+        if isinstance(output, _WithFeatures):
+            output, features = output.output, output.features
+        if mode == "output":
+            return output
+        if mode == "logits":
+            return output.logits
+        batch = torch.arange(input_ids.shape[0], device=input_ids.device)
+        if mode == "mean":
+            hidden = output.last_hidden_state[:, positions]
+            weights = original_mask.unsqueeze(-1).to(hidden.dtype)
+            return (hidden * weights).sum(1) / weights.sum(1).clamp_min(1)
+        if mode == "cls":
+            hidden = getattr(output, "last_hidden_state", None)
+            hidden = output.hidden_states[-1] if hidden is None else hidden
+            return hidden[:, positions[0]]
+        scores = features if mode in _FEATURE_READOUTS else output.logits
+        if mode == "sequence":
+            return scores[:, positions]
+        if mode in ("last", "last_features"):
+            order = torch.arange(original_mask.shape[1], device=original_mask.device)
+            last = (order * original_mask.long()).argmax(dim=1)
+            return scores[batch, positions[last]]
+        # mask, mask_features: one mask token per example
+        mask_id = getattr(self.tokenizer, "mask_token_id", None) if self.tokenizer is not None else None
+        mask_id = mask_id if mask_id is not None else getattr(model.config, "mask_token_id", None)
+        if mask_id is None:
+            raise InterfaceError(f"readout {mode!r}: no mask token id (give a tokenizer with a mask token)")
+        is_mask = input_ids == mask_id
+        if not bool((is_mask.sum(1) == 1).all()):
+            raise InterfaceError(f"readout {mode!r}: every example needs exactly one mask token")
+        return scores[batch, positions[is_mask.long().argmax(dim=1)]]
+
+    def layers(self, model: nn.Module, tower: str | None = None) -> Sequence[nn.Module]:
+        layers = _find_layers(model, _text_config(model).num_hidden_layers)
+        return list(layers) if layers is not None else []
+
+    def attention_geometry(self, model: nn.Module) -> AttentionGeometry:
+        return _geometry(_text_config(model))
+
+
+class VisionTransformerAdapter(ModelAdapter):
+    """ViT (``ViTModel``, ``ViTForImageClassification``) and CLIP's vision tower.
+
+    Readouts: ``logits`` (the classifier's, ViTForImageClassification), ``cls`` (normalised class
+    token), ``embeds`` (CLIP image embeddings after the projection, when the model has one).
+    """
+
+    name = "transformers-vit"
+
+    def __init__(self, readout: str = "auto"):
+        if readout not in ("auto", "logits", "cls", "embeds"):
+            raise ValueError(f"readout: {readout!r} is not one of ['auto', 'logits', 'cls', 'embeds']")
+        self.readout_mode = readout
+
+    @staticmethod
+    def _parts(model: nn.Module) -> dict[str, Any]:
+        if hasattr(model, "vit"):  # ViTForImageClassification
+            return {"kind": "vit", "body": model.vit, "head": model.classifier}
+        if hasattr(model, "vision_model"):  # CLIPVisionModel(WithProjection)
+            return {"kind": "clip", "body": model.vision_model, "head": getattr(model, "visual_projection", None)}
+        if hasattr(model, "embeddings") and hasattr(model, "layers"):  # ViTModel
+            return {"kind": "vit", "body": model, "head": None}
+        if hasattr(model, "embeddings") and hasattr(model, "pre_layrnorm"):  # CLIPVisionTransformer
+            return {"kind": "clip", "body": model, "head": None}
+        raise InterfaceError(f"model: {type(model).__name__} is not a ViT or CLIP vision model")
+
+    def _mode(self, parts: dict[str, Any]) -> str:
+        if self.readout_mode != "auto":
+            return self.readout_mode
+        if parts["head"] is None:
+            return "cls"
+        return "logits" if parts["kind"] == "vit" else "embeds"
+
+    def locations(self, model: nn.Module) -> frozenset[Location]:
+        return frozenset({Location.INPUT, Location.EMBEDDING, Location.HIDDEN})
+
+    def forward_input(self, model: nn.Module, x: Tensor) -> Tensor:
+        return self.forward_embedded(model, self.embed(model, x))
+
+    def embedding_module(self, model: nn.Module) -> nn.Module:
+        return self._parts(model)["body"].embeddings
+
+    def embed(self, model: nn.Module, x: Tensor) -> EmbeddingState:
+        body = self._parts(model)["body"]
+        dtype = next(body.parameters()).dtype
+        return EmbeddingState(embeds=body.embeddings(x.to(dtype)))
+
+    def _blocks(self, body: nn.Module, kind: str) -> nn.ModuleList:
+        return body.layers if kind == "vit" else body.encoder.layers
+
+    def forward_embedded(self, model: nn.Module, state: EmbeddingState, key_values: KeyValuePrefix | None = None):
+        if key_values:
+            raise InterfaceError("VisionTransformerAdapter: key/value prefixes are not supported; use hidden edits")
+        parts = self._parts(model)
+        body, kind = parts["body"], parts["kind"]
+        hidden = state.embeds
+        if kind == "clip":
+            hidden = body.pre_layrnorm(hidden)
+        for block in self._blocks(body, kind):
+            hidden = block(hidden, None)
+            hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+        mode = self._mode(parts)
+        if kind == "vit":
+            cls = body.layernorm(hidden)[:, 0]
+            return parts["head"](cls) if mode == "logits" else cls
+        cls = body.post_layernorm(hidden[:, 0])
+        return parts["head"](cls) if mode == "embeds" and parts["head"] is not None else cls
+
+    def layers(self, model: nn.Module, tower: str | None = None) -> Sequence[nn.Module]:
+        parts = self._parts(model)
+        return list(self._blocks(parts["body"], parts["kind"]))
+
+    def attention_geometry(self, model: nn.Module) -> AttentionGeometry:
+        config = model.config
+        return _geometry(getattr(config, "vision_config", config))
+
+
+class CLIPTextAdapter(ModelAdapter):
+    """CLIP's text tower (``CLIPTextModel`` or ``CLIPTextModelWithProjection``).
+
+    The embedding interface is the token embeddings *before* position embeddings are added (where
+    CoOp's context vectors live); the readout is the end-of-text token's final state, projected
+    when the model has a projection.
+    """
+
+    name = "transformers-clip-text"
+
+    def __init__(self, tokenizer: Any = None):
+        self.tokenizer = tokenizer
+        self._text = TextAdapter(tokenizer=tokenizer, readout="output")
+
+    @staticmethod
+    def _body(model: nn.Module) -> nn.Module:
+        return model.text_model if hasattr(model, "text_model") else model
+
+    def locations(self, model: nn.Module) -> frozenset[Location]:
+        return frozenset({Location.INPUT, Location.EMBEDDING, Location.HIDDEN})
+
+    def prepare(self, model: nn.Module, x: Any) -> dict[str, Tensor]:
+        return self._text.prepare(model, x)
+
+    def embedding_module(self, model: nn.Module) -> nn.Module:
+        return self._body(model).embeddings.token_embedding
+
+    def embed(self, model: nn.Module, x: dict[str, Tensor]) -> EmbeddingState:
+        body = self._body(model)
+        return EmbeddingState(
+            embeds=body.embeddings.token_embedding(x["input_ids"]),
+            attention_mask=x["attention_mask"],
+            extra={"input_ids": x["input_ids"], "original_mask": x["attention_mask"]},
+        )
+
+    def forward_input(self, model: nn.Module, x: dict[str, Tensor]) -> Tensor:
+        return self.forward_embedded(model, self.embed(model, x))
+
+    def eot_positions(self, model: nn.Module, input_ids: Tensor) -> Tensor:
+        """Original position of the end-of-text token of each sequence."""
+        body = self._body(model)
+        eos = getattr(body, "eos_token_id", None)
+        if eos is None or eos == 2:
+            return input_ids.argmax(dim=-1)
+        return (input_ids == eos).int().argmax(dim=-1)
+
+    def forward_embedded(self, model: nn.Module, state: EmbeddingState, key_values: KeyValuePrefix | None = None):
+        if key_values:
+            raise InterfaceError("CLIPTextAdapter: key/value prefixes are not supported; use hidden edits")
+        body = self._body(model)
+        hidden = body.embeddings(inputs_embeds=state.embeds)
+        length = hidden.shape[1]
+        causal = torch.full((length, length), float("-inf"), device=hidden.device, dtype=hidden.dtype).triu(1)
+        mask = causal[None, None].expand(hidden.shape[0], 1, length, length)
+        if state.attention_mask is not None:
+            padding = (1.0 - state.attention_mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
+            mask = mask + padding
+        for block in body.encoder.layers:
+            hidden = block(hidden, mask)
+            hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+        hidden = body.final_layer_norm(hidden)
+        eot = state.token_positions[self.eot_positions(model, state.extra["input_ids"])]
+        pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), eot]
+        projection = getattr(model, "text_projection", None)
+        return projection(pooled) if projection is not None else pooled
+
+    def layers(self, model: nn.Module, tower: str | None = None) -> Sequence[nn.Module]:
+        return list(self._body(model).encoder.layers)
+
+    def attention_geometry(self, model: nn.Module) -> AttentionGeometry:
+        config = model.config
+        return _geometry(getattr(config, "text_config", config))
+
+
+class CLIPAdapter(ModelAdapter):
+    """A ``CLIPModel`` as a classifier of images over fixed class prompts.
+
+    ``z = s · cos(g(x), h(t_c))`` for every class prompt ``t_c`` (token ids, (C, L)), with ``s`` the
+    model's learned logit scale. Two towers: manipulations with ``tower="vision"`` act on the image
+    tower, ``tower="text"`` on the class prompts' token embeddings.
+    """
+
+    name = "transformers-clip"
+
+    def __init__(self, class_prompts: Any, tokenizer: Any = None):
+        self.tokenizer = tokenizer
+        self.vision = VisionTransformerAdapter(readout="embeds")
+        self.text = CLIPTextAdapter(tokenizer=tokenizer)
+        self.class_prompts = class_prompts
+
+    def locations(self, model: nn.Module) -> frozenset[Location]:
+        return frozenset({Location.INPUT, Location.EMBEDDING, Location.HIDDEN})
+
+    def _towers(self, model: nn.Module) -> dict[str, nn.Module]:
+        return {"vision": _VisionView(model), "text": _TextView(model)}
+
+    def class_inputs(self, model: nn.Module) -> dict[str, Tensor]:
+        return self.text.prepare(model, self.class_prompts)
+
+    def embed(self, model: nn.Module, x: Tensor) -> dict[str, EmbeddingState]:
+        towers = self._towers(model)
+        return {
+            "vision": self.vision.embed(towers["vision"], x),
+            "text": self.text.embed(towers["text"], self.class_inputs(model)),
+        }
+
+    def forward_input(self, model: nn.Module, x: Tensor) -> Tensor:
+        return self.forward_embedded(model, self.embed(model, x))
+
+    def forward_embedded(self, model: nn.Module, states: dict[str, EmbeddingState], key_values=None) -> Tensor:
+        if key_values:
+            raise InterfaceError("CLIPAdapter: key/value prefixes are not supported; use hidden edits")
+        towers = self._towers(model)
+        image = self.vision.forward_embedded(towers["vision"], states["vision"])
+        text = self.text.forward_embedded(towers["text"], states["text"])
+        return logits_from_features(image, text, model.logit_scale)
+
+    def embedding_module(self, model: nn.Module) -> nn.Module:
+        return model.vision_model.embeddings
+
+    def layers(self, model: nn.Module, tower: str | None = None) -> Sequence[nn.Module]:
+        if tower not in (None, "vision", "text"):
+            raise InterfaceError(f"tower: {tower!r} is not one of ['vision', 'text']")
+        if tower == "text":
+            return list(model.text_model.encoder.layers)
+        return list(model.vision_model.encoder.layers)
+
+
+def logits_from_features(image: Tensor, text: Tensor, logit_scale: Tensor) -> Tensor:
+    """``s · cos(image_b, text_c)``: (B, D) × (C, D) -> (B, C)."""
+    image = image / image.norm(dim=-1, keepdim=True)
+    text = text / text.norm(dim=-1, keepdim=True)
+    return logit_scale.exp() * image @ text.t()
+
+
+class _VisionView(nn.Module):
+    """CLIPModel seen as a CLIPVisionModelWithProjection (shares the modules, owns nothing)."""
+
+    def __init__(self, clip: nn.Module):
+        super().__init__()
+        object.__setattr__(self, "vision_model", clip.vision_model)
+        object.__setattr__(self, "visual_projection", clip.visual_projection)
+        object.__setattr__(self, "config", clip.config)
+
+    def parameters(self, recurse: bool = True):
+        return self.vision_model.parameters(recurse)
+
+
+class _TextView(nn.Module):
+    """CLIPModel seen as a CLIPTextModelWithProjection (shares the modules, owns nothing)."""
+
+    def __init__(self, clip: nn.Module):
+        super().__init__()
+        object.__setattr__(self, "text_model", clip.text_model)
+        object.__setattr__(self, "text_projection", clip.text_projection)
+        object.__setattr__(self, "config", clip.config)
+
+    def parameters(self, recurse: bool = True):
+        return self.text_model.parameters(recurse)
+
+
+def transformers_adapter(model: nn.Module, **options: Any) -> ModelAdapter:
+    """The adapter for a transformers model, by class name."""
+    name = type(model).__name__
+    if name == "CLIPModel":
+        if "class_prompts" not in options:
+            raise InterfaceError("class_prompts: a CLIPModel needs the class prompts to classify against")
+        return CLIPAdapter(**options)
+    if name.startswith("CLIPText"):
+        return CLIPTextAdapter(**options)
+    if name.startswith("CLIPVision") or name.startswith("ViT"):
+        return VisionTransformerAdapter(**options)
+    return TextAdapter(**options)

@@ -1,0 +1,193 @@
+"""`OutputAlignment` O_ω: maps the frozen model's output z = f(I(x)) onto the target task.
+
+* identity: ``ŷ = z`` or a restriction ``ŷ = z_S`` (no parameters);
+* rule-based: a fixed hand-chosen map, e.g. each target class reads fixed source indices;
+* statistical: ``ŷ = z ω`` with ω (C_s, C_t) estimated from data by :meth:`fit` (a buffer, no gradients);
+* linear: ``ŷ = W z + b`` (trainable).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Sequence
+
+import sympy as sp
+import torch
+from torch import Tensor, nn
+
+from .axes import Alignment
+from .errors import NotFittedError, ShapeError
+from .manipulation import trainable_parameter_count
+from .symbolic import SymbolicForm, op, symbols, z
+
+__all__ = [
+    "OutputAlignment",
+    "IdentityAlignment",
+    "IndexMapping",
+    "LinearAlignment",
+    "StatisticalAlignment",
+]
+
+
+class OutputAlignment(nn.Module):
+    """O_ω: declares ``alignment`` (ω) and maps source outputs ``z`` (B, C_s) to target scores (B, C_t)."""
+
+    alignment: Alignment
+    refit_each_epoch: bool = False
+    """Statistical alignments that are re-estimated from the logits of each training epoch (ILM, BLM)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        if not hasattr(self, "alignment"):
+            raise TypeError(f"{type(self).__name__} must declare 'alignment'")
+
+    @abstractmethod
+    def symbolic(self) -> SymbolicForm:
+        """Formula in :data:`~reprogrammability.framework.symbolic.z` and parameter count."""
+
+    def fit(self, source_outputs: Tensor, targets: Tensor) -> "OutputAlignment":
+        """Estimate the mapping from data (statistical alignments); others have nothing to fit."""
+        return self
+
+    @property
+    def is_fitted(self) -> bool:
+        return True
+
+    @property
+    def trainable_parameters(self) -> int:
+        return trainable_parameter_count(self)
+
+    def extra_repr(self) -> str:
+        return f"ω={self.alignment}"
+
+
+class IdentityAlignment(OutputAlignment):
+    """``ŷ = z``, or the restriction ``ŷ = z[..., S]`` to the source indices ``S`` of the target classes."""
+
+    alignment = Alignment.IDENTITY
+
+    def __init__(self, indices: Sequence[int] | Tensor | None = None):
+        super().__init__()
+        self.register_buffer(
+            "indices", None if indices is None else torch.as_tensor(indices, dtype=torch.long), persistent=True
+        )
+
+    def forward(self, z: Tensor) -> Tensor:
+        return z if self.indices is None else z[..., self.indices]
+
+    def symbolic(self) -> SymbolicForm:
+        expression = z if self.indices is None else sp.Indexed(sp.IndexedBase("z"), sp.Symbol("S"))
+        return SymbolicForm(expression=expression, description="identity (or restriction to the target classes)")
+
+
+class IndexMapping(OutputAlignment):
+    """Rule-based: target class t scores the mean of ``z`` over its fixed source indices.
+
+    ``indices`` is (C_t,) for one-to-one or (C_t, k) for many-to-one (e.g. first-k labels, a
+    verbalizer's label-word ids).
+    """
+
+    alignment = Alignment.RULE_BASED
+
+    def __init__(self, indices: Sequence[int] | Sequence[Sequence[int]] | Tensor):
+        super().__init__()
+        indices = torch.as_tensor(indices, dtype=torch.long)
+        if indices.dim() == 1:
+            indices = indices.unsqueeze(1)
+        if indices.dim() != 2 or indices.numel() == 0:
+            raise ShapeError(f"indices: expected shape (C_t,) or (C_t, k), got {tuple(indices.shape)}")
+        self.register_buffer("indices", indices)
+
+    @classmethod
+    def first_k(cls, num_classes: int) -> "IndexMapping":
+        """The hard-coded mapping of Elsayed et al.: target class t reads source class t."""
+        return cls(list(range(num_classes)))
+
+    @property
+    def num_classes(self) -> int:
+        return self.indices.shape[0]
+
+    def forward(self, z: Tensor) -> Tensor:
+        return z[..., self.indices].mean(dim=-1)
+
+    def symbolic(self) -> SymbolicForm:
+        return SymbolicForm(expression=op("omega_rule", r"\omega_{\mathrm{rule}}")(z), description="fixed index map")
+
+
+class LinearAlignment(OutputAlignment):
+    """``ŷ = W z + b`` with W (C_t, C_s): a trainable linear head on the frozen model's outputs."""
+
+    alignment = Alignment.LINEAR
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True):
+        super().__init__()
+        if in_features <= 0 or out_features <= 0:
+            raise ValueError(f"in_features/out_features: expected positive sizes, got {in_features}, {out_features}")
+        self.linear = nn.Linear(in_features, out_features, bias=bias)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.linear(z)
+
+    def symbolic(self) -> SymbolicForm:
+        c_s, c_t = symbols("C_s C_t")
+        W, b = sp.Symbol("W"), sp.Symbol("b")
+        has_bias = self.linear.bias is not None
+        return SymbolicForm(
+            expression=W * z + b if has_bias else W * z,
+            parameter_count=c_t * c_s + (c_t if has_bias else 0),
+            shapes={c_s: self.linear.in_features, c_t: self.linear.out_features},
+        )
+
+
+class StatisticalAlignment(OutputAlignment):
+    """``ŷ = z ω`` with ω (C_s, C_t) estimated from ``(z, y)`` pairs by :meth:`estimate`; ω is a buffer.
+
+    Subclasses implement :meth:`estimate`. With ``refit_each_epoch`` the trainer re-estimates ω
+    from the logits the epoch already computed (ILM, BLM), with no extra pass over the data.
+    """
+
+    alignment = Alignment.STATISTICAL
+    symbol_latex = r"\omega_{\mathrm{stat}}"
+
+    def __init__(self, num_source: int, num_target: int):
+        super().__init__()
+        if num_target > num_source:
+            raise ValueError(f"num_target: {num_target} target classes exceed the {num_source} source classes")
+        self.num_source, self.num_target = int(num_source), int(num_target)
+        self.register_buffer("omega", torch.zeros(self.num_source, self.num_target))
+        self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
+
+    @abstractmethod
+    def estimate(self, source_outputs: Tensor, targets: Tensor) -> Tensor:
+        """ω (C_s, C_t) from source outputs (N, C_s) and target labels (N,)."""
+
+    @torch.no_grad()
+    def fit(self, source_outputs: Tensor, targets: Tensor) -> "StatisticalAlignment":
+        if source_outputs.dim() != 2 or source_outputs.shape[1] != self.num_source:
+            raise ShapeError(
+                f"source_outputs: expected shape (N, {self.num_source}), got {tuple(source_outputs.shape)}"
+            )
+        if targets.shape != source_outputs.shape[:1]:
+            raise ShapeError(f"targets: expected shape ({source_outputs.shape[0]},), got {tuple(targets.shape)}")
+        omega = self.estimate(source_outputs.float(), targets.long())
+        self.omega.copy_(omega.to(self.omega.device, self.omega.dtype))
+        self.fitted.fill_(True)
+        return self
+
+    @property
+    def is_fitted(self) -> bool:
+        return bool(self.fitted)
+
+    def forward(self, z: Tensor) -> Tensor:
+        if not self.is_fitted:
+            raise NotFittedError(f"{type(self).__name__}: call fit(source_outputs, targets) before using it")
+        return z @ self.omega.to(z.dtype)
+
+    def symbolic(self) -> SymbolicForm:
+        return SymbolicForm(
+            expression=z * sp.Symbol(self.symbol_latex),
+            description="ω estimated from data, not trained",
+        )
+
+    def extra_repr(self) -> str:
+        return f"ω={self.alignment}, C_s={self.num_source}, C_t={self.num_target}"

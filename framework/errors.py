@@ -1,0 +1,49 @@
+"""Errors raised by the framework. Every message names the argument or field at fault and what is allowed."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ReprogrammabilityError",
+    "SpecError",
+    "FrozenModelError",
+    "InterfaceError",
+    "ShapeError",
+    "NotFittedError",
+]
+
+
+class ReprogrammabilityError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class SpecError(ReprogrammabilityError):
+    """A method's coordinates break a rule of the definition; ``violations`` lists ``(rule, message)``."""
+
+    def __init__(self, violations: list[tuple[str, str]]):
+        self.violations = list(violations)
+        lines = [f"[{rule}] {message}" for rule, message in self.violations]
+        super().__init__("invalid spec:\n  " + "\n  ".join(lines))
+
+
+class FrozenModelError(ReprogrammabilityError, RuntimeError):
+    """Something changed, trained or wrote to the frozen model."""
+
+
+class InterfaceError(ReprogrammabilityError, ValueError):
+    """A manipulation asked for an interface the model adapter does not expose."""
+
+
+class ShapeError(ReprogrammabilityError, ValueError):
+    """A tensor has the wrong shape; the message names the argument, the expected and the actual shape."""
+
+
+class NotFittedError(ReprogrammabilityError, RuntimeError):
+    """A statistical output alignment was used before ``fit``."""
+
+
+def expect_shape(name: str, tensor, expected: tuple) -> None:
+    """Raise :class:`ShapeError` unless ``tensor.shape`` matches ``expected`` (``None`` matches any size)."""
+    shape = tuple(tensor.shape)
+    if len(shape) != len(expected) or any(e is not None and e != s for e, s in zip(expected, shape)):
+        pretty = "(" + ", ".join("*" if e is None else str(e) for e in expected) + ")"
+        raise ShapeError(f"{name}: expected shape {pretty}, got {shape}")

@@ -1,0 +1,126 @@
+"""The method registry: catalog ids -> factories that build a :class:`Reprogrammer`.
+
+A method module declares its coordinates where it defines its factory::
+
+    @register_method("soft-prompt", paradigm="prompt-tuning", configuration="learnable",
+                     operator="concatenative", location="embedding", alignment="rule-based",
+                     config=SoftPromptConfig, example=tiny_example)
+    def build(model, config=None, **overrides) -> Reprogrammer: ...
+
+The declaration is checked against the catalog entry (without building anything) and against
+the built reprogrammer's own spec (by the validator). This module does not import torch.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from ..framework.axes import Access, Configuration, Paradigm
+from ..framework.spec import Spec
+
+__all__ = ["MethodInfo", "register_method", "get_method", "list_methods", "create_method", "import_all_methods"]
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """A registered method: its id, declared coordinates, config class and factory."""
+
+    id: str
+    factory: Callable[..., Any]
+    spec: Spec
+    config: Optional[type] = None
+    example: Optional[Callable[[], Any]] = None
+    """Builds ``(reprogrammer, inputs, targets)`` on a tiny model, for the validator and tests."""
+    summary: str = ""
+    import_path: str = field(default="")
+
+    def build(self, model: Any, config: Any = None, **overrides: Any) -> Any:
+        return self.factory(model, config, **overrides)
+
+
+_REGISTRY: dict[str, MethodInfo] = {}
+_IMPORTED = False
+
+
+def register_method(
+    method_id: str,
+    *,
+    paradigm: str | Paradigm,
+    configuration: Any,
+    operator: Any,
+    location: Any,
+    alignment: Any,
+    access: str | Access | None = None,
+    modality: str = "general",
+    config: Optional[type] = None,
+    example: Optional[Callable[[], Any]] = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``factory(model, config=None, **overrides) -> Reprogrammer`` under ``method_id``."""
+
+    def decorator(factory: Callable[..., Any]) -> Callable[..., Any]:
+        configurations = [configuration] if isinstance(configuration, (str, Configuration)) else configuration
+        learnable = any(Configuration.parse(c) is Configuration.LEARNABLE for c in configurations)
+        spec = Spec(
+            configuration=configuration,
+            operator=operator,
+            location=location,
+            alignment=alignment,
+            paradigm=paradigm,
+            access=access or ("gradient" if learnable else "none"),
+            modality=modality,
+        )
+        if method_id in _REGISTRY and _REGISTRY[method_id].factory is not factory:
+            existing = _REGISTRY[method_id].import_path
+            raise ValueError(f"method_id: {method_id!r} is already registered by {existing}")
+        info = MethodInfo(
+            id=method_id,
+            factory=factory,
+            spec=spec,
+            config=config,
+            example=example,
+            summary=(factory.__doc__ or "").strip().splitlines()[0] if factory.__doc__ else "",
+            import_path=f"{factory.__module__}:{factory.__qualname__}",
+        )
+        _REGISTRY[method_id] = info
+        factory.method_info = info  # type: ignore[attr-defined]
+        return factory
+
+    return decorator
+
+
+def import_all_methods() -> None:
+    """Import every module below ``reprogrammability.implementations`` so that all methods register."""
+    global _IMPORTED
+    if _IMPORTED:
+        return
+    package = importlib.import_module(__package__)
+    for module in pkgutil.walk_packages(package.__path__, prefix=f"{__package__}."):
+        importlib.import_module(module.name)
+    _IMPORTED = True
+
+
+def get_method(method_id: str) -> MethodInfo:
+    if method_id not in _REGISTRY:
+        import_all_methods()
+    if method_id not in _REGISTRY:
+        close = [m for m in sorted(_REGISTRY) if method_id.split("-")[0] in m][:5]
+        hint = f"; did you mean {close}?" if close else ""
+        raise KeyError(f"method_id: unknown method {method_id!r}{hint} (list_methods() lists all)")
+    return _REGISTRY[method_id]
+
+
+def list_methods(pattern: str = "*") -> list[str]:
+    """Registered method ids matching a shell pattern (``"*prompt*"``), sorted."""
+    import_all_methods()
+    return sorted(m for m in _REGISTRY if fnmatch.fnmatch(m, pattern))
+
+
+def create_method(method_id: str, model: Any, config: Any = None, **overrides: Any) -> Any:
+    """Build the registered method ``method_id`` on ``model``."""
+    return get_method(method_id).build(model, config, **overrides)
+
+

@@ -1,0 +1,1 @@
+"""Model reprogramming: learned input-space programs and output label mappings."""

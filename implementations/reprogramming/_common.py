@@ -1,0 +1,130 @@
+"""Shared configuration fields and helpers of the reprogramming methods (not a method)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, TypeVar
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import Tensor, nn
+
+from reprogrammability.framework.frozen import FrozenModel
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "CLIP_MEAN",
+    "CLIP_STD",
+    "MethodConfig",
+    "VisualConfig",
+    "make_config",
+    "as_frozen",
+    "source_classes",
+    "TinyAudioClassifier",
+    "tiny_audio_classifier",
+]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+C = TypeVar("C", bound=BaseModel)
+
+
+class MethodConfig(BaseModel):
+    """Base of every method config: unknown fields are rejected with their name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    num_classes: int = Field(10, ge=1, description="C_t, the number of target classes")
+
+
+class VisualConfig(MethodConfig):
+    """Image programs: the frozen model's canvas and normalisation, and the target image size."""
+
+    canvas_size: int = Field(224, ge=1, description="H = W, the frozen model's input size")
+    image_size: int = Field(224, ge=1, description="size the target image is resized to before the program")
+    channels: int = Field(3, ge=1)
+    mean: tuple[float, ...] = Field(IMAGENET_MEAN, description="the frozen model's per-channel normalisation mean")
+    std: tuple[float, ...] = Field(IMAGENET_STD, description="the frozen model's per-channel normalisation std")
+
+
+def make_config(cls: type[C], config: Any = None, overrides: Optional[dict] = None) -> C:
+    """``cls`` from ``config`` (None, a dict or an instance) with ``overrides`` applied and validated."""
+    overrides = dict(overrides or {})
+    if config is None:
+        return cls(**overrides)
+    if isinstance(config, dict):
+        return cls(**{**config, **overrides})
+    if isinstance(config, cls):
+        return cls(**{**config.model_dump(), **overrides})
+    raise TypeError(f"config: expected None, a dict or {cls.__name__}, got {type(config).__name__}")
+
+
+def as_frozen(model: nn.Module, **adapter_options: Any) -> FrozenModel:
+    """``model`` wrapped as a :class:`FrozenModel` (returned as is when it already is one)."""
+    if isinstance(model, FrozenModel):
+        return model
+    return FrozenModel(model, **adapter_options)
+
+
+@torch.no_grad()
+def source_classes(frozen: FrozenModel, example_input: Any) -> int:
+    """C_s: the size of the frozen model's readout on ``example_input`` (one forward)."""
+    output = frozen(example_input)
+    if not isinstance(output, Tensor):
+        raise TypeError(f"model: expected a tensor readout, got {type(output).__name__}")
+    return int(output.shape[-1])
+
+
+class TinyAudioClassifier(nn.Module):
+    """A tiny 1-D conv "acoustic model": (B, 1, T) waveform → (B, K) logits (test and example stand-in;
+    no pretrained audio model ships in any registry here)."""
+
+    def __init__(self, num_classes: int = 30, width: int = 16):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv1d(1, width, 9, stride=4, padding=4),
+            nn.ReLU(),
+            nn.Conv1d(width, 2 * width, 9, stride=4, padding=4),
+            nn.ReLU(),
+        )
+        self.head = nn.Linear(2 * width, num_classes)
+        self.num_classes = num_classes
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 3 or x.shape[1] != 1:
+            raise ValueError(f"x: expected a waveform of shape (B, 1, T), got {tuple(x.shape)}")
+        return self.head(self.features(x).mean(dim=-1))
+
+
+def tiny_audio_classifier(num_classes: int = 30, width: int = 16, seed: int = 0) -> TinyAudioClassifier:
+    """A random :class:`TinyAudioClassifier` (seeded, eval mode; the global RNG is left untouched)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = TinyAudioClassifier(num_classes, width)
+    return model.eval()
+
+
+def tiny_image_task(batch: int = 8, num_classes: int = 4, size: int = 16, channels: int = 3, seed: int = 0):
+    """Random images (B, C, size, size) in [0, 1] and labels 0..C_t-1 (every class present when B ≥ C_t)."""
+    generator = torch.Generator().manual_seed(seed)
+    inputs = torch.rand(batch, channels, size, size, generator=generator)
+    targets = torch.arange(batch) % num_classes
+    return inputs, targets
+
+
+def tiny_image_example(build, *, num_source: int = 20, num_classes: int = 4, fit: bool = True, **overrides):
+    """``(reprogrammer, inputs, targets)`` for a method on a tiny random CNN (canvas 32, images 16×16)."""
+    from reprogrammability.implementations.models.tiny import tiny_cnn
+
+    model = tiny_cnn(num_classes=num_source, width=8)
+    options = dict(num_classes=num_classes, canvas_size=32, image_size=16)
+    options.update(overrides)
+    reprogrammer = build(model, **options)
+    inputs, targets = tiny_image_task(num_classes=num_classes)
+    if fit and not reprogrammer.output.is_fitted:
+        with torch.no_grad():
+            reprogrammer.output.fit(reprogrammer.source_outputs(inputs).float(), targets)
+    return reprogrammer, inputs, targets

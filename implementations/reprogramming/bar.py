@@ -1,0 +1,71 @@
+"""BAR, black-box adversarial reprogramming (Tsai, Chen, Ho, "Transfer Learning without Knowing:
+Reprogramming Black-box Machine Learning Models with Scarce Data and Limited Resources", ICML 2020,
+arXiv:2007.08714).
+
+    X' = pad(x) + tanh(W ⊙ M),   ŷ_t = mean_{s ∈ S_t} f(X')_s,
+    ∇_W L ≈ (b / q) Σ_j [L(W + β U_j) − L(W)] / β · U_j           (random gradient-free estimate, RGF)
+
+The program is Elsayed et al.'s; the model is only queried for its outputs; the many-to-one map S_t
+assigns m source labels to every target label at random, once (rule-based). Train it with
+``Trainer(..., gradient_estimator=make_estimator(config))``; the trainer reports the query count.
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import Field
+
+from reprogrammability.framework.reprogrammer import Reprogrammer
+from reprogrammability.implementations.registry import register_method
+
+from ._common import VisualConfig, as_frozen, make_config, source_classes, tiny_image_example
+from .label_mapping import RandomLabelMapping
+from .programs import FullCanvasProgram
+from .zeroth_order import RandomGradientEstimator
+
+__all__ = ["BARConfig", "build", "make_estimator"]
+
+
+class BARConfig(VisualConfig):
+    """Program and label map of BAR, and its RGF estimator (q directions, smoothing β)."""
+
+    image_size: int = Field(112, ge=1)
+    labels_per_class: int = Field(1, ge=1, description="m source labels per target label (many-to-one)")
+    seed: int = Field(0, description="seed of the random label assignment and of the query directions")
+    num_directions: int = Field(10, ge=1, description="q random directions per step")
+    smoothing: float = Field(0.01, gt=0, description="β, the finite-difference step")
+    distribution: str = Field("sphere", pattern="^(sphere|gaussian)$")
+
+
+def make_estimator(config=None, **overrides) -> RandomGradientEstimator:
+    """The RGF estimator of BAR for :class:`~reprogrammability.framework.training.Trainer`."""
+    cfg = make_config(BARConfig, config, overrides)
+    return RandomGradientEstimator(cfg.num_directions, cfg.smoothing, cfg.distribution, seed=cfg.seed)
+
+
+def _example():
+    return tiny_image_example(build)
+
+
+@register_method(
+    "bar",
+    paradigm="model-reprogramming",
+    configuration="learnable",
+    operator="additive",
+    location="input",
+    alignment="rule-based",
+    access="zeroth-order",
+    modality="vision",
+    config=BARConfig,
+    example=_example,
+)
+def build(model, config=None, **overrides) -> Reprogrammer:
+    """BAR: Elsayed's program trained from output queries only (RGF), with a random many-to-one label map."""
+    cfg = make_config(BARConfig, config, overrides)
+    frozen = as_frozen(model)
+    program = FullCanvasProgram(cfg.canvas_size, cfg.image_size, cfg.mean, cfg.std, cfg.channels, resize_input=True)
+    num_source = source_classes(frozen, torch.zeros(1, cfg.channels, cfg.canvas_size, cfg.canvas_size))
+    mapping = RandomLabelMapping(num_source, cfg.num_classes, cfg.labels_per_class, seed=cfg.seed)
+    return Reprogrammer(
+        frozen, program, mapping, paradigm="model-reprogramming", access="zeroth-order", modality="vision", name="bar"
+    )

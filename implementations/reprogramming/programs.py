@@ -1,0 +1,688 @@
+"""Input-space visual programs (ℓ = input).
+
+Images enter in [0, 1] as (B, C, h, w); a program that needs a fixed size resizes them bilinearly
+first (``r``). Normalisation ``N`` with the frozen model's statistics is part of each program's
+formula, at the place its paper puts it:
+
+=========================  ===============================================  ==============================
+program                    x' =                                             paper
+=========================  ===============================================  ==============================
+:class:`FullCanvasProgram`  N(½(pad(2x − 1) + tanh(W ⊙ M) + 1))            Elsayed et al. 2019; BAR 2020
+:class:`PaddingProgram`     N(pad(x) + M ⊙ σ(W))                            ILM-VP 2023, BLM 2024
+:class:`WatermarkPrompt`    N(r(x)) + M_p ⊙ θ   (border of width p)         Bahng et al. 2022
+:class:`FixedPatchPrompt`   N(r(x)) + M_patch ⊙ θ  (top-left p × p)         Bahng et al. 2022
+:class:`RandomPatchPrompt`  N(r(x)) + M_patch(u) ⊙ θ, u random              Bahng et al. 2022
+:class:`ShrinkPadPrompt`    pad(N(r_{H−2p}(x))) + M_p ⊙ θ                   EVP, Wu et al. 2022
+:class:`LearnableResizePadding` N(scale_s(x) + M(s) ⊙ σ(W))                 AutoVP, Tsao et al. 2024
+:class:`SampleSpecificMaskProgram` N(r(x) + f_mask(r(x)) ⊙ δ)               SMM, Cai et al. 2024
+:class:`CoordinatorPrompt`  N(clip(r(x) + ε · g_dec([g_enc(x); φ])))         BlackVIP, Oh et al. 2023
+:class:`InputTransformation` N(g_θ(r(x)))  (encoder-decoder)                REFINE, Chen et al. 2025
+=========================  ===============================================  ==============================
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import sympy as sp
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from reprogrammability.framework.axes import Configuration, Location, Operator
+from reprogrammability.framework.errors import ShapeError
+from reprogrammability.framework.manipulation import InputManipulation
+from reprogrammability.framework.symbolic import SymbolicForm, odot, op, symbols, x
+
+__all__ = [
+    "Normalize",
+    "resize_image",
+    "VisualProgram",
+    "PaddingProgram",
+    "FullCanvasProgram",
+    "WatermarkPrompt",
+    "FixedPatchPrompt",
+    "RandomPatchPrompt",
+    "ShrinkPadPrompt",
+    "LearnableResizePadding",
+    "MaskGenerator",
+    "SampleSpecificMaskProgram",
+    "Coordinator",
+    "CoordinatorPrompt",
+    "InputTransformation",
+    "conv_parameter_count",
+]
+
+_pad = op("pad")
+_normalize = op("N", r"\mathcal{N}")
+_sigmoid = op("sigma", r"\sigma")
+_tanh = op("tanh", r"\tanh")
+_resize = op("r", "r")
+_clip = op("clip", r"\operatorname{clip}")
+
+
+def _pair(size: int | Sequence[int], name: str) -> tuple[int, int]:
+    if isinstance(size, int):
+        size = (size, size)
+    size = tuple(int(s) for s in size)
+    if len(size) != 2 or min(size) <= 0:
+        raise ValueError(f"{name}: expected a positive int or (height, width), got {size}")
+    return size  # type: ignore[return-value]
+
+
+def resize_image(x: Tensor, size: tuple[int, int]) -> Tensor:
+    """Bilinear resize of (B, C, h, w) to ``size``; identity when the size already matches."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def conv_parameter_count(c_in, c_out, kernel, bias: bool = True):
+    """k²·c_in·c_out (+ c_out): parameters of a 2-D convolution, as a sympy expression or an int."""
+    return kernel * kernel * c_in * c_out + (c_out if bias else 0)
+
+
+class Normalize(nn.Module):
+    """``(x - μ) / σ`` per channel, with the frozen model's statistics (buffers, not trained)."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]):
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).view(-1, 1, 1))
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).view(-1, 1, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+
+
+class VisualProgram(InputManipulation):
+    """Base of the programs here: learnable, at the input; checks and resizes images."""
+
+    configuration = Configuration.LEARNABLE
+    operator = Operator.ADDITIVE
+    location = Location.INPUT
+
+    channels: int
+
+    def _check(self, x: Tensor, size: tuple[int, int] | None = None, resize: bool = True) -> Tensor:
+        if not isinstance(x, Tensor) or x.dim() != 4 or x.shape[1] != self.channels:
+            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ShapeError(f"x: expected images of shape (B, {self.channels}, h, w) in [0, 1], got {shape}")
+        if size is None:
+            return x
+        if not resize and tuple(x.shape[-2:]) != size:
+            raise ShapeError(f"x: expected shape (B, {self.channels}, {size[0]}, {size[1]}), got {tuple(x.shape)}")
+        return resize_image(x, size)
+
+
+class PaddingProgram(VisualProgram):
+    """Padding visual program (ILM-VP, BLM): ``x' = N(pad(x) + M ⊙ σ(W))``.
+
+    The target image x (B, C, h, w) in [0, 1] is zero-padded to the model's canvas (C, H, W); W
+    (C, H, W) is the program, M the fixed mask that is 1 on the padded frame and 0 over the image,
+    σ the sigmoid, N the frozen model's normalisation. Trainable parameters: C·H·W.
+    With ``resize_input`` images of another size are first resized bilinearly to ``image_size``.
+    """
+
+    def __init__(
+        self,
+        canvas_size: int | tuple[int, int],
+        image_size: int | tuple[int, int],
+        mean: Sequence[float] = (0.0, 0.0, 0.0),
+        std: Sequence[float] = (1.0, 1.0, 1.0),
+        channels: int = 3,
+        resize_input: bool = False,
+    ):
+        super().__init__()
+        H, W = _pair(canvas_size, "canvas_size")
+        h, w = _pair(image_size, "image_size")
+        if h > H or w > W:
+            raise ValueError(f"image_size: {h}x{w} does not fit in canvas_size {H}x{W}")
+        self.canvas, self.image = (H, W), (h, w)
+        self.channels, self.resize_input = int(channels), bool(resize_input)
+        top, left = (H - h + 1) // 2, (W - w + 1) // 2
+        self.padding = (left, W - w - left, top, H - h - top)  # F.pad order: left, right, top, bottom
+        mask = torch.ones(1, H, W)
+        mask[:, top : top + h, left : left + w] = 0
+        self.register_buffer("mask", mask)
+        self.program = nn.Parameter(torch.zeros(channels, H, W))
+        self.normalize = Normalize(mean, std)
+
+    def delta(self) -> Tensor:
+        """The visual program as it is added to the padded image: M ⊙ σ(W), (C, H, W) in [0, 1]."""
+        return self.mask * torch.sigmoid(self.program)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self._check(x, self.image, resize=self.resize_input)
+        padded = F.pad(x, self.padding, value=0.0)
+        return self.normalize(padded + self.delta().to(x.dtype))
+
+    def symbolic(self) -> SymbolicForm:
+        C, H, W = symbols("C H W")
+        M, Wp = sp.Symbol("M"), sp.Symbol("W")
+        return SymbolicForm(
+            expression=_normalize(_pad(x) + odot(M, _sigmoid(Wp))),
+            parameter_count=C * H * W,
+            shapes={C: self.program.shape[0], H: self.canvas[0], W: self.canvas[1]},
+            description="padding program: sigmoid program on the padded frame, normalisation after",
+        )
+
+
+class FullCanvasProgram(PaddingProgram):
+    """Adversarial program (Elsayed, Goodfellow, Sohl-Dickstein, ICLR 2019, arXiv:1806.11146, Eq. 1-2).
+
+    In the network's [-1, 1] pixel range: ``X̃ = pad(2x − 1)`` (zeros around the centred target image),
+    ``P = tanh(W ⊙ M)`` with W (C, H, W) over the whole canvas and M = 0 over the image, 1 elsewhere,
+    ``X_adv = X̃ + P``; mapped back to [0, 1] and normalised for the frozen model:
+    ``x' = N(½(X_adv + 1))``. Trainable parameters: C·H·W (the whole canvas, as in the paper; the entries
+    under the image get no gradient). Used unchanged by BAR (Tsai et al., ICML 2020).
+    """
+
+    def __init__(
+        self,
+        canvas_size: int | tuple[int, int],
+        image_size: int | tuple[int, int],
+        mean: Sequence[float] = (0.0, 0.0, 0.0),
+        std: Sequence[float] = (1.0, 1.0, 1.0),
+        channels: int = 3,
+        resize_input: bool = True,
+        init_std: float = 0.0,
+    ):
+        super().__init__(canvas_size, image_size, mean, std, channels, resize_input)
+        if init_std:
+            nn.init.normal_(self.program, std=init_std)
+
+    def delta(self) -> Tensor:
+        """P = tanh(W ⊙ M), (C, H, W) in (-1, 1)."""
+        return torch.tanh(self.program * self.mask)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self._check(x, self.image, resize=self.resize_input)
+        padded = F.pad(2.0 * x - 1.0, self.padding, value=0.0)
+        adversarial = padded + self.delta().to(x.dtype)
+        return self.normalize((adversarial + 1.0) / 2.0)
+
+    def symbolic(self) -> SymbolicForm:
+        C, H, W = symbols("C H W")
+        M, Wp = sp.Symbol("M"), sp.Symbol("W")
+        return SymbolicForm(
+            expression=_normalize(_pad(x) + _tanh(odot(Wp, M))),
+            parameter_count=C * H * W,
+            shapes={C: self.program.shape[0], H: self.canvas[0], W: self.canvas[1]},
+            description="adversarial program tanh(W ⊙ M) around the centred image ([-1, 1] pixel range)",
+        )
+
+
+def _border_mask(height: int, width: int, pad: int) -> Tensor:
+    mask = torch.ones(1, height, width)
+    mask[:, pad : height - pad, pad : width - pad] = 0
+    return mask
+
+
+class WatermarkPrompt(VisualProgram):
+    """Padding prompt of Bahng et al. ("Exploring Visual Prompts for Adapting Large-Scale Models",
+    arXiv:2203.17274, 2022): a learned frame of width p added to the *normalised* image.
+
+    ``x' = N(r(x)) + M_p ⊙ θ``: r resizes to the model's canvas (C, H, W), M_p is 1 on the border of
+    width p; θ holds only the border pixels (top, bottom, left, right strips), initialised N(0, 1) as in
+    the paper. Trainable parameters: C·(H·W − (H − 2p)(W − 2p)).
+    """
+
+    def __init__(
+        self,
+        canvas_size: int | tuple[int, int],
+        pad: int = 30,
+        mean: Sequence[float] = (0.0, 0.0, 0.0),
+        std: Sequence[float] = (1.0, 1.0, 1.0),
+        channels: int = 3,
+        init_std: float = 1.0,
+    ):
+        super().__init__()
+        H, W = _pair(canvas_size, "canvas_size")
+        if not 0 < 2 * pad < min(H, W):
+            raise ValueError(f"pad: expected 0 < 2·pad < {min(H, W)}, got {pad}")
+        self.canvas, self.pad, self.channels = (H, W), int(pad), int(channels)
+        self.top = nn.Parameter(torch.randn(channels, pad, W) * init_std)
+        self.bottom = nn.Parameter(torch.randn(channels, pad, W) * init_std)
+        self.left = nn.Parameter(torch.randn(channels, H - 2 * pad, pad) * init_std)
+        self.right = nn.Parameter(torch.randn(channels, H - 2 * pad, pad) * init_std)
+        self.normalize = Normalize(mean, std)
+
+    def prompt(self) -> Tensor:
+        """M_p ⊙ θ as a (C, H, W) canvas with zeros inside the frame."""
+        H, W = self.canvas
+        inner = torch.zeros(self.channels, H - 2 * self.pad, W - 2 * self.pad, device=self.top.device, dtype=self.top.dtype)
+        middle = torch.cat([self.left, inner, self.right], dim=2)
+        return torch.cat([self.top, middle, self.bottom], dim=1)
+
+    def base(self, x: Tensor) -> Tensor:
+        return self.normalize(self._check(x, self.canvas))
+
+    def forward(self, x: Tensor) -> Tensor:
+        base = self.base(x)
+        return base + self.prompt().to(base.dtype)
+
+    def symbolic(self) -> SymbolicForm:
+        C, H, W, p = symbols("C H W p")
+        M, theta = sp.Symbol("M_p"), sp.Symbol(r"\theta")
+        return SymbolicForm(
+            expression=_normalize(_resize(x)) + odot(M, theta),
+            parameter_count=C * (H * W - (H - 2 * p) * (W - 2 * p)),
+            shapes={C: self.channels, H: self.canvas[0], W: self.canvas[1], p: self.pad},
+            description="border (watermark) prompt added after normalisation",
+        )
+
+
+class ShrinkPadPrompt(WatermarkPrompt):
+    """EVP (Wu, Wang, Fu, Chen, Chen, Chang, Luo, "Unleashing the Power of Visual Prompting At the Pixel
+    Level", arXiv:2212.10556, 2022): shrink the image to (H − 2p, W − 2p) so the learned border surrounds it
+    instead of covering it: ``x' = pad(N(r_{H−2p}(x))) + M_p ⊙ θ``. Trainable parameters: C·(H·W − (H−2p)(W−2p)).
+    """
+
+    def __init__(self, *args, init_std: float = 0.0, **kwargs):
+        super().__init__(*args, init_std=init_std, **kwargs)
+
+    def base(self, x: Tensor) -> Tensor:
+        H, W = self.canvas
+        p = self.pad
+        inner = self.normalize(self._check(x, (H - 2 * p, W - 2 * p)))
+        return F.pad(inner, (p, p, p, p), value=0.0)
+
+    def symbolic(self) -> SymbolicForm:
+        form = super().symbolic()
+        M, theta = sp.Symbol("M_p"), sp.Symbol(r"\theta")
+        return SymbolicForm(
+            expression=_pad(_normalize(_resize(x))) + odot(M, theta),
+            parameter_count=form.parameter_count,
+            shapes=form.shapes,
+            description="shrunk image surrounded by a learned border (EVP)",
+        )
+
+
+class FixedPatchPrompt(VisualProgram):
+    """Fixed-patch prompt (Bahng et al. 2022): a learned p × p patch at the top-left corner of the
+    normalised image: ``x' = N(r(x)) + M_patch ⊙ θ``. Trainable parameters: C·p².
+    """
+
+    random_location = False
+
+    def __init__(
+        self,
+        canvas_size: int | tuple[int, int],
+        patch_size: int = 30,
+        mean: Sequence[float] = (0.0, 0.0, 0.0),
+        std: Sequence[float] = (1.0, 1.0, 1.0),
+        channels: int = 3,
+        init_std: float = 1.0,
+    ):
+        super().__init__()
+        H, W = _pair(canvas_size, "canvas_size")
+        if not 0 < patch_size <= min(H, W):
+            raise ValueError(f"patch_size: expected 1..{min(H, W)}, got {patch_size}")
+        self.canvas, self.patch_size, self.channels = (H, W), int(patch_size), int(channels)
+        self.patch = nn.Parameter(torch.randn(channels, patch_size, patch_size) * init_std)
+        self.normalize = Normalize(mean, std)
+
+    def location_of_patch(self) -> tuple[int, int]:
+        return 0, 0
+
+    def forward(self, x: Tensor) -> Tensor:
+        base = self.normalize(self._check(x, self.canvas))
+        H, W = self.canvas
+        p = self.patch_size
+        top, left = self.location_of_patch()
+        padded = F.pad(self.patch.to(base.dtype), (left, W - p - left, top, H - p - top))
+        return base + padded
+
+    def symbolic(self) -> SymbolicForm:
+        C, p = symbols("C p")
+        M, theta = sp.Symbol(r"M_{\mathrm{patch}}"), sp.Symbol(r"\theta")
+        return SymbolicForm(
+            expression=_normalize(_resize(x)) + odot(M, theta),
+            parameter_count=C * p**2,
+            shapes={C: self.channels, p: self.patch_size},
+            description=("random" if self.random_location else "fixed") + "-location patch prompt",
+        )
+
+
+class RandomPatchPrompt(FixedPatchPrompt):
+    """Random-patch prompt (Bahng et al. 2022): the p × p patch is placed at a uniformly random location,
+    drawn anew at every forward (one location per batch), in training and at evaluation as in the paper.
+    Pass ``generator`` for reproducible locations. Trainable parameters: C·p².
+    """
+
+    random_location = True
+
+    def __init__(self, *args, generator: torch.Generator | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.generator = generator
+
+    def location_of_patch(self) -> tuple[int, int]:
+        H, W = self.canvas
+        p = self.patch_size
+        top = int(torch.randint(0, H - p + 1, (1,), generator=self.generator))
+        left = int(torch.randint(0, W - p + 1, (1,), generator=self.generator))
+        return top, left
+
+
+class LearnableResizePadding(VisualProgram):
+    """AutoVP's input scaling with a padding prompt (Tsao, Hsiung, Chen, Liu, Ho, ICLR 2024, arXiv:2310.08381).
+
+    The image is scaled about the canvas centre by a learnable factor s (initialised to
+    ``image_size / canvas``): ``scale_s(x)`` fills the central s·H × s·W region of a zero canvas, sampled
+    bilinearly so s gets gradients. The prompt covers the rest: ``x' = N(scale_s(x) + M(s) ⊙ σ(W))``, M(s)
+    the frame outside the scaled image (recomputed from s, not differentiated). Trainable: C·H·W + 1.
+    """
+
+    operator = Operator.ADDITIVE
+
+    def __init__(
+        self,
+        canvas_size: int | tuple[int, int],
+        image_size: int = 128,
+        mean: Sequence[float] = (0.0, 0.0, 0.0),
+        std: Sequence[float] = (1.0, 1.0, 1.0),
+        channels: int = 3,
+        min_scale: float = 0.1,
+    ):
+        super().__init__()
+        H, W = _pair(canvas_size, "canvas_size")
+        if not 0 < image_size <= min(H, W):
+            raise ValueError(f"image_size: expected 1..{min(H, W)}, got {image_size}")
+        self.canvas, self.channels, self.min_scale = (H, W), int(channels), float(min_scale)
+        self.scale = nn.Parameter(torch.tensor(float(image_size) / min(H, W)))
+        self.program = nn.Parameter(torch.zeros(channels, H, W))
+        self.normalize = Normalize(mean, std)
+
+    def current_scale(self) -> Tensor:
+        return self.scale.clamp(self.min_scale, 1.0)
+
+    def mask(self) -> Tensor:
+        """M(s): 1 outside the centred s·H × s·W image region, (1, H, W)."""
+        H, W = self.canvas
+        s = float(self.current_scale().detach())
+        h, w = max(1, round(s * H)), max(1, round(s * W))
+        top, left = (H - h) // 2, (W - w) // 2
+        mask = torch.ones(1, H, W, device=self.program.device)
+        mask[:, top : top + h, left : left + w] = 0
+        return mask
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self._check(x)
+        s = self.current_scale().to(x.dtype)
+        B = x.shape[0]
+        theta = torch.zeros(B, 2, 3, device=x.device, dtype=x.dtype)
+        theta[:, 0, 0] = 1.0 / s
+        theta[:, 1, 1] = 1.0 / s
+        grid = F.affine_grid(theta, [B, self.channels, *self.canvas], align_corners=False)
+        scaled = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        delta = self.mask().to(x.dtype) * torch.sigmoid(self.program).to(x.dtype)
+        return self.normalize(scaled + delta)
+
+    def symbolic(self) -> SymbolicForm:
+        C, H, W = symbols("C H W")
+        s, Wp = sp.Symbol("s"), sp.Symbol("W")
+        scale = op("scale")
+        return SymbolicForm(
+            expression=_normalize(scale(x, s) + odot(op("M")(s), _sigmoid(Wp))),
+            parameter_count=C * H * W + 1,
+            shapes={C: self.channels, H: self.canvas[0], W: self.canvas[1]},
+            description="learnable input scale s and a padding prompt around the scaled image",
+        )
+
+
+class MaskGenerator(nn.Module):
+    """SMM's lightweight mask network: ``widths`` 3×3 conv-BN-ReLU layers, the first ``pools`` each followed
+    by 2×2 max-pooling, then a 3×3 conv to C channels; the (H/2^l, W/2^l) output is expanded back to (H, W)
+    by patch-wise interpolation (each value fills its 2^l × 2^l patch).
+    """
+
+    def __init__(self, channels: int = 3, widths: Sequence[int] = (8, 16, 32, 64), pools: int = 3):
+        super().__init__()
+        if pools > len(widths):
+            raise ValueError(f"pools: at most one pooling per hidden layer ({len(widths)}), got {pools}")
+        layers: list[nn.Module] = []
+        c_in = channels
+        for index, width in enumerate(widths):
+            layers += [nn.Conv2d(c_in, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+            if index < pools:
+                layers.append(nn.MaxPool2d(2))
+            c_in = width
+        layers.append(nn.Conv2d(c_in, channels, 3, padding=1))
+        self.net = nn.Sequential(*layers)
+        self.channels, self.widths, self.pools = int(channels), tuple(int(w) for w in widths), int(pools)
+
+    @property
+    def patch(self) -> int:
+        return 2**self.pools
+
+    def forward(self, x: Tensor) -> Tensor:
+        H, W = x.shape[-2:]
+        if H % self.patch or W % self.patch:
+            raise ShapeError(f"x: height and width must be multiples of the patch size {self.patch}, got {H}x{W}")
+        small = self.net(x)
+        return small.repeat_interleave(self.patch, dim=2).repeat_interleave(self.patch, dim=3)
+
+    def symbolic_count(self) -> tuple[sp.Expr, dict]:
+        C = symbols("C")[0]
+        widths = symbols(" ".join(f"c_{i + 1}" for i in range(len(self.widths))))
+        count, previous = sp.Integer(0), C
+        for width in widths:
+            count += conv_parameter_count(previous, width, 3, bias=False) + 2 * width  # conv + BN affine
+            previous = width
+        count += conv_parameter_count(previous, C, 3, bias=True)
+        shapes = {C: self.channels, **{w: v for w, v in zip(widths, self.widths)}}
+        return count, shapes
+
+
+class SampleSpecificMaskProgram(VisualProgram):
+    """SMM (Cai, Ye, Feng, Qi, Liu, "Sample-specific Masks for Visual Reprogramming-based Prompting",
+    ICML 2024, arXiv:2406.03150): ``x' = N(r(x) + f_mask(r(x)) ⊙ δ)``.
+
+    r resizes the image to the whole canvas (no padding), δ (C, H, W) is the shared pattern, f_mask the
+    :class:`MaskGenerator` giving a sample-specific C-channel mask. Trainable: |f_mask| + C·H·W.
+    """
+
+    operator = Operator.PARAMETRIC
+
+    def __init__(
+        self,
+        canvas_size: int | tuple[int, int],
+        mean: Sequence[float] = (0.0, 0.0, 0.0),
+        std: Sequence[float] = (1.0, 1.0, 1.0),
+        channels: int = 3,
+        widths: Sequence[int] = (8, 16, 32, 64),
+        pools: int = 3,
+    ):
+        super().__init__()
+        self.canvas, self.channels = _pair(canvas_size, "canvas_size"), int(channels)
+        self.mask_generator = MaskGenerator(channels, widths, pools)
+        self.program = nn.Parameter(torch.zeros(channels, *self.canvas))
+        self.normalize = Normalize(mean, std)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self._check(x, self.canvas)
+        return self.normalize(x + self.mask_generator(x) * self.program.to(x.dtype))
+
+    def symbolic(self) -> SymbolicForm:
+        count, shapes = self.mask_generator.symbolic_count()
+        C = symbols("C")[0]
+        H, W = symbols("H W")
+        delta = sp.Symbol(r"\delta")
+        return SymbolicForm(
+            expression=_normalize(_resize(x) + odot(op("f_mask", r"f_{\mathrm{mask}}")(_resize(x)), delta)),
+            parameter_count=count + C * H * W,
+            shapes={**shapes, H: self.canvas[0], W: self.canvas[1]},
+            description="sample-specific multi-channel mask times a shared pattern",
+        )
+
+
+class Coordinator(nn.Module):
+    """BlackVIP's coordinator: a frozen encoder g_enc and a trainable decoder g_dec with a prompt trigger φ.
+
+    g_enc: the given image encoder (B, C, H, W) → (B, F, h, w), kept frozen (the paper uses a pretrained
+    self-supervised encoder; by default a fixed random conv stack stands in); φ (T,) is broadcast over
+    (h, w) and concatenated to the features; g_dec: transposed 2× up-sampling convs back to (B, C, H, W),
+    tanh output in (-1, 1).
+    """
+
+    def __init__(
+        self,
+        canvas_size: int | tuple[int, int],
+        channels: int = 3,
+        encoder: nn.Module | None = None,
+        feature_channels: int = 16,
+        trigger_size: int = 8,
+        decoder_widths: Sequence[int] = (16, 8),
+        seed: int = 0,
+    ):
+        super().__init__()
+        H, W = _pair(canvas_size, "canvas_size")
+        stages = len(decoder_widths) + 1
+        if H % 2**stages or W % 2**stages:
+            raise ValueError(f"canvas_size: {H}x{W} must be divisible by 2^{stages} for {stages} up-sampling stages")
+        if encoder is None:
+            generator = torch.Generator().manual_seed(seed)
+            encoder = nn.Sequential()
+            c_in = channels
+            for i in range(stages):
+                conv = nn.Conv2d(c_in, feature_channels, 3, stride=2, padding=1)
+                with torch.no_grad():
+                    conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator) / math.sqrt(9 * c_in))
+                    conv.bias.zero_()
+                encoder.append(conv)
+                encoder.append(nn.ReLU())
+                c_in = feature_channels
+        encoder.requires_grad_(False)
+        self.encoder = encoder
+        self.trigger = nn.Parameter(torch.zeros(trigger_size))
+        layers: list[nn.Module] = []
+        c_in = feature_channels + trigger_size
+        for width in decoder_widths:
+            layers += [nn.ConvTranspose2d(c_in, width, 4, stride=2, padding=1), nn.ReLU()]
+            c_in = width
+        layers.append(nn.ConvTranspose2d(c_in, channels, 4, stride=2, padding=1))
+        self.decoder = nn.Sequential(*layers)
+        self.canvas, self.channels = (H, W), int(channels)
+        self.feature_channels, self.trigger_size, self.decoder_widths = feature_channels, trigger_size, tuple(decoder_widths)
+
+    def train(self, mode: bool = True) -> "Coordinator":
+        super().train(mode)
+        self.encoder.eval()
+        return self
+
+    def forward(self, x: Tensor) -> Tensor:
+        with torch.no_grad():
+            features = self.encoder(x)
+        trigger = self.trigger.to(features.dtype).view(1, -1, 1, 1).expand(features.shape[0], -1, *features.shape[-2:])
+        prompt = torch.tanh(self.decoder(torch.cat([features, trigger], dim=1)))
+        if tuple(prompt.shape[-2:]) != tuple(x.shape[-2:]):
+            prompt = resize_image(prompt, tuple(x.shape[-2:]))
+        return prompt
+
+    def symbolic_count(self) -> tuple[sp.Expr, dict]:
+        C, F_, T = symbols("C F T")
+        widths = symbols(" ".join(f"d_{i + 1}" for i in range(len(self.decoder_widths))))
+        count, previous = T, F_ + T
+        for width in widths:
+            count += conv_parameter_count(previous, width, 4)
+            previous = width
+        count += conv_parameter_count(previous, C, 4)
+        shapes = {C: self.channels, F_: self.feature_channels, T: self.trigger_size}
+        shapes.update({w: v for w, v in zip(widths, self.decoder_widths)})
+        return count, shapes
+
+
+class CoordinatorPrompt(VisualProgram):
+    """BlackVIP (Oh, Hwang, Park, Jang, Kim, Kim, Yun, CVPR 2023, arXiv:2303.14773): an input-dependent
+    prompt from the coordinator, ``x' = N(clip(r(x) + ε · g_dec([g_enc(r(x)); φ]), 0, 1))``.
+
+    Only g_dec and φ are trainable (by zeroth-order SPSA-GC in the paper). Trainable: |g_dec| + T.
+    """
+
+    operator = Operator.PARAMETRIC
+
+    def __init__(
+        self,
+        canvas_size: int | tuple[int, int],
+        mean: Sequence[float] = (0.0, 0.0, 0.0),
+        std: Sequence[float] = (1.0, 1.0, 1.0),
+        channels: int = 3,
+        epsilon: float = 1.0,
+        **coordinator_options,
+    ):
+        super().__init__()
+        self.canvas, self.channels, self.epsilon = _pair(canvas_size, "canvas_size"), int(channels), float(epsilon)
+        self.coordinator = Coordinator(self.canvas, channels, **coordinator_options)
+        self.normalize = Normalize(mean, std)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self._check(x, self.canvas)
+        return self.normalize((x + self.epsilon * self.coordinator(x)).clamp(0.0, 1.0))
+
+    def symbolic(self) -> SymbolicForm:
+        count, shapes = self.coordinator.symbolic_count()
+        eps, phi = sp.Symbol(r"\epsilon"), sp.Symbol(r"\phi")
+        g_dec, g_enc = op("g_dec", r"g_{\mathrm{dec}}"), op("g_enc", r"g_{\mathrm{enc}}")
+        return SymbolicForm(
+            expression=_normalize(_clip(_resize(x) + eps * g_dec(g_enc(_resize(x)), phi))),
+            parameter_count=count,
+            shapes=shapes,
+            description="coordinator-generated, input-dependent prompt",
+        )
+
+
+class InputTransformation(VisualProgram):
+    """REFINE's input transformation module (Chen et al., ICLR 2025, arXiv:2502.18508): a small
+    encoder-decoder g_θ that rewrites the image, ``x' = N(σ(g_θ(r(x))))`` (same size, values in (0, 1)).
+
+    Encoder: two stride-2 3×3 convs (C → w → 2w, ReLU); decoder: two 4×4 transposed convs (2w → w → C) with a
+    skip connection from the first encoder stage. Trainable: 9Cw + w + 18w² + 2w + 32w² + w + 16wC + C.
+    """
+
+    operator = Operator.PARAMETRIC
+
+    def __init__(
+        self,
+        canvas_size: int | tuple[int, int],
+        mean: Sequence[float] = (0.0, 0.0, 0.0),
+        std: Sequence[float] = (1.0, 1.0, 1.0),
+        channels: int = 3,
+        width: int = 16,
+    ):
+        super().__init__()
+        H, W = _pair(canvas_size, "canvas_size")
+        if H % 4 or W % 4:
+            raise ValueError(f"canvas_size: {H}x{W} must be divisible by 4")
+        self.canvas, self.channels, self.width = (H, W), int(channels), int(width)
+        self.down1 = nn.Conv2d(channels, width, 3, stride=2, padding=1)
+        self.down2 = nn.Conv2d(width, 2 * width, 3, stride=2, padding=1)
+        self.up1 = nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1)
+        self.up2 = nn.ConvTranspose2d(width, channels, 4, stride=2, padding=1)
+        self.normalize = Normalize(mean, std)
+
+    def transform(self, x: Tensor) -> Tensor:
+        """g_θ followed by σ: (B, C, H, W) → (B, C, H, W) in (0, 1); the initial state is close to the identity."""
+        h1 = F.relu(self.down1(x))
+        h2 = F.relu(self.down2(h1))
+        u1 = F.relu(self.up1(h2)) + h1
+        return torch.sigmoid(self.up2(u1) + torch.logit(x.clamp(1e-4, 1 - 1e-4)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.normalize(self.transform(self._check(x, self.canvas)))
+
+    def symbolic(self) -> SymbolicForm:
+        C, w = symbols("C w")
+        count = (
+            conv_parameter_count(C, w, 3)
+            + conv_parameter_count(w, 2 * w, 3)
+            + conv_parameter_count(2 * w, w, 4)
+            + conv_parameter_count(w, C, 4)
+        )
+        g = op("g_theta", r"g_{\theta}")
+        return SymbolicForm(
+            expression=_normalize(_sigmoid(g(_resize(x)))),
+            parameter_count=count,
+            shapes={C: self.channels, w: self.width},
+            description="encoder-decoder input transformation",
+        )
