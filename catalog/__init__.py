@@ -6,6 +6,27 @@
     ['activation-addition', 'function-vector']
 
 Importing this package is cheap (no torch, no networkx): names load on first use.
+
+Layout (all committed data, validated by :mod:`.models`, JSON Schemas in ``schema/``):
+
+* ``methods/<id>.yaml``: one method; the file name is the id; ``implementation`` is
+  ``reprogrammability.implementations.<family>.<id with _>:build`` and its ``@register_method``
+  declaration must match (``Catalog.check_implementation(entry)``);
+* ``papers/*.yaml``: lists of papers that apply, analyse or extend the methods, grouped by theme;
+* ``glossary.yaml``: literature names and their senses (coordinates + methods);
+* ``excluded.yaml``: survey items left out, with the reason.
+
+Adding a method: copy a neighbouring ``methods/*.yaml``; give one value per coordinate, or a list
+where the method really acts at several; quote arXiv ids (``'2101.00190'``) and never guess one;
+write the summary in your own words; put the reason for any non-obvious label (or any label that
+differs from the survey's list, see ``nnr catalog crosscheck``) under ``rationale``; run
+``pytest tests/test_catalog*.py``. After changing :mod:`.models`, regenerate the schemas with
+``python -c "from reprogrammability.catalog.schema import write_schemas; write_schemas()"``.
+Errors name the file and the field, e.g. ``methods/bar.yaml: coordinates.operator (entry 'bar'):
+'multiplicative' is not one of 'additive', 'concatenative' or 'parametric'``.
+
+Parsed YAML is cached in ``~/.cache/reprogrammability`` (keyed by a hash of the files' bytes) to
+keep ``nnr catalog`` fast; ``REPROGRAMMABILITY_CATALOG_CACHE=0`` disables the cache.
 """
 
 from __future__ import annotations

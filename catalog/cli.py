@@ -34,6 +34,12 @@ def _guard(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
         except CatalogError as error:
             print(f"nnr catalog: invalid catalog data: {error}", file=sys.stderr)
             return 2
+        except BrokenPipeError:  # the reader (head, less) went away: stop quietly
+            import os
+
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 0
         except (KeyError, ValueError, FileExistsError, FileNotFoundError) as error:
             message = error.args[0] if isinstance(error, KeyError) and error.args else error
             print(f"nnr catalog: {message}", file=sys.stderr)
@@ -80,7 +86,9 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
         "location": "input, embedding, hidden",
         "alignment": "identity, rule-based, statistical, linear",
         "paradigm": "model-reprogramming, prompt-tuning, prompt-instruction",
-        "modality": "vision, text, vision-language, audio, time-series, graph, tabular, molecule, protein, dna, general",
+        "modality": (
+            "vision, text, vision-language, audio, time-series, graph, tabular, molecule, protein, dna, general"
+        ),
         "access": "gradient, zeroth-order, none",
     }
     group = parser.add_argument_group("filters (repeat or comma-separate values: any of them matches)")
@@ -135,7 +143,7 @@ def _print_papers(papers, *, empty: str = "no papers match") -> None:
         print(empty)
         return
     headers, rows = _paper_rows(papers)
-    print(format_table(rows, headers, max_width={0: 30, 8: 28, 9: 60}))
+    print(format_table(rows, headers, max_width={8: 28, 9: 60}))
     print(f"\n{len(papers)} paper{'s' if len(papers) != 1 else ''}")
 
 
@@ -220,7 +228,7 @@ def _show_method(catalog, method) -> None:
     paper = method.paper
     print()
     print(f"  paper          {paper.title}")
-    print(f"                 {', '.join(paper.authors)}")
+    print(f"                 {'; '.join(paper.authors)}")
     print(f"                 {paper.venue} {paper.year}" + (f", arXiv {paper.arxiv}" if paper.arxiv else ""))
     if paper.url:
         print(f"                 {paper.url}")
@@ -253,7 +261,7 @@ def _show_paper(catalog, paper) -> None:
 
     print(paper.title)
     print(f"  id          {paper.id}")
-    print(f"  authors     {', '.join(paper.authors)}")
+    print(f"  authors     {'; '.join(paper.authors)}")
     print(f"  venue       {paper.venue} {paper.year}" + (f", arXiv {paper.arxiv}" if paper.arxiv else ""))
     if paper.url:
         print(f"  url         {paper.url}")
@@ -304,7 +312,8 @@ def _cmd_resolve(args: argparse.Namespace) -> int:
         import difflib
 
         names = [n for t in catalog.glossary for n in t.names]
-        names += [n for m in catalog.methods.values() for n in [m.name, *([m.acronym] if m.acronym else []), *m.aliases]]
+        for method in catalog.methods.values():
+            names += [method.name, *([method.acronym] if method.acronym else []), *method.aliases]
         keys = {normalise_name(n): n for n in names}
         close = difflib.get_close_matches(normalise_name(term), list(keys), n=5, cutoff=0.6)
         hint = f"; did you mean {', '.join(repr(keys[c]) for c in close)}?" if close else ""

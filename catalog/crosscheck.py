@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional, Union
 
 import yaml
 
-from ..framework.axes import Configuration, Paradigm
+from ..framework.axes import Paradigm
 from .errors import CatalogError
 from .loader import CATALOG_ROOT
-from .models import AXIS_FIELDS, ExcludedItem, MethodEntry, PaperEntry, RationaleField
+from .models import AXIS_FIELDS, ExcludedItem, PaperEntry, RationaleField
 
 if TYPE_CHECKING:  # pragma: no cover
     from .loader import Catalog
@@ -205,6 +205,8 @@ class _Index:
             if bib.arxiv:
                 self.by_arxiv.setdefault(bib.arxiv, entry)
             self.by_title.setdefault(_title_key(bib.title), entry)
+            for alias in getattr(entry, "aliases", []) if isinstance(entry, PaperEntry) else []:
+                self.by_title.setdefault(_title_key(alias), entry)
         for item in catalog.excluded:
             if item.arxiv:
                 self.by_arxiv.setdefault(item.arxiv, item)
@@ -330,9 +332,10 @@ def crosscheck(catalog: Optional["Catalog"] = None, survey: Union[str, Path, Non
         entry_id = getattr(entry, "id", None)
         for field, value, problem in _schema_problems(item, schema):
             ours = "—"
-            if entry is not None and not isinstance(entry, ExcludedItem) and field in ("location", "operator", "alignment"):
+            catalogued = entry is not None and not isinstance(entry, ExcludedItem)
+            if catalogued and field in ("location", "operator", "alignment"):
                 ours = _show(_ours(entry, field))
-            elif entry is not None and not isinstance(entry, ExcludedItem) and field == "mechanism":
+            elif catalogued and field == "mechanism":
                 ours = _show(_ours(entry, "paradigm"))
             read, unknown = normalise_their_value("paradigm" if field == "mechanism" else field, value)
             how = f"; we read it as {_show(read)}" if read and not unknown else (
@@ -408,8 +411,10 @@ def crosscheck(catalog: Optional["Catalog"] = None, survey: Union[str, Path, Non
             paradigms, _ = normalise_their_value("paradigm", item.get("paradigm"))
             theirs["paradigm"] = paradigms
             for field in AXIS_FIELDS:
-                values = item.get(field) or []
-                theirs[field] = frozenset(str(v) for v in values) if values else None
+                values = [str(v) for v in (item.get(field) or [])]
+                if field == "configuration" and "hybrid" in values:  # their word for "part fixed, part learned"
+                    values = [v for v in values if v != "hybrid"] + ["fixed", "learnable"]
+                theirs[field] = frozenset(values) if values else None
             _compare_labels(rows, entry, title, source, theirs, configuration_derived=False)
             their_year = item.get("year")
             if isinstance(their_year, int) and their_year != entry.bibliography.year:
@@ -448,7 +453,9 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def crosscheck_markdown(rows: Optional[list[CrosscheckRow]] = None, *, title: str = "Our labels and the survey's") -> str:
+def crosscheck_markdown(
+    rows: Optional[list[CrosscheckRow]] = None, *, title: str = "Our labels and the survey's"
+) -> str:
     """The cross-check as a Markdown page (summary, one table per category, and the CC-BY-4.0 attribution)."""
     rows = crosscheck() if rows is None else rows
     counts = {category: sum(r.category == category for r in rows) for category in CATEGORIES}

@@ -86,7 +86,8 @@ def build_graph(catalog: "Catalog") -> nx.MultiDiGraph:
 
 
 def _modalities(entry) -> tuple:
-    return (entry.modality,) + ((entry.task_modality,) if entry.task_modality and entry.task_modality != entry.modality else ())
+    task = entry.task_modality
+    return (entry.modality,) + ((task,) if task and task != entry.modality else ())
 
 
 def relation_subgraph(graph: nx.MultiDiGraph) -> nx.DiGraph:

@@ -7,7 +7,11 @@ naming the file and the field. Nothing here imports torch; ``graph()`` imports n
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence, Union
@@ -94,29 +98,47 @@ def _loc_to_field(loc: Sequence[Any]) -> str:
     return text
 
 
-def _allowed_hint(error: dict) -> str:
-    expected = (error.get("ctx") or {}).get("expected")
-    return f" (allowed: {expected})" if expected and "allowed" not in error["msg"] else ""
+def _trim_loc(loc: Sequence[Any], data: Any) -> list:
+    """Drop list indices that pydantic added to a scalar the YAML gave (``operator: x`` is read as ``[x]``)."""
+    trimmed: list = []
+    node = data
+    for part in loc:
+        if isinstance(part, int) and not isinstance(node, list):
+            continue
+        trimmed.append(part)
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return trimmed
+
+
+def _message(problem: dict) -> str:
+    kind = problem["type"]
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        return "unknown field (check the spelling; the allowed fields are in catalog/schema/)"
+    if kind == "enum":
+        expected = (problem.get("ctx") or {}).get("expected", "")
+        return f"{problem.get('input')!r} is not one of {expected}"
+    return problem["msg"]
 
 
 def _from_validation_error(
-    error: ValidationError, file: str, *, prefix: Sequence[Any] = (), entry: Optional[str] = None
+    error: ValidationError, file: str, *, prefix: Sequence[Any] = (), entry: Optional[str] = None, data: Any = None
 ) -> CatalogError:
     """The first problem of a pydantic error as a :class:`CatalogError`; the rest are counted."""
     problems = error.errors(include_url=False)
     first = problems[0]
-    loc = [*prefix, *first["loc"]]
+    loc = [*prefix, *_trim_loc(first["loc"], data)]
     cause = (first.get("ctx") or {}).get("error")
     if isinstance(cause, FieldError):
         loc = [*loc, *cause.field.replace("]", "").replace("[", ".").split(".")]
         loc = [int(p) if isinstance(p, str) and p.isdigit() else p for p in loc if p != ""]
         message = str(cause)
     else:
-        message = first["msg"] + _allowed_hint(first)
-        if first["type"] == "missing":
-            message = "required field is missing"
-        elif first["type"] == "extra_forbidden":
-            message = "unknown field (check the spelling; allowed fields are in catalog/schema/)"
+        message = _message(first)
     field_name = _loc_to_field(loc) or "<document>"
     if len(problems) > 1:
         message += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
@@ -129,13 +151,12 @@ def _validate(model: type[BaseModel], data: Any, file: str, *, prefix: Sequence[
         where = _loc_to_field(prefix) or "<document>"
         raise CatalogError(file, where, f"expected a mapping of fields, got {type(data).__name__}", entry=entry)
     try:
-        return model.model_validate(data).with_source(file) if hasattr(model, "with_source") else model.model_validate(
-            data
-        )
+        validated = model.model_validate(data)
     except ValidationError as error:
-        raise _from_validation_error(error, file, prefix=prefix, entry=entry) from None
+        raise _from_validation_error(error, file, prefix=prefix, entry=entry, data=data) from None
     except FieldError as error:  # raised outside pydantic's wrapping (defensive)
         raise CatalogError(file, _loc_to_field([*prefix, error.field]), str(error), entry=entry) from None
+    return validated.with_source(file) if hasattr(validated, "with_source") else validated
 
 
 def _validate_list(model: type[BaseModel], data: Any, file: str) -> list:
@@ -192,7 +213,9 @@ def check_implementation(entry: MethodEntry) -> Any:
             raise CatalogError(
                 file, "implementation", f"module {module_name!r} does not exist (yet)", entry=entry.id
             ) from None
-        raise CatalogError(file, "implementation", f"importing {module_name!r} failed: {error}", entry=entry.id) from error
+        raise CatalogError(
+            file, "implementation", f"importing {module_name!r} failed: {error}", entry=entry.id
+        ) from error
     except Exception as error:
         raise CatalogError(
             file, "implementation", f"importing {module_name!r} failed: {type(error).__name__}: {error}", entry=entry.id
@@ -209,7 +232,9 @@ def check_implementation(entry: MethodEntry) -> Any:
             entry=entry.id,
         )
     if info.id != entry.id:
-        raise CatalogError(file, "id", f"the implementation registers {info.id!r}, the entry is {entry.id!r}", entry=entry.id)
+        raise CatalogError(
+            file, "id", f"the implementation registers {info.id!r}, the entry is {entry.id!r}", entry=entry.id
+        )
     declared = info.spec
     for axis in AXIS_FIELDS:
         ours = tuple(getattr(entry.coordinates, axis))
@@ -251,6 +276,65 @@ class Resolution:
         if self.terms:
             return [term.model_dump(mode="json", exclude_none=True) for term in self.terms]
         return [method.model_dump(mode="json") for method in self.methods]
+
+
+# --- on-disk cache of parsed YAML ----------------------------------------------------------------
+
+
+_DISK_CACHE_KEEP = 8
+
+
+def _disk_cache_dir() -> Optional[Path]:
+    """``$REPROGRAMMABILITY_CACHE_DIR`` or ``~/.cache/reprogrammability``; ``None`` when disabled.
+
+    Set ``REPROGRAMMABILITY_CATALOG_CACHE=0`` to disable the cache entirely.
+    """
+    if os.environ.get("REPROGRAMMABILITY_CATALOG_CACHE", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    configured = os.environ.get("REPROGRAMMABILITY_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "reprogrammability"
+
+
+def _digest(base: Path, raw: dict[str, bytes]) -> str:
+    hasher = hashlib.blake2b(digest_size=20)
+    hasher.update(str(base).encode("utf-8", "surrogateescape") + b"\0")
+    for file in sorted(raw):
+        hasher.update(file.encode("utf-8", "surrogateescape") + b"\0" + str(len(raw[file])).encode() + b"\0")
+        hasher.update(raw[file])
+    return hasher.hexdigest()
+
+
+def _disk_cache_get(digest: str) -> Optional[dict]:
+    directory = _disk_cache_dir()
+    if directory is None:
+        return None
+    try:
+        with open(directory / f"catalog-{digest}.json", "rb") as handle:
+            document = json.loads(handle.read())
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _disk_cache_put(digest: str, documents: dict) -> None:
+    """Write the parsed documents (only ever called after they validated); failures are ignored."""
+    directory = _disk_cache_dir()
+    if directory is None:
+        return
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".catalog-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(documents, handle, ensure_ascii=False)
+        os.replace(tmp, directory / f"catalog-{digest}.json")
+        entries = sorted(directory.glob("catalog-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in entries[_DISK_CACHE_KEEP:]:  # keep the newest few (several checkouts may share the folder)
+            old.unlink(missing_ok=True)
+    except (OSError, TypeError, ValueError):
+        return
 
 
 # --- the catalog -----------------------------------------------------------------------------------
@@ -295,25 +379,75 @@ class Catalog:
     def load(cls, root: Union[str, Path, None] = None, *, cache: bool = True) -> "Catalog":
         """Load and cross-validate the catalog under ``root`` (default: the package's own data).
 
-        The default catalog is cached per process (entries are immutable); pass ``cache=False``
-        to re-read the files.
+        The default catalog is kept per process (entries are immutable); pass ``cache=False`` to
+        re-read the files. Parsed YAML is also cached on disk, keyed by a hash of every file's bytes
+        (see :func:`_disk_cache_dir`), because parsing dominates the start-up time of ``nnr catalog``;
+        validation always runs on the data.
         """
         base = Path(root).resolve() if root is not None else CATALOG_ROOT
         if cache and base in _CACHE:
             return _CACHE[base]
         if not base.is_dir():
             raise CatalogError(str(base), "<root>", "the catalog folder does not exist")
-        methods_dir = base / "methods"
-        methods = [load_method_file(p, root=base) for p in sorted(methods_dir.glob("*.yaml"))]
+        layout: list[tuple[str, Path]] = [("method", p) for p in sorted((base / "methods").glob("*.yaml"))]
+        layout += [("papers", p) for p in sorted((base / "papers").glob("*.yaml"))]
+        layout += [(kind, base / name) for kind, name in (("glossary", "glossary.yaml"), ("excluded", "excluded.yaml"))
+                   if (base / name).exists()]
+        raw: dict[str, bytes] = {}
+        for _, path in layout:
+            file = _display(path, base)
+            try:
+                raw[file] = path.read_bytes()
+            except OSError as error:
+                raise CatalogError(file, "<file>", f"cannot be read: {error.strerror or error}") from None
+        digest = _digest(base, raw)
+        documents = _disk_cache_get(digest) if cache else None
+        fresh = documents is None
+        if documents is None:
+            documents = {file: parse_yaml(data, file) for file, data in raw.items()}
+        methods: list[MethodEntry] = []
         papers: list[PaperEntry] = []
-        for path in sorted((base / "papers").glob("*.yaml")):
-            papers.extend(load_papers_file(path, root=base))
-        glossary = load_glossary_file(base / "glossary.yaml", root=base) if (base / "glossary.yaml").exists() else []
-        excluded = load_excluded_file(base / "excluded.yaml", root=base) if (base / "excluded.yaml").exists() else []
+        glossary: list[GlossaryTerm] = []
+        excluded: list[ExcludedItem] = []
+        for kind, path in layout:
+            file = _display(path, base)
+            data = documents[file]
+            if kind == "method":
+                entry = _validate(MethodEntry, data, file)
+                if path.stem != entry.id:
+                    raise CatalogError(file, "id", f"id {entry.id!r} differs from the file name {path.stem!r}",
+                                       entry=entry.id)
+                methods.append(entry)
+            elif kind == "papers":
+                papers.extend(_validate_list(PaperEntry, data, file))
+            elif kind == "glossary":
+                glossary = _validate_list(GlossaryTerm, data, file)
+            else:
+                excluded = _validate_list(ExcludedItem, data, file)
         catalog = cls(methods, papers, glossary, excluded, root=base)
+        if cache and fresh:
+            _disk_cache_put(digest, documents)
         if cache:
             _CACHE[base] = catalog
         return catalog
+
+    def adding(self, *entries: Entry) -> "Catalog":
+        """A new catalog with ``entries`` added (replacing entries with the same id), cross-validated.
+
+        For validating a contributor's new file against everything else (unknown relation targets,
+        duplicate aliases or arXiv ids) before it is committed::
+
+            entry = load_method_file("my-method.yaml")
+            Catalog.load().adding(entry)          # raises CatalogError naming the file and field
+            Catalog.check_implementation(entry)
+        """
+        ids = {e.id for e in entries}
+        methods = [m for m in self.methods.values() if m.id not in ids]
+        papers = [p for p in self.papers.values() if p.id not in ids]
+        for entry in entries:
+            (methods if isinstance(entry, MethodEntry) else papers).append(entry)
+        return Catalog(methods, papers, self.glossary, self.excluded, root=self.root,
+                       glossary_file=self._glossary_file, excluded_file=self._excluded_file)
 
     def _add(self, entry: Entry, into: dict) -> None:
         other = self.methods.get(entry.id) or self.papers.get(entry.id)

@@ -29,7 +29,6 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     WithJsonSchema,
-    field_validator,
     model_validator,
 )
 
@@ -405,6 +404,9 @@ class PaperEntry(_Entry):
     url: Optional[Url] = None
     doi: Optional[Doi] = None
     code_url: Optional[Url] = None
+    aliases: list[NonEmptyStr] = Field(
+        default_factory=list, description="other titles or names under which lists cite the paper"
+    )
     kind: PaperKind
     methods: list[Slug] = Field(min_length=1, description="ids of the methods it applies, analyses or extends")
     paradigm: ParadigmValues

@@ -50,7 +50,7 @@ def _parse_values(name: str, value: Values) -> Optional[set]:
 
 
 def parse_year_range(year: YearRange) -> Optional[tuple[Optional[int], Optional[int]]]:
-    """``2022``, ``"2020-2023"``, ``"2020-"``, ``"-2021"``, ``(2020, None)`` or ``range(2020, 2024)`` -> ``(lo, hi)``."""
+    """``2022``, ``"2020-2023"``, ``"2020-"``, ``"-2021"``, ``(2020, None)``, ``range(2020, 2024)`` -> ``(lo, hi)``."""
     if year is None:
         return None
     if isinstance(year, bool):
@@ -86,7 +86,10 @@ def _haystack(entry: Union[MethodEntry, PaperEntry]) -> str:
             *entry.paper.authors, entry.paper.venue, entry.summary, *entry.tags,
         ]
     else:
-        parts = [entry.id, entry.title, *entry.authors, entry.venue, entry.summary, *entry.tags, *entry.methods]
+        parts = [
+            entry.id, entry.title, *entry.aliases, *entry.authors, entry.venue, entry.summary, *entry.tags,
+            *entry.methods,
+        ]
     return " \n ".join(parts).casefold()
 
 

@@ -57,4 +57,5 @@ def format_table(
 
 def wrap(text: str, width: int = 88, indent: str = "  ") -> str:
     """``text`` wrapped to ``width`` columns, every line indented."""
-    return "\n".join(textwrap.wrap(" ".join(text.split()), width=width, initial_indent=indent, subsequent_indent=indent))
+    lines = textwrap.wrap(" ".join(text.split()), width=width, initial_indent=indent, subsequent_indent=indent)
+    return "\n".join(lines)

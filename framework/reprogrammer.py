@@ -132,9 +132,11 @@ class Reprogrammer(nn.Module):
     def spec(self) -> Spec:
         """The coordinates declared by the parts, with the measured parameter counts, validated."""
         inputs = list(self.inputs)
+        # a part may declare several operators as a tuple (GPF-plus: x + Σ_j α_j(x) p_j is additive and parametric)
+        operators = {o for m in inputs for o in (m.operator if isinstance(m.operator, tuple) else (m.operator,))}
         return Spec(
             configuration=self.configuration,
-            operator=sorted({m.operator for m in inputs}),
+            operator=sorted(operators),
             location=sorted({m.location for m in inputs}),
             alignment=[self.output.alignment],
             paradigm=self.paradigm,

@@ -113,6 +113,8 @@ def _collate(items: list) -> tuple[Any, Tensor]:
         stacked = {k: torch.stack([i[k] for i in inputs]) for k in inputs[0]}
     else:
         stacked = list(inputs)
+    if isinstance(targets[0], Tensor) and targets[0].dim() > 0:  # vector targets (e.g. forecasts (H,))
+        return stacked, torch.stack(targets)
     return stacked, torch.as_tensor(targets)
 
 
@@ -271,7 +273,8 @@ class Trainer:
                     batch = targets.shape[0]
                     seen += batch
                     loss_sum += loss.detach() * batch
-                    correct += (logits.detach().argmax(-1) == targets).sum()
+                    if not targets.is_floating_point():  # classification; regression targets have no accuracy
+                        correct += (logits.detach().argmax(-1) == targets).sum()
                     result.steps += 1
                     bar.update(1)
                 if seen == 0:
@@ -312,7 +315,8 @@ class Trainer:
             with self._autocast():
                 logits = model(inputs).float()
             loss_sum += float(self.loss_fn(logits, targets)) * targets.shape[0]
-            correct += int((logits.argmax(-1) == targets).sum())
+            if not targets.is_floating_point():  # classification; regression targets have no accuracy
+                correct += int((logits.argmax(-1) == targets).sum())
             seen += targets.shape[0]
         if seen == 0:
             raise ValueError("data: is empty")

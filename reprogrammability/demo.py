@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     }
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    picture = save_program_picture(reprogrammer, test[0][:4], out / "visual_program.png")
+    picture = save_program_picture(reprogrammer, test[0][:5], test[1][:5], out / "visual_program.png")
     (out / "result.json").write_text(json.dumps({**row, "history": result.history}, indent=2) + "\n")
     reprogrammer.save_learned(out / "learned", overwrite=True)
     if args.json:
@@ -145,8 +145,9 @@ def render_table(row: dict[str, Any]) -> str:
     return format_table(headers, [values])
 
 
-def save_program_picture(reprogrammer: Any, images: Any, path: Path) -> Path:
-    """A figure: the learned program M ⊙ σ(W), and reprogrammed inputs as the frozen model sees them."""
+def save_program_picture(reprogrammer: Any, images: Any, labels: Any, path: Path) -> Path:
+    """A figure: the learned program M ⊙ σ(W), and reprogrammed inputs as the frozen model sees them,
+    titled with the true digit and the reprogrammed prediction."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -154,16 +155,18 @@ def save_program_picture(reprogrammer: Any, images: Any, path: Path) -> Path:
     import torch
 
     program = reprogrammer.inputs[0]
+    reprogrammer.eval()
     with torch.no_grad():
         delta = program.delta().detach().cpu()
         padded = torch.nn.functional.pad(images.cpu(), program.padding) + delta
+        predictions = reprogrammer(images.to(reprogrammer.device)).argmax(-1).cpu()
     columns = 1 + len(padded)
     figure, axes = plt.subplots(1, columns, figsize=(2.6 * columns, 2.9))
     axes[0].imshow(delta.permute(1, 2, 0).clamp(0, 1).numpy())
     axes[0].set_title("learned program\nM ⊙ σ(W)")
-    for axis, image in zip(axes[1:], padded):
+    for axis, image, label, predicted in zip(axes[1:], padded, labels, predictions):
         axis.imshow(image.permute(1, 2, 0).clamp(0, 1).numpy())
-        axis.set_title("pad(x) + M ⊙ σ(W)")
+        axis.set_title(f"pad(x) + M ⊙ σ(W)\ndigit {int(label)} → predicted {int(predicted)}")
     for axis in axes:
         axis.axis("off")
     figure.suptitle("Padding visual reprogramming of a frozen ImageNet EfficientNet-Lite0 to digits")

@@ -214,3 +214,30 @@ def test_embedding_state_insert_tracks_original_positions():
 def test_strings_need_a_tokenizer():
     with pytest.raises(InterfaceError, match="tokenizer: string inputs need a tokenizer"):
         FrozenModel(causal_lm("gpt2"))(["hello"])
+
+
+def test_masked_lm_reads_the_mask_token_and_classifier_reads_its_logits():
+    from reprogrammability.implementations.models import tiny_masked_lm, tiny_tokenizer
+
+    tokenizer = tiny_tokenizer(style="bert")
+    bert = tiny_masked_lm().eval()
+    texts = ["the movie was [MASK] .", "a [MASK] film"]
+    frozen = FrozenModel(bert, tokenizer=tokenizer)
+    scores = frozen(texts)
+    encoded = tokenizer(texts, padding=True, return_tensors="pt")
+    logits = bert(**encoded).logits
+    where = (encoded["input_ids"] == tokenizer.mask_token_id).nonzero()
+    assert torch.allclose(scores, logits[where[:, 0], where[:, 1]], atol=1e-6)
+    prompt = Prompt(2, bert.config.hidden_size)
+    prompted = Reprogrammer(frozen, prompt, IdentityAlignment([5, 6]), paradigm="prompt-tuning")
+    out = prompted(texts)
+    manual = torch.cat([prompt.prompt.expand(2, -1, -1), bert.get_input_embeddings()(encoded["input_ids"])], 1)
+    mask = torch.cat([torch.ones(2, 2, dtype=torch.long), encoded["attention_mask"]], 1)
+    reference = bert(inputs_embeds=manual, attention_mask=mask).logits
+    assert torch.allclose(out, reference[where[:, 0], where[:, 1] + 2][:, [5, 6]], atol=1e-5)
+    with pytest.raises(InterfaceError, match="exactly one mask token"):
+        frozen(["no mask here"])
+
+    classifier = transformers.BertForSequenceClassification(bert.config).eval()
+    frozen = FrozenModel(classifier, tokenizer=tokenizer)
+    assert torch.allclose(frozen(texts), classifier(**encoded).logits, atol=1e-6)

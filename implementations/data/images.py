@@ -69,7 +69,10 @@ def _check_split(split: str, allowed: Sequence[str] = _SPLITS) -> None:
 
 
 def prepare_images(
-    images: Tensor, size: int | Sequence[int] | None = None, channels: int | None = None, interpolation: str = "bilinear"
+    images: Tensor,
+    size: int | Sequence[int] | None = None,
+    channels: int | None = None,
+    interpolation: str = "bilinear",
 ) -> Tensor:
     """(N, C, H, W) float images → resized to ``size`` (pair or square int) and ``channels`` (1 or 3)."""
     if channels not in (None, 1, 3):
@@ -175,7 +178,9 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None 
     big = array.dtype.newbyteorder(">") if array.dtype.itemsize > 1 else array.dtype
     code = codes.get(np.dtype(big)) or codes.get(np.dtype(array.dtype))
     if code is None:
-        raise ValueError(f"array: dtype {array.dtype} has no IDX type code; use uint8, int8, int16, int32, float32 or float64")
+        raise ValueError(
+            f"array: dtype {array.dtype} has no IDX type code; use uint8, int8, int16, int32, float32 or float64"
+        )
     header = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, dtype=">i4").tobytes()
     payload = header + np.ascontiguousarray(array).astype(big).tobytes()
     if compress or (compress is None and path.suffix == ".gz"):
@@ -315,6 +320,10 @@ def _find_cifar(root: Path, candidates: dict[str, tuple[str, ...]], fmt: str) ->
     )
 
 
+def _read_names(path: Path) -> tuple[str, ...]:
+    return tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
+
+
 def _cifar_images(flat: np.ndarray) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(flat.reshape(-1, 3, 32, 32)))
 
@@ -358,7 +367,7 @@ def load_cifar10(
             labels.append(records[:, 0].astype(np.int64))
             parts.append(records[:, 1:])
         meta = folder / "batches.meta.txt"
-        classes = tuple(line.strip() for line in meta.read_text().splitlines() if line.strip()) if meta.is_file() else CIFAR10_CLASSES
+        classes = _read_names(meta) if meta.is_file() else CIFAR10_CLASSES
     else:
         parts, labels = [], []
         for name in names:
@@ -413,7 +422,7 @@ def load_cifar100(
         labels = records[:, 0 if label == "coarse" else 1].astype(np.int64)
         pixels = records[:, 2:]
         names_file = folder / f"{label}_label_names.txt"
-        classes = tuple(x.strip() for x in names_file.read_text().splitlines() if x.strip()) if names_file.is_file() else ()
+        classes = _read_names(names_file) if names_file.is_file() else ()
     else:
         batch = _load_cifar_pickle(folder / split)
         pixels = np.asarray(batch["data"], dtype=np.uint8)

@@ -21,7 +21,15 @@ import torch
 
 from .types import LabelledData
 
-__all__ = ["TEXT_TASKS", "AG_NEWS_CLASSES", "SST2_CLASSES", "text_data_dir", "load_text_task", "load_glue_tsv", "load_ag_news_csv"]
+__all__ = [
+    "TEXT_TASKS",
+    "AG_NEWS_CLASSES",
+    "SST2_CLASSES",
+    "text_data_dir",
+    "load_text_task",
+    "load_glue_tsv",
+    "load_ag_news_csv",
+]
 
 TEXT_TASKS = ("sentiment", "topic")
 AG_NEWS_CLASSES = ("World", "Sports", "Business", "Sci/Tech")
@@ -65,7 +73,9 @@ def _resolve_label(value: str, classes: Sequence[str], path: Path, line: int) ->
     try:
         index = int(value)
     except ValueError:
-        raise ValueError(f"path: {path} line {line}: label {value!r} is neither an index nor one of {tuple(classes)}") from None
+        raise ValueError(
+            f"path: {path} line {line}: label {value!r} is neither an index nor one of {tuple(classes)}"
+        ) from None
     if not 0 <= index < len(classes):
         raise ValueError(f"path: {path} line {line}: label {index} out of range for {len(classes)} classes")
     return index
@@ -82,7 +92,7 @@ def load_glue_tsv(
 
     One text column gives ``inputs`` as ``list[str]``; two (e.g. ``("sentence1", "sentence2")``)
     give ``list[tuple[str, str]]``. Files without ``label_column`` (GLUE test sets) get labels −1.
-    Quotes are not special in GLUE TSVs (``csv.QUOTE_NONE``).
+    Quotes are not special in GLUE TSVs (``csv.QUOTE_NONE``); texts are stripped.
     """
     path = Path(path)
     if not path.is_file():
@@ -106,7 +116,7 @@ def load_glue_tsv(
                 continue
             if len(row) != len(header):
                 raise ValueError(f"path: {path} line {number}: {len(row)} fields, the header has {len(header)}")
-            texts = tuple(row[i] for i in text_index)
+            texts = tuple(row[i].strip() for i in text_index)
             inputs.append(texts[0] if len(texts) == 1 else texts)
             labels.append(-1 if label_index is None else _resolve_label(row[label_index], classes, path, number))
     return LabelledData(
@@ -115,7 +125,9 @@ def load_glue_tsv(
     )
 
 
-def load_ag_news_csv(path: str | os.PathLike, classes: Sequence[str] = AG_NEWS_CLASSES, join: str = " ") -> LabelledData:
+def load_ag_news_csv(
+    path: str | os.PathLike, classes: Sequence[str] = AG_NEWS_CLASSES, join: str = " "
+) -> LabelledData:
     """AG News CSV (Zhang, Zhao & LeCun 2015, arXiv:1509.01626): rows ``class (1..4), title, description``.
 
     ``inputs`` = title + ``join`` + description, with the corpus's ``\\`` line-break escapes turned
@@ -131,11 +143,15 @@ def load_ag_news_csv(path: str | os.PathLike, classes: Sequence[str] = AG_NEWS_C
             if not row:
                 continue
             if len(row) < 2:
-                raise ValueError(f"path: {path} line {number}: expected 'class, title, description', got {len(row)} fields")
+                raise ValueError(
+                    f"path: {path} line {number}: expected 'class, title, description', got {len(row)} fields"
+                )
             try:
                 label = int(row[0]) - 1
             except ValueError:
-                raise ValueError(f"path: {path} line {number}: class {row[0]!r} is not an integer 1..{len(classes)}") from None
+                raise ValueError(
+                    f"path: {path} line {number}: class {row[0]!r} is not an integer 1..{len(classes)}"
+                ) from None
             if not 0 <= label < len(classes):
                 raise ValueError(f"path: {path} line {number}: class {row[0]} out of range 1..{len(classes)}")
             parts = [" ".join(cell.replace("\\n", " ").replace("\\", " ").split()) for cell in row[1:]]

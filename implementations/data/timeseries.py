@@ -28,7 +28,9 @@ def sktime_data_dir() -> Path:
     """The ``sktime/datasets/data`` folder of the installed sktime (found without importing it)."""
     spec = importlib.util.find_spec("sktime")
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("load_ucr needs the package 'sktime' (pip install sktime), whose wheel ships the UCR sets")
+        raise ModuleNotFoundError(
+            "load_ucr needs the package 'sktime' (pip install sktime), whose wheel ships the UCR sets"
+        )
     return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
 
 
@@ -127,5 +129,10 @@ def load_ucr(name: str, split: str = "train", normalise: bool = False) -> Labell
         labels = torch.tensor([float(x) for x in raw_labels], dtype=torch.float32)
     return LabelledData(
         torch.from_numpy(values), labels, classes, name=name, split=split,
-        metadata={"source": str(path), "lengths": torch.from_numpy(lengths), "header": header, "license": "BSD-3-Clause (sktime); UCR/UEA archive terms"},
+        metadata={
+            "source": str(path),
+            "lengths": torch.from_numpy(lengths),
+            "header": header,
+            "license": "BSD-3-Clause (sktime); UCR/UEA archive terms",
+        },
     )

@@ -90,7 +90,8 @@ def to_tensor(image: Any) -> Tensor:
         array = array[:, :, None]
     if array.ndim != 3:
         raise ValueError(f"image: expected an array of shape (H, W) or (H, W, C), got {image.shape}")
-    tensor = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
+    chw = np.ascontiguousarray(array.transpose(2, 0, 1))
+    tensor = torch.from_numpy(chw if chw.flags.writeable else chw.copy())
     if array.dtype == np.uint8:
         return tensor.float() / 255.0
     if array.dtype == np.uint16:

@@ -156,7 +156,9 @@ def create_model(name: str, pretrained: bool | None = None, **kwargs: Any) -> An
     if pretrained is None:
         pretrained = info.has_weights
     if pretrained and not info.has_weights:
-        raise ValueError(f"pretrained: {name!r} has no pretrained weights (it is a random test model); pass pretrained=False")
+        raise ValueError(
+            f"pretrained: {name!r} has no pretrained weights (it is a random test model); pass pretrained=False"
+        )
     if not pretrained and not info.random_ok:
         raise ValueError(f"pretrained: {name!r} is only available with its pretrained weights; pass pretrained=True")
     return info.factory(bool(pretrained), **kwargs)
@@ -179,42 +181,74 @@ def _efficientnet_lite0(pretrained: bool, **kwargs: Any) -> Any:
     return efficientnet_lite0(pretrained=pretrained, **kwargs)
 
 
-@register_model("tiny_cnn", has_weights=False, modality="image", summary="random 2-block CNN, (B, 3, 32, 32) → (B, 10)", tags=("tiny",))
+@register_model(
+    "tiny_cnn",
+    has_weights=False,
+    modality="image",
+    summary="random 2-block CNN, (B, 3, 32, 32) → (B, 10)",
+    tags=("tiny",),
+)
 def _tiny_cnn(pretrained: bool, **kwargs: Any) -> Any:
     from .tiny import tiny_cnn
 
     return tiny_cnn(**kwargs)
 
 
-@register_model("tiny_llama", has_weights=False, modality="text", summary="random 2-layer Llama (GQA, RoPE) causal LM", tags=("tiny", "causal-lm"))
+@register_model(
+    "tiny_llama",
+    has_weights=False,
+    modality="text",
+    summary="random 2-layer Llama (GQA, RoPE) causal LM",
+    tags=("tiny", "causal-lm"),
+)
 def _tiny_llama(pretrained: bool, **kwargs: Any) -> Any:
     from .tiny import tiny_causal_lm
 
     return tiny_causal_lm(kind="llama", **kwargs)
 
 
-@register_model("tiny_gpt2", has_weights=False, modality="text", summary="random 2-layer GPT-2 causal LM", tags=("tiny", "causal-lm"))
+@register_model(
+    "tiny_gpt2",
+    has_weights=False,
+    modality="text",
+    summary="random 2-layer GPT-2 causal LM",
+    tags=("tiny", "causal-lm"),
+)
 def _tiny_gpt2(pretrained: bool, **kwargs: Any) -> Any:
     from .tiny import tiny_causal_lm
 
     return tiny_causal_lm(kind="gpt2", **kwargs)
 
 
-@register_model("tiny_bert", has_weights=False, modality="text", summary="random 2-layer BERT masked LM", tags=("tiny", "masked-lm"))
+@register_model(
+    "tiny_bert", has_weights=False, modality="text", summary="random 2-layer BERT masked LM", tags=("tiny", "masked-lm")
+)
 def _tiny_bert(pretrained: bool, **kwargs: Any) -> Any:
     from .tiny import tiny_masked_lm
 
     return tiny_masked_lm(**kwargs)
 
 
-@register_model("tiny_vit", has_weights=False, modality="image", summary="random 2-layer ViT, (B, 3, 32, 32) → (B, 10)", tags=("tiny", "vit"))
+@register_model(
+    "tiny_vit",
+    has_weights=False,
+    modality="image",
+    summary="random 2-layer ViT, (B, 3, 32, 32) → (B, 10)",
+    tags=("tiny", "vit"),
+)
 def _tiny_vit(pretrained: bool, **kwargs: Any) -> Any:
     from .tiny import tiny_vit
 
     return tiny_vit(**kwargs)
 
 
-@register_model("tiny_clip", has_weights=False, modality="vision-language", summary="random tiny CLIP (ViT + text transformer)", tags=("tiny", "clip"))
+@register_model(
+    "tiny_clip",
+    has_weights=False,
+    modality="vision-language",
+    summary="random tiny CLIP (ViT + text transformer)",
+    tags=("tiny", "clip"),
+)
 def _tiny_clip(pretrained: bool, **kwargs: Any) -> Any:
     from .tiny import tiny_clip
 

@@ -124,7 +124,9 @@ def _write_cache(model: Any, tokenizer: Any, folder: Path, stamp: dict[str, Any]
         (tmp / _MARKER).write_text(json.dumps(stamp, indent=2) + "\n")
         if folder.exists():
             if not (folder / _MARKER).is_file():
-                raise FileExistsError(f"cache_dir: {folder} exists and is not a reprogrammability cache; remove it or choose another")
+                raise FileExistsError(
+                    f"cache_dir: {folder} exists and is not a reprogrammability cache; remove it or choose another"
+                )
             shutil.rmtree(folder)
         try:
             os.rename(tmp, folder)

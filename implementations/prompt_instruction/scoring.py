@@ -244,8 +244,10 @@ class CausalLMScorer(TextAdapter):
         x: ScoringInput = state.extra["scoring"]
         if not key_values:
             return self.forward_input(model, x)
-        if any(x.prefix_ids):
+        bos = (self.tokenizer.bos_token_id,) if self.add_bos else ()
+        if any(p and p != bos for p in x.prefix_ids):
             raise InterfaceError("CausalLMScorer: a key/value prefix cannot be combined with a text prefix (PromptBatch)")
+        # the key/value prefix starts the sequence (it holds its own BOS)
         length = key_values[0][0].shape[2]
         bias, next_position = self.prefix_layout() if self.prefix_layout is not None else (None, length)
         prefix = _Prefix([(k[:1], v[:1]) for k, v in key_values], length, next_position, bias)

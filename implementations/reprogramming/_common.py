@@ -22,6 +22,11 @@ __all__ = [
     "source_classes",
     "TinyAudioClassifier",
     "tiny_audio_classifier",
+    "tiny_pixel_classifier",
+    "tiny_image_task",
+    "tiny_image_example",
+    "tiny_text_classifier",
+    "random_tokens",
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -115,11 +120,18 @@ def tiny_image_task(batch: int = 8, num_classes: int = 4, size: int = 16, channe
     return inputs, targets
 
 
-def tiny_image_example(build, *, num_source: int = 20, num_classes: int = 4, fit: bool = True, **overrides):
-    """``(reprogrammer, inputs, targets)`` for a method on a tiny random CNN (canvas 32, images 16×16)."""
-    from reprogrammability.implementations.models.tiny import tiny_cnn
+def tiny_pixel_classifier(num_classes: int = 20, size: int = 32, channels: int = 3, seed: int = 0) -> nn.Module:
+    """A random linear classifier on raw pixels, (B, C, size, size) → (B, K): unlike a random CNN its argmax
+    varies from input to input, so frequency-based label mappings have something to count."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = nn.Sequential(nn.Flatten(), nn.Linear(channels * size * size, num_classes))
+    return model.eval()
 
-    model = tiny_cnn(num_classes=num_source, width=8)
+
+def tiny_image_example(build, *, num_source: int = 20, num_classes: int = 4, fit: bool = True, **overrides):
+    """``(reprogrammer, inputs, targets)`` for a method on a tiny random pixel classifier (canvas 32, images 16×16)."""
+    model = tiny_pixel_classifier(num_classes=num_source, size=overrides.get("canvas_size", 32))
     options = dict(num_classes=num_classes, canvas_size=32, image_size=16)
     options.update(overrides)
     reprogrammer = build(model, **options)
@@ -128,3 +140,45 @@ def tiny_image_example(build, *, num_source: int = 20, num_classes: int = 4, fit
         with torch.no_grad():
             reprogrammer.output.fit(reprogrammer.source_outputs(inputs).float(), targets)
     return reprogrammer, inputs, targets
+
+
+def tiny_text_classifier(num_labels: int = 6, vocab_size: int | None = None, hidden_size: int = 32, seed: int = 0):
+    """A random ``BertForSequenceClassification`` over :func:`tiny_tokenizer`'s vocabulary (dropout 0, eval)."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from reprogrammability.implementations.models.tiny import tiny_vocabulary
+
+    config = BertConfig(
+        vocab_size=vocab_size or len(tiny_vocabulary()),
+        hidden_size=hidden_size,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=2 * hidden_size,
+        max_position_embeddings=128,
+        num_labels=num_labels,
+        pad_token_id=0,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = BertForSequenceClassification(config)
+    return model.eval()
+
+
+def random_tokens(batch: int, length: int, vocab_size: int, low: int = 0, seed: int = 0) -> Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(low, vocab_size, (batch, length), generator=generator)
+
+
+def seeded_example(example):
+    """Make an ``example()`` deterministic: it runs under ``torch.manual_seed(0)`` on a forked RNG."""
+    import functools
+
+    @functools.wraps(example)
+    def wrapper():
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            return example()
+
+    return wrapper

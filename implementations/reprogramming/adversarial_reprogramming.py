@@ -17,7 +17,7 @@ from reprogrammability.framework.alignment import IndexMapping
 from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
-from ._common import VisualConfig, as_frozen, make_config, tiny_image_example
+from ._common import VisualConfig, as_frozen, make_config, seeded_example, tiny_image_example
 from .programs import FullCanvasProgram
 
 __all__ = ["AdversarialReprogrammingConfig", "build"]
@@ -30,6 +30,7 @@ class AdversarialReprogrammingConfig(VisualConfig):
     labels_per_class: int = Field(1, ge=1, description="k: target class t reads source labels t·k .. t·k+k-1")
 
 
+@seeded_example
 def _example():
     return tiny_image_example(build)
 

@@ -18,7 +18,7 @@ from pydantic import Field
 from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
-from ._common import VisualConfig, as_frozen, make_config, source_classes, tiny_image_example
+from ._common import VisualConfig, as_frozen, make_config, seeded_example, source_classes, tiny_image_example
 from .label_mapping import RandomLabelMapping
 from .programs import FullCanvasProgram
 from .zeroth_order import RandomGradientEstimator
@@ -43,6 +43,7 @@ def make_estimator(config=None, **overrides) -> RandomGradientEstimator:
     return RandomGradientEstimator(cfg.num_directions, cfg.smoothing, cfg.distribution, seed=cfg.seed)
 
 
+@seeded_example
 def _example():
     return tiny_image_example(build)
 

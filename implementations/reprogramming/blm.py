@@ -14,7 +14,7 @@ from pydantic import Field
 from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
-from ._common import as_frozen, make_config, tiny_image_example
+from ._common import as_frozen, make_config, seeded_example, tiny_image_example
 from .ilm_vp import ILMVPConfig, num_source_classes, padding_program
 from .label_mapping import BayesianLabelMapping
 
@@ -25,6 +25,7 @@ class BLMConfig(ILMVPConfig):
     laplace: float = Field(1.0, ge=0, description="λ, the Laplace smoothing of the conditional probabilities")
 
 
+@seeded_example
 def _example():
     return tiny_image_example(build)
 
@@ -45,4 +46,6 @@ def build(model, config=None, **overrides) -> Reprogrammer:
     cfg = make_config(BLMConfig, config, overrides)
     frozen = as_frozen(model)
     mapping = BayesianLabelMapping(num_source_classes(frozen, cfg), cfg.num_classes, laplace=cfg.laplace)
-    return Reprogrammer(frozen, padding_program(cfg), mapping, paradigm="model-reprogramming", modality="vision", name="blm")
+    return Reprogrammer(
+        frozen, padding_program(cfg), mapping, paradigm="model-reprogramming", modality="vision", name="blm"
+    )

@@ -16,7 +16,7 @@ from pydantic import Field
 from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
-from ._common import as_frozen, make_config, tiny_image_example
+from ._common import as_frozen, make_config, seeded_example, tiny_image_example
 from .blm import BLMConfig
 from .ilm_vp import num_source_classes, padding_program
 from .label_mapping import BayesianLabelMappingPlus
@@ -25,9 +25,12 @@ __all__ = ["BLMPlusConfig", "build"]
 
 
 class BLMPlusConfig(BLMConfig):
-    top_k: Optional[int] = Field(None, ge=1, description="k source classes aggregated per sample; default ⌊0.15·C_t⌋")
+    top_k: Optional[int] = Field(
+        None, ge=1, description="k source classes aggregated per sample; default ⌊0.15·C_t⌋"
+    )
 
 
+@seeded_example
 def _example():
     return tiny_image_example(build)
 

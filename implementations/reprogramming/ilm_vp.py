@@ -16,7 +16,7 @@ from pydantic import Field
 from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
-from ._common import VisualConfig, as_frozen, make_config, source_classes, tiny_image_example
+from ._common import VisualConfig, as_frozen, make_config, seeded_example, source_classes, tiny_image_example
 from .label_mapping import IterativeLabelMapping
 from .programs import PaddingProgram
 
@@ -36,6 +36,7 @@ def num_source_classes(frozen, cfg: VisualConfig) -> int:
     return source_classes(frozen, torch.zeros(1, cfg.channels, cfg.canvas_size, cfg.canvas_size))
 
 
+@seeded_example
 def _example():
     return tiny_image_example(build)
 

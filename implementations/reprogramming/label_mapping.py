@@ -251,7 +251,9 @@ class BayesianLabelMapping(StatisticalAlignment):
 
     def symbolic(self) -> SymbolicForm:
         lam = sp.Symbol(r"\lambda")
-        return SymbolicForm(expression=z * op("omega_BLM", r"\omega_{\mathrm{BLM}}")(lam), description=self.__doc__.splitlines()[0])
+        return SymbolicForm(
+            expression=z * op("omega_BLM", r"\omega_{\mathrm{BLM}}")(lam), description="Bayesian-guided label mapping"
+        )
 
 
 class BayesianLabelMappingPlus(BayesianLabelMapping):

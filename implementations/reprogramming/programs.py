@@ -251,7 +251,8 @@ class WatermarkPrompt(VisualProgram):
     def prompt(self) -> Tensor:
         """M_p ⊙ θ as a (C, H, W) canvas with zeros inside the frame."""
         H, W = self.canvas
-        inner = torch.zeros(self.channels, H - 2 * self.pad, W - 2 * self.pad, device=self.top.device, dtype=self.top.dtype)
+        p = self.pad
+        inner = self.top.new_zeros(self.channels, H - 2 * p, W - 2 * p)
         middle = torch.cat([self.left, inner, self.right], dim=2)
         return torch.cat([self.top, middle, self.bottom], dim=1)
 
@@ -276,7 +277,8 @@ class WatermarkPrompt(VisualProgram):
 class ShrinkPadPrompt(WatermarkPrompt):
     """EVP (Wu, Wang, Fu, Chen, Chen, Chang, Luo, "Unleashing the Power of Visual Prompting At the Pixel
     Level", arXiv:2212.10556, 2022): shrink the image to (H − 2p, W − 2p) so the learned border surrounds it
-    instead of covering it: ``x' = pad(N(r_{H−2p}(x))) + M_p ⊙ θ``. Trainable parameters: C·(H·W − (H−2p)(W−2p)).
+    instead of covering it: ``x' = pad(N(r_{H−2p}(x))) + M_p ⊙ θ``.
+    Trainable parameters: C·(H·W − (H−2p)(W−2p)).
     """
 
     def __init__(self, *args, init_std: float = 0.0, **kwargs):
@@ -564,7 +566,8 @@ class Coordinator(nn.Module):
         layers.append(nn.ConvTranspose2d(c_in, channels, 4, stride=2, padding=1))
         self.decoder = nn.Sequential(*layers)
         self.canvas, self.channels = (H, W), int(channels)
-        self.feature_channels, self.trigger_size, self.decoder_widths = feature_channels, trigger_size, tuple(decoder_widths)
+        self.feature_channels, self.trigger_size = feature_channels, trigger_size
+        self.decoder_widths = tuple(decoder_widths)
 
     def train(self, mode: bool = True) -> "Coordinator":
         super().train(mode)

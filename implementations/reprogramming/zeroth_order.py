@@ -31,6 +31,7 @@ __all__ = [
     "true_gradient",
     "flat_gradient",
     "cosine_similarity",
+    "expected_rgf_cosine",
 ]
 
 

@@ -1,0 +1,392 @@
+"""Generation with a frozen LM, reasoning prompts and answer-extraction rules.
+
+* :class:`GenerationAdapter`: f as a text generator (greedy or sampled); a deterministic
+  ``generator`` callable can stand in for the model (tests).
+* :class:`ExemplarPrompt`: ``x' = [I; T(q_1) a_1; ...; T(q_k) a_k; T(x)]`` with free-form answers
+  (chain-of-thought rationales, Wei et al. 2022).
+* :class:`ZeroShotCoTPrompt`: Kojima et al. 2022's two stages: reasoning extraction with
+  "Let's think step by step.", then the answer trigger after the generated reasoning.
+* :class:`LeastToMostPrompt`: Zhou et al. 2023: decompose into sub-questions, answer them in turn.
+* :class:`AnswerExtraction` (rule-based) and :class:`MajorityVote` (self-consistency) alignments:
+  ``"#### n"``, ``"The answer is n"``, the first or last number; commas, spaces and currency signs
+  are stripped.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from typing import Any, Callable, Sequence
+
+import sympy as sp
+import torch
+from torch import Tensor, nn
+
+from reprogrammability.framework.adapters.transformers import TextAdapter
+from reprogrammability.framework.alignment import OutputAlignment
+from reprogrammability.framework.axes import Alignment, Configuration, Location, Operator
+from reprogrammability.framework.errors import InterfaceError
+from reprogrammability.framework.manipulation import InputManipulation
+from reprogrammability.framework.symbolic import SymbolicForm, concat, f, op, x, z
+
+from .templates import PromptBatch, as_text_list
+
+__all__ = [
+    "GenerationAdapter",
+    "Reasoner",
+    "ExemplarPrompt",
+    "ZeroShotCoTPrompt",
+    "LeastToMostPrompt",
+    "AnswerExtraction",
+    "MajorityVote",
+    "extract_answer",
+    "parse_number",
+    "EXTRACTION_RULES",
+    "ARITHMETIC_EXEMPLARS",
+]
+
+EXTRACTION_RULES = ("hash", "answer-is", "last-number", "first-number", "auto")
+_CURRENCY = "$€£¥₹"
+_NUMBER = rf"-?\s?[{_CURRENCY}]?\s?-?\d(?:[\d,]*\d)?(?:\.\d+)?"
+
+
+def parse_number(text: str) -> float:
+    """``"$1,234.50"`` → 1234.5 (commas, spaces, currency signs stripped); NaN when it is no number."""
+    cleaned = re.sub(rf"[\s,{_CURRENCY}]", "", text)
+    if cleaned.startswith("--"):
+        cleaned = cleaned[1:]
+    try:
+        return float(cleaned)
+    except ValueError:
+        return math.nan
+
+
+def extract_answer(text: str, rule: str = "auto") -> float:
+    """The numeric answer in ``text`` by ``rule`` (NaN when none).
+
+    ``hash``: the number after ``####`` (GSM8K's format); ``answer-is``: after "the answer is"
+    (Wei et al.'s exemplars); ``last-number`` / ``first-number``; ``auto``: hash, then answer-is,
+    then the last number.
+    """
+    if rule not in EXTRACTION_RULES:
+        raise ValueError(f"rule: {rule!r} is not one of {list(EXTRACTION_RULES)}")
+    if rule == "auto":
+        for sub in ("hash", "answer-is", "last-number"):
+            value = extract_answer(text, sub)
+            if not math.isnan(value):
+                return value
+        return math.nan
+    if rule == "hash":
+        found = re.search(rf"####\s*({_NUMBER})", text)
+    elif rule == "answer-is":
+        found = None
+        for found in re.finditer(rf"answer\s+is\s*:?\s*({_NUMBER})", text, flags=re.IGNORECASE):
+            pass  # the last statement of the answer wins
+    else:
+        numbers = list(re.finditer(_NUMBER, text))
+        found = (numbers[-1] if rule == "last-number" else numbers[0]) if numbers else None
+    return parse_number(found.group(1) if rule in ("hash", "answer-is") else found.group(0)) if found else math.nan
+
+
+# --------------------------------------------------------------------------------------------
+# f as a generator
+
+
+class GenerationAdapter(TextAdapter):
+    """A causal LM that continues each prompt: ``z`` = the generated texts (``list[str]``, or
+    ``list[list[str]]`` with ``num_samples > 1``).
+
+    Prompts are generated one at a time (no padding, so positions are exact). ``stop`` strings cut
+    the continuation. ``generator(prompts, num_samples) -> texts`` replaces the model (tests).
+    """
+
+    name = "causal-lm-generation"
+
+    def __init__(
+        self,
+        tokenizer: Any = None,
+        max_new_tokens: int = 128,
+        do_sample: bool = False,
+        temperature: float = 0.7,
+        top_k: int | None = 40,
+        num_samples: int = 1,
+        stop: Sequence[str] = ("\n\nQ:", "\nQ:", "\n\n\n"),
+        generator: Callable[[list[str], int], list] | None = None,
+        seed: int = 0,
+    ):
+        super().__init__(tokenizer=tokenizer, readout="output")
+        if generator is None and tokenizer is None:
+            raise InterfaceError("tokenizer: GenerationAdapter needs a tokenizer (or a generator callable)")
+        if max_new_tokens < 1 or num_samples < 1:
+            raise ValueError(f"max_new_tokens/num_samples: expected >= 1, got {max_new_tokens}/{num_samples}")
+        if num_samples > 1 and not do_sample and generator is None:
+            raise ValueError("num_samples: several samples need do_sample=True")
+        self.max_new_tokens, self.do_sample, self.temperature, self.top_k = max_new_tokens, do_sample, temperature, top_k
+        self.num_samples, self.stop, self.generator, self.seed = num_samples, tuple(stop), generator, seed
+
+    def prepare(self, model: nn.Module, x: Any) -> list[str]:
+        if isinstance(x, str):
+            return [x]
+        if isinstance(x, (list, tuple)) and all(isinstance(t, str) for t in x):
+            return list(x)
+        raise InterfaceError(f"x: GenerationAdapter takes prompt strings, got {type(x).__name__}")
+
+    def cut(self, text: str) -> str:
+        for stop in self.stop:
+            if stop and stop in text:
+                text = text[: text.index(stop)]
+        return text.strip()
+
+    @torch.no_grad()
+    def forward_input(self, model: nn.Module, prompts: list[str]) -> list:
+        if self.generator is not None:
+            raw = self.generator(list(prompts), self.num_samples)
+        else:
+            raw = [self._generate(model, p) for p in prompts]
+            raw = [r[0] for r in raw] if self.num_samples == 1 else raw
+        if self.num_samples == 1:
+            return [self.cut(t) for t in raw]
+        return [[self.cut(t) for t in row] for row in raw]
+
+    def _generate(self, model: nn.Module, prompt: str) -> list[str]:
+        device = next(model.parameters()).device
+        ids = self.tokenizer(prompt, return_tensors="pt")["input_ids"].to(device)
+        options: dict[str, Any] = dict(
+            max_new_tokens=self.max_new_tokens, do_sample=self.do_sample, num_return_sequences=self.num_samples,
+            pad_token_id=self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id,
+        )
+        if self.do_sample:
+            options.update(temperature=self.temperature, top_k=self.top_k)
+            torch.manual_seed(self.seed)
+        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **options)
+        return [self.tokenizer.decode(row[ids.shape[1] :], skip_special_tokens=True) for row in out]
+
+    def embed(self, model, x):  # generation starts from token ids only
+        raise InterfaceError("GenerationAdapter: embedding-location manipulations are not supported")
+
+
+class Reasoner:
+    """Intermediate generation by the frozen model inside a prompt (zero-shot CoT's first stage).
+
+    Calls the frozen model's own weights with its own :class:`GenerationAdapter`, without gradients,
+    and checks afterwards that nothing was written to f.
+    """
+
+    def __init__(self, frozen: Any, adapter: GenerationAdapter):
+        self.frozen, self.adapter = frozen, adapter
+
+    def __call__(self, prompts: list[str]) -> list[str]:
+        model = self.frozen.model
+        out = self.adapter.forward_input(model, self.adapter.prepare(model, prompts))
+        self.frozen.check_writes()
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# prompts
+
+ARITHMETIC_EXEMPLARS: tuple[tuple[str, str, str], ...] = (
+    (
+        "Mia has 3 boxes with 4 pencils in each box. She gives away 5 pencils. How many pencils does she have left?",
+        "Mia starts with 3 * 4 = 12 pencils. After giving away 5 she has 12 - 5 = 7.",
+        "7",
+    ),
+    (
+        "A baker makes 20 rolls in the morning and 15 in the afternoon. He sells 28. How many rolls remain?",
+        "He makes 20 + 15 = 35 rolls. After selling 28 there are 35 - 28 = 7 left.",
+        "7",
+    ),
+    (
+        "Tom reads 6 pages a day for 5 days, then 10 pages on the sixth day. How many pages did he read?",
+        "In five days he reads 6 * 5 = 30 pages. Adding 10 gives 30 + 10 = 40.",
+        "40",
+    ),
+    (
+        "A ticket costs $8. How much do 4 tickets and a $5 snack cost together?",
+        "Four tickets cost 4 * 8 = 32 dollars. With the snack the total is 32 + 5 = 37 dollars.",
+        "37",
+    ),
+)
+"""Chain-of-thought exemplars (question, rationale, answer), written for this package."""
+
+
+class ExemplarPrompt(InputManipulation):
+    """``x' = [I; T_in(q_1) T_out(a_1); ...; T_in(q_k) T_out(a_k); T_in(x)]`` with free-form answers.
+
+    Chain-of-thought (Wei et al. 2022): ``a_i`` = rationale + "The answer is n." Fixed, concatenative, input.
+    """
+
+    configuration = Configuration.FIXED
+    operator = Operator.CONCATENATIVE
+    location = Location.INPUT
+
+    def __init__(
+        self,
+        exemplars: Sequence[tuple[str, str]] = (),
+        input_template: str = "Q: {text}\nA:",
+        output_template: str = " {answer}",
+        separator: str = "\n\n",
+        instruction: str = "",
+    ):
+        super().__init__()
+        self.exemplars = [(str(q), str(a)) for q, a in exemplars]
+        self.input_template, self.output_template = input_template, output_template
+        self.separator, self.instruction = separator, instruction
+        demos = [self.input_template.format(text=q) + self.output_template.format(answer=a) for q, a in self.exemplars]
+        self.prefix = (instruction + separator if instruction else "") + "".join(d + separator for d in demos)
+
+    def forward(self, x: Any) -> PromptBatch:
+        queries = [self.input_template.format(text=q) for q in as_text_list(x)]
+        return PromptBatch([self.prefix] * len(queries), queries)
+
+    def symbolic(self) -> SymbolicForm:
+        demos = [sp.Symbol(f"E_{i + 1}") for i in range(len(self.exemplars))]
+        return SymbolicForm(expression=concat(*demos, op("T", "T")(x)), description="fixed exemplars (no parameters)")
+
+
+class ZeroShotCoTPrompt(InputManipulation):
+    """Kojima et al. 2022: ``x' = [T(x); "Let's think step by step."; r; trigger]`` with
+    ``r = f([T(x); "Let's think step by step."])`` generated by the frozen model itself (stage 1);
+    f then completes ``x'`` (stage 2). Fixed (no parameters), concatenative, at the input."""
+
+    configuration = Configuration.FIXED
+    operator = Operator.CONCATENATIVE
+    location = Location.INPUT
+
+    def __init__(
+        self,
+        reasoner: Callable[[list[str]], list[str]],
+        input_template: str = "Q: {text}\nA:",
+        reasoning_trigger: str = "Let's think step by step.",
+        answer_trigger: str = "Therefore, the answer (arabic numerals) is",
+    ):
+        super().__init__()
+        object.__setattr__(self, "reasoner", reasoner)  # uses f; never a submodule
+        self.input_template, self.reasoning_trigger, self.answer_trigger = input_template, reasoning_trigger, answer_trigger
+        self.last_reasoning: list[str] = []
+
+    def stage_one(self, questions: list[str]) -> list[str]:
+        return [f"{self.input_template.format(text=q)} {self.reasoning_trigger}" for q in questions]
+
+    def forward(self, x: Any) -> list[str]:
+        first = self.stage_one(as_text_list(x))
+        self.last_reasoning = list(self.reasoner(first))
+        return [f"{p} {r}\n{self.answer_trigger}" for p, r in zip(first, self.last_reasoning)]
+
+    def symbolic(self) -> SymbolicForm:
+        t1, t2 = sp.Symbol("t_{cot}"), sp.Symbol("t_{ans}")
+        stage = concat(op("T", "T")(x), t1)
+        return SymbolicForm(expression=concat(stage, f(stage), t2), description="two-stage zero-shot CoT (no parameters)")
+
+
+class LeastToMostPrompt(InputManipulation):
+    """Zhou et al. 2023: stage 1 ``f`` decomposes x into sub-questions (few-shot decomposition
+    prompt); stage 2 answers them in turn, each answer appended to the context:
+    ``x' = [S; x; q_1; a_1; ...; q_m; a_m; final question]`` with ``a_j = f([S; x; ...; q_j])``."""
+
+    configuration = Configuration.FIXED
+    operator = Operator.CONCATENATIVE
+    location = Location.INPUT
+
+    def __init__(
+        self,
+        reasoner: Callable[[list[str]], list[str]],
+        decomposition_exemplars: Sequence[tuple[str, Sequence[str]]] = (),
+        solution_exemplars: Sequence[tuple[str, str]] = (),
+        max_subquestions: int = 4,
+    ):
+        super().__init__()
+        object.__setattr__(self, "reasoner", reasoner)
+        self.decomposition_prefix = "".join(
+            f"Q: {q}\nA: To answer the question, we need to know: " + " ".join(f'"{s}"' for s in subs) + "\n\n"
+            for q, subs in decomposition_exemplars
+        )
+        self.solution_prefix = "".join(f"Q: {q}\nA: {a}\n\n" for q, a in solution_exemplars)
+        self.max_subquestions = int(max_subquestions)
+        self.last_subquestions: list[list[str]] = []
+
+    @staticmethod
+    def parse_subquestions(text: str) -> list[str]:
+        """Quoted sub-questions (``"...?"``), else the sentences that end with a question mark."""
+        quoted = [q.strip() for q in re.findall(r'"([^"]+)"', text) if q.strip()]
+        if quoted:
+            return quoted
+        return [s.strip() for s in re.findall(r"[^.?!\n]*\?", text) if s.strip()]
+
+    def forward(self, x: Any) -> list[str]:
+        questions = as_text_list(x)
+        decompositions = self.reasoner(
+            [f"{self.decomposition_prefix}Q: {q}\nA: To answer the question, we need to know:" for q in questions]
+        )
+        prompts, self.last_subquestions = [], []
+        for question, decomposition in zip(questions, decompositions):
+            subs = self.parse_subquestions(decomposition)[: self.max_subquestions]
+            self.last_subquestions.append(subs)
+            context = f"{self.solution_prefix}{question}\n\n"
+            for sub in subs:
+                answer = self.reasoner([f"{context}Q: {sub}\nA:"])[0]
+                context += f"Q: {sub}\nA: {answer}\n\n"
+            prompts.append(f"{context}Q: {question}\nA:")
+        return prompts
+
+    def symbolic(self) -> SymbolicForm:
+        q = sp.Symbol("q_j")
+        return SymbolicForm(
+            expression=concat(sp.Symbol("S"), x, q, f(concat(sp.Symbol("S"), x, q))),
+            description="decompose, then answer sub-questions in turn (no parameters)",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# alignments
+
+
+class AnswerExtraction(OutputAlignment):
+    """Rule-based: generated texts (B,) → numeric answers (B,) float64 (NaN where no number is found)."""
+
+    alignment = Alignment.RULE_BASED
+
+    def __init__(self, rule: str = "auto"):
+        super().__init__()
+        if rule not in EXTRACTION_RULES:
+            raise ValueError(f"rule: {rule!r} is not one of {list(EXTRACTION_RULES)}")
+        self.rule = rule
+
+    def forward(self, z: Sequence[str]) -> Tensor:
+        if isinstance(z, str):
+            z = [z]
+        return torch.tensor([extract_answer(t, self.rule) for t in z], dtype=torch.float64)
+
+    def symbolic(self) -> SymbolicForm:
+        return SymbolicForm(expression=op("extract", r"\operatorname{extract}")(z), description=f"rule {self.rule!r}")
+
+    def extra_repr(self) -> str:
+        return f"ω={self.alignment}, rule={self.rule}"
+
+
+class MajorityVote(OutputAlignment):
+    """Self-consistency (Wang et al. 2023): ``ŷ = argmax_a Σ_i 1[extract(z_i) = a]`` over m sampled
+    reasoning paths per question (ties: the answer seen first); an estimate of the answer
+    distribution from samples of f, so statistical (nothing trained). ``last_votes`` keeps the counts."""
+
+    alignment = Alignment.STATISTICAL
+
+    def __init__(self, rule: str = "auto"):
+        super().__init__()
+        self.extraction = AnswerExtraction(rule)
+        self.last_votes: list[dict[float, int]] = []
+
+    def forward(self, z: Sequence[Sequence[str]]) -> Tensor:
+        answers, self.last_votes = [], []
+        for samples in z:
+            values = [v for v in self.extraction(list(samples)).tolist() if not math.isnan(v)]
+            votes = Counter(values)
+            self.last_votes.append(dict(votes))
+            answers.append(max(votes, key=lambda a: (votes[a], -values.index(a))) if votes else math.nan)
+        return torch.tensor(answers, dtype=torch.float64)
+
+    def symbolic(self) -> SymbolicForm:
+        a, i = sp.Symbol("a"), sp.Symbol("i")
+        vote = op("argmax_a", r"\operatorname{arg\,max}_{a}")(sp.Sum(op("1", r"\mathbb{1}")(sp.Eq(op("extract", r"\operatorname{extract}")(sp.Indexed(sp.IndexedBase("z"), i)), a)), (i, 1, sp.Symbol("m"))))
+        return SymbolicForm(expression=vote, description="majority vote over sampled reasoning paths")

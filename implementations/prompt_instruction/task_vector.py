@@ -1,0 +1,64 @@
+"""Task vectors (Hendel, Geva & Globerson, "In-Context Learning Creates Task Vectors", Findings of
+EMNLP 2023, arXiv 2310.15916).
+
+In-context learning is read as ``f(x; θ(S))``: the demonstrations S are compressed into the
+layer-ℓ hidden state θ of the last token (``"→"``) of a prompt ``[S; x'; →]`` with a dummy query
+x'. θ (averaged over several demonstration sets and dummy queries) is computed once; the
+zero-shot query ``"x →"`` then runs with its layer-ℓ state at the last token *replaced* by θ.
+Hendel et al. patch (substitute) the state, so the operator here is parametric (a fixed masked
+substitution ``(1 − M) ⊙ h + M ⊙ θ``) rather than additive; fixed, hidden, identity readout.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reprogrammability.framework.reprogrammer import Reprogrammer
+from reprogrammability.implementations.registry import register_method
+
+from .common import TINY_SENTIMENT, resolve_config, tiny_lm
+from .steering import TaskVectorPatch
+from .steering_builder import DemonstrationConfig, build_hidden_method, default_layer, demonstration_prompts, steering_frozen
+
+__all__ = ["TaskVectorConfig", "build", "example"]
+
+
+class TaskVectorConfig(DemonstrationConfig):
+    """θ from ``num_prompts`` prompts of k demonstrations + a dummy query (drawn from the pool)."""
+
+
+def example():
+    import torch
+
+    model, tokenizer = tiny_lm("llama")
+    texts, labels = zip(*TINY_SENTIMENT["train"])
+    reprogrammer = build(
+        model, tokenizer=tokenizer, pool=(texts, labels), label_words=["negative", "positive"], k=3, num_prompts=4,
+        input_template="{text} :", layer=1,
+    )
+    test, test_labels = zip(*TINY_SENTIMENT["test"])
+    return reprogrammer, [f"{t} :" for t in test], torch.tensor(test_labels)
+
+
+@register_method(
+    "task-vector",
+    paradigm="prompt-instruction",
+    configuration="fixed",
+    operator="parametric",
+    location="hidden",
+    alignment="identity",
+    modality="text",
+    config=TaskVectorConfig,
+    example=example,
+)
+def build(model, config: TaskVectorConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
+    """Task vector: the last-token layer-ℓ state of demonstration prompts, patched into zero-shot queries.
+
+    Inputs are queries already written with ``input_template`` (e.g. ``"good movie ->"``).
+    """
+    config = resolve_config(TaskVectorConfig, config, overrides)
+    frozen, _ = steering_frozen(model, config.tokenizer)
+    layer = default_layer(frozen, config.layer)
+    prompts, _ = demonstration_prompts(config)
+    patch = TaskVectorPatch.from_demonstrations(frozen, prompts, layer)
+    return build_hidden_method(frozen, config, patch, "task-vector")

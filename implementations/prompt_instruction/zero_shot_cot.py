@@ -1,0 +1,61 @@
+"""Zero-shot chain-of-thought (Kojima, Gu, Reid, Matsuo & Iwasawa, "Large Language Models are
+Zero-Shot Reasoners", NeurIPS 2022, arXiv 2205.11916).
+
+Two stages with one fixed prompt: (1) reasoning extraction ``r = f("Q: x A: Let's think step by
+step.")``; (2) answer extraction: f continues ``[...; r; "Therefore, the answer (arabic numerals)
+is"]`` and, as Kojima et al.'s answer cleansing for arithmetic, the first number of that
+continuation is the answer (rule-based).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from reprogrammability.framework.axes import Modality, Paradigm
+from reprogrammability.framework.reprogrammer import Reprogrammer
+from reprogrammability.implementations.registry import register_method
+
+from .common import resolve_config
+from .generation_builder import GenerationConfig, generation_frozen, reasoner_for, reasoning_example
+from .reasoning import AnswerExtraction, ZeroShotCoTPrompt
+
+__all__ = ["ZeroShotCoTConfig", "build", "example"]
+
+
+class ZeroShotCoTConfig(GenerationConfig):
+    """Triggers of both stages; the answer stage is short (``max_new_tokens``)."""
+
+    reasoning_trigger: str = "Let's think step by step."
+    answer_trigger: str = "Therefore, the answer (arabic numerals) is"
+    max_new_tokens: int = Field(16, ge=1)
+    rule: str = "first-number"
+
+
+def example():
+    return reasoning_example(build)
+
+
+@register_method(
+    "zero-shot-cot",
+    paradigm="prompt-instruction",
+    configuration="fixed",
+    operator="concatenative",
+    location="input",
+    alignment="rule-based",
+    modality="text",
+    config=ZeroShotCoTConfig,
+    example=example,
+)
+def build(model, config: ZeroShotCoTConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
+    """Zero-shot CoT: "Let's think step by step." reasoning, then an answer trigger; first number."""
+    config = resolve_config(ZeroShotCoTConfig, config, overrides)
+    frozen = generation_frozen(model, config)
+    prompt = ZeroShotCoTPrompt(
+        reasoner_for(frozen, config), config.input_template, config.reasoning_trigger, config.answer_trigger
+    )
+    return Reprogrammer(
+        frozen, input=prompt, output=AnswerExtraction(config.rule), paradigm=Paradigm.PROMPT_INSTRUCTION,
+        modality=Modality.TEXT, name="zero-shot-cot",
+    )

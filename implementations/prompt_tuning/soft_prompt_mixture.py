@@ -1,0 +1,128 @@
+"""Mixtures of soft prompts (Qin & Eisner, "Learning How to Ask: Querying LMs with Mixtures of Soft
+Prompts", NAACL 2021, arXiv 2104.06599).
+
+    p(y | x) = Σ_k π_k p(y | [P_k; E(x)]),   π = softmax(w)
+
+K soft prompts, each initialised from a (mined or paraphrased) template's token embeddings, are
+tuned together with the mixture weights π. Each input runs once per prompt (the batch becomes K
+copies); the output is ``log Σ_k π_k Σ_{w ∈ V_y} p(w | t_k, x)`` over each class's label words.
+The paper's optional deep perturbation of every layer is not included.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import sympy as sp
+import torch
+from pydantic import Field, model_validator
+from torch import Tensor, nn
+
+from reprogrammability.framework.axes import Configuration, Location, Operator
+from reprogrammability.framework.errors import ShapeError
+from reprogrammability.framework.interfaces import EmbeddingState
+from reprogrammability.framework.manipulation import InputManipulation
+from reprogrammability.framework.reprogrammer import Reprogrammer
+from reprogrammability.framework.symbolic import SymbolicForm, concat, symbols, x
+from reprogrammability.implementations.registry import register_method
+
+from .common import find_tokenizer, input_embeddings, resolve_config
+from .soft_prompt import resolve_position, sampled_vocabulary_init, text_init
+from .text import SoftPromptFields, VerbalizerFields, tiny_text_example, verbalizer_frozen
+from .verbalizer import MixtureVerbalizer
+
+__all__ = ["MixturePrompts", "SoftPromptMixtureConfig", "build"]
+
+
+class MixturePrompts(InputManipulation):
+    """K soft prompts (K, L_p, D) and mixture weights w (K,): the batch (B, T, D) becomes (B·K, L_p + T, D),
+    row ``b·K + k`` holding ``[P_k; E(x_b)]``. Trainable parameters: K·L_p·D + K."""
+
+    configuration = Configuration.LEARNABLE
+    operator = Operator.CONCATENATIVE
+    location = Location.EMBEDDING
+
+    def __init__(self, init: Tensor, position: int | str = 0):
+        super().__init__()
+        if init.dim() != 3:
+            raise ShapeError(f"init: expected shape (K, L_p, D), got {tuple(init.shape)}")
+        self.prompt = nn.Parameter(init.detach().clone().float())
+        self.mixture_logits = nn.Parameter(torch.zeros(init.shape[0]))
+        self.position = position
+
+    @property
+    def num_prompts(self) -> int:
+        return self.prompt.shape[0]
+
+    def log_weights(self) -> Tensor:
+        """log π (K,)."""
+        return torch.log_softmax(self.mixture_logits, dim=0)
+
+    def forward(self, state: EmbeddingState) -> EmbeddingState:
+        K = self.num_prompts
+        expanded = EmbeddingState(
+            embeds=state.embeds.repeat_interleave(K, dim=0),
+            attention_mask=None if state.attention_mask is None else state.attention_mask.repeat_interleave(K, dim=0),
+            token_positions=state.token_positions,
+            extra={k: v.repeat_interleave(K, dim=0) if isinstance(v, Tensor) and v.dim() >= 1 and v.shape[0] == state.batch_size
+                   else v for k, v in state.extra.items()},
+        )
+        prompts = self.prompt.to(state.embeds.dtype).repeat(state.batch_size, 1, 1)  # row b·K + k holds P_k
+        return expanded.insert(prompts, resolve_position(self.position, state.length))
+
+    def symbolic(self) -> SymbolicForm:
+        K, L, D = symbols("K L_p D")
+        return SymbolicForm(concat(sp.Symbol("P_k"), x), K * L * D + K,
+                            {K: self.num_prompts, L: self.prompt.shape[1], D: self.prompt.shape[2]},
+                            description="K soft prompts with mixture weights")
+
+
+class SoftPromptMixtureConfig(SoftPromptFields, VerbalizerFields):
+    """K prompts from ``templates`` (one per prompt) or ``num_prompts`` sampled-vocabulary prompts."""
+
+    templates: Optional[list[str]] = Field(None, description="one initialising template per prompt")
+    num_prompts: int = Field(4, ge=1, description="K when no templates are given")
+
+    @model_validator(mode="after")
+    def _templates(self):
+        if self.templates is not None and not self.templates:
+            raise ValueError("templates: expected at least one template (or leave it unset)")
+        return self
+
+
+def _example():
+    model, tokenizer, texts, labels = tiny_text_example("llama")
+    reprogrammer = build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=3,
+                         templates=["the review was", "this sentiment is"])
+    return reprogrammer, texts, labels
+
+
+@register_method(
+    "soft-prompt-mixture",
+    paradigm="prompt-tuning",
+    configuration="learnable",
+    operator="concatenative",
+    location="embedding",
+    alignment="rule-based",
+    modality="text",
+    config=SoftPromptMixtureConfig,
+    example=_example,
+)
+def build(
+    model: Any, config: SoftPromptMixtureConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any
+) -> Reprogrammer:
+    """Mixture of soft prompts: ``p(y|x) = Σ_k π_k p(y | [P_k; E(x)])``."""
+    config = resolve_config(SoftPromptMixtureConfig, config, overrides)
+    frozen, verbalizer, tokenizer = verbalizer_frozen(model, tokenizer, config)
+    embedding = input_embeddings(frozen)
+    L = config.num_virtual_tokens
+    if config.templates:
+        tokenizer = find_tokenizer(frozen, tokenizer, needed_for="template initialisation")
+        init = torch.stack([text_init(embedding, tokenizer, t, L) for t in config.templates])
+    else:
+        generator = torch.Generator().manual_seed(config.seed)
+        init = torch.stack([sampled_vocabulary_init(embedding, L, config.sample_top_k, generator)
+                            for _ in range(config.num_prompts)])
+    prompts = MixturePrompts(init, position=config.position)
+    output = MixtureVerbalizer(verbalizer, prompts)
+    return Reprogrammer(frozen, prompts, output, paradigm="prompt-tuning", modality="text", name="soft-prompt-mixture")

