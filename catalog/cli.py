@@ -126,7 +126,7 @@ def _paper_rows(papers) -> tuple[list, list]:
 
 
 def _print_methods(methods, *, empty: str = "no methods match") -> None:
-    from .table import format_table
+    from reprogrammability.tables import format_table
 
     if not methods:
         print(empty)
@@ -137,7 +137,7 @@ def _print_methods(methods, *, empty: str = "no methods match") -> None:
 
 
 def _print_papers(papers, *, empty: str = "no papers match") -> None:
-    from .table import format_table
+    from reprogrammability.tables import format_table
 
     if not papers:
         print(empty)
@@ -209,7 +209,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
 
 
 def _show_method(catalog, method) -> None:
-    from .table import format_table, wrap
+    from reprogrammability.tables import format_table, wrap
 
     print(f"{method.name}" + (f" ({method.acronym})" if method.acronym else ""))
     print(f"  id             {method.id}")
@@ -257,7 +257,7 @@ def _show_method(catalog, method) -> None:
 
 
 def _show_paper(catalog, paper) -> None:
-    from .table import wrap
+    from reprogrammability.tables import wrap
 
     print(paper.title)
     print(f"  id          {paper.id}")
@@ -300,7 +300,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 @_guard
 def _cmd_resolve(args: argparse.Namespace) -> int:
     from .models import normalise_name
-    from .table import format_table, wrap
+    from reprogrammability.tables import format_table, wrap
 
     catalog = _catalog()
     term = " ".join(args.term)
@@ -386,7 +386,7 @@ def _cmd_graph(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([{"source": u, "type": t, "target": v} for u, t, v in sorted(relations)])
         return 0
-    from .table import format_table
+    from reprogrammability.tables import format_table
 
     print("nodes: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
     print("edges: " + ", ".join(f"{n} {k}" for k, n in sorted(edges.items())))
@@ -418,7 +418,7 @@ def _cmd_crosscheck(args: argparse.Namespace) -> int:
     elif args.markdown:
         sys.stdout.write(crosscheck_markdown(rows))
     else:
-        from .table import format_table
+        from reprogrammability.tables import format_table
 
         table = [[r.category, r.entry or "", r.field, r.theirs, r.ours, r.reason] for r in rows]
         print(format_table(table, ["category", "ours id", "field", "theirs", "ours", "reason"],

@@ -156,6 +156,7 @@ class StatisticalAlignment(OutputAlignment):
         self.num_source, self.num_target = int(num_source), int(num_target)
         self.register_buffer("omega", torch.zeros(self.num_source, self.num_target))
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
+        self._fitted_on_host = False  # mirror of ``fitted``: no device read in every forward
 
     @abstractmethod
     def estimate(self, source_outputs: Tensor, targets: Tensor) -> Tensor:
@@ -172,11 +173,19 @@ class StatisticalAlignment(OutputAlignment):
         omega = self.estimate(source_outputs.float(), targets.long())
         self.omega.copy_(omega.to(self.omega.device, self.omega.dtype))
         self.fitted.fill_(True)
+        self._fitted_on_host = True
         return self
 
     @property
     def is_fitted(self) -> bool:
-        return bool(self.fitted)
+        # reading the buffer synchronises with the device; once it is known to be set, the host mirror answers
+        if not getattr(self, "_fitted_on_host", False):
+            self._fitted_on_host = bool(self.fitted)
+        return self._fitted_on_host
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        self._fitted_on_host = False  # re-read ``fitted`` after loading
+        super()._load_from_state_dict(*args, **kwargs)
 
     def forward(self, z: Tensor) -> Tensor:
         if not self.is_fitted:

@@ -8,7 +8,7 @@
 
 Every ``(method, check)`` pair becomes one test, named ``<method>-<check>``, so a failure names the
 method and the claim it breaks. The method is validated once per test session (the first of its
-checks pays for it; the others read the cached report): the factory is called three times then, as
+checks pays for it; the others read the cached report): the factory is called two or three times then, as
 :func:`~reprogrammability.framework.validation.validate` documents. A check that does not apply to
 the method is reported by pytest as skipped.
 """

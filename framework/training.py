@@ -5,12 +5,28 @@ model's outputs (re-fitting each epoch from the logits the epoch already compute
 alignment asks for it), supports zeroth-order gradient estimators for black-box access, uses
 bf16 autocast on CUDA, seeds everything, shows a progress bar and proves at the end that the
 frozen model is unchanged.
+
+Performance options (each off unless it is the documented default): bf16 autocast on CUDA
+(``amp``), channels-last memory format (``channels_last``), ``torch.compile`` of the frozen model
+(``compile``). The frozen model's parameters never require gradients, so a step costs one forward
+and one backward to the input; the training loop keeps its running loss and accuracy on the
+device (no host-device synchronisation per step; ``float()`` only at the end of an epoch).
+
+Distributed training: launched by ``torchrun`` (``WORLD_SIZE`` > 1) or with a process group
+already initialised, :meth:`Trainer.fit` trains the learned parts (I and O; the frozen model is
+not a submodule of the reprogrammer, so DistributedDataParallel never sees it) with
+DistributedDataParallel, shards the training data with a DistributedSampler, fits statistical
+alignments on the logits gathered from every rank (so ω is identical everywhere), and shows the
+progress bar on rank 0 only. ``batch_size`` is per process.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
 import random
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Optional, Protocol
 
@@ -18,7 +34,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorDataset
 
 from .axes import Alignment
 from .reprogrammer import Reprogrammer
@@ -76,6 +92,13 @@ class TrainerConfig(BaseModel):
     device: str = "auto"
     amp: bool = True
     """bf16 autocast on CUDA (ignored on CPU)."""
+    channels_last: bool = False
+    """Channels-last memory format for the model's 4-D tensors and for 4-D input batches (convnets on CUDA)."""
+    compile: bool = False
+    """``torch.compile`` the frozen model in place (``nn.Module.compile``; weights and state-dict names unchanged)."""
+    distributed: Literal["auto", "off"] = "auto"
+    """``auto``: DistributedDataParallel when launched by torchrun (``WORLD_SIZE`` > 1) or when a process
+    group is initialised; ``off``: always a single process."""
     seed: int = 0
     progress: bool = True
     num_workers: int = Field(0, ge=0)
@@ -105,6 +128,19 @@ def _to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
+def _channels_last(batch: Any) -> Any:
+    """4-D floating-point tensors (image batches) in channels-last memory format; anything else unchanged."""
+    if isinstance(batch, Tensor):
+        if batch.dim() == 4 and batch.is_floating_point():
+            return batch.contiguous(memory_format=torch.channels_last)
+        return batch
+    if isinstance(batch, dict):
+        return {k: _channels_last(v) for k, v in batch.items()}
+    if isinstance(batch, (tuple, list)) and batch and isinstance(batch[0], Tensor):
+        return type(batch)(_channels_last(v) for v in batch)
+    return batch
+
+
 def _collate(items: list) -> tuple[Any, Tensor]:
     inputs, targets = zip(*items)
     if isinstance(inputs[0], Tensor):
@@ -131,6 +167,65 @@ class _Pairs(Dataset):
         return self.inputs[i], self.targets[i]
 
 
+# -- distributed helpers ------------------------------------------------------------------------
+def _launched_distributed() -> bool:
+    """True under torchrun (or any launcher that sets ``WORLD_SIZE`` > 1) or with a process group initialised."""
+    if not torch.distributed.is_available():
+        return False
+    if torch.distributed.is_initialized():
+        return torch.distributed.get_world_size() > 1
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    except ValueError:
+        return False
+
+
+def _init_distributed(device: torch.device) -> tuple[int, int]:
+    """Initialise the default process group from torchrun's environment when needed; ``(rank, world_size)``.
+
+    Backend: NCCL for CUDA devices, gloo otherwise. A group the Trainer created is destroyed at exit.
+    """
+    dist = torch.distributed
+    if not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group(backend=backend)
+        atexit.register(_destroy_process_group)
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _destroy_process_group() -> None:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
+def _all_gather_cat(tensor: Tensor) -> Tensor:
+    """Concatenate ``tensor`` (N_r, ...) of every rank in rank order (the N_r may differ)."""
+    dist = torch.distributed
+    world = dist.get_world_size()
+    size = torch.tensor([tensor.shape[0]], device=tensor.device)
+    sizes = [torch.zeros_like(size) for _ in range(world)]
+    dist.all_gather(sizes, size)
+    counts = [int(s) for s in sizes]
+    padded = tensor.new_zeros((max(counts), *tensor.shape[1:]))
+    padded[: tensor.shape[0]] = tensor
+    gathered = [torch.empty_like(padded) for _ in range(world)]
+    dist.all_gather(gathered, padded.contiguous())
+    return torch.cat([g[:n] for g, n in zip(gathered, counts)])
+
+
+class _WithSource(nn.Module):
+    """``forward = reprogrammer.forward_with_source``, so DistributedDataParallel hooks the step that trains."""
+
+    def __init__(self, reprogrammer: Reprogrammer):
+        super().__init__()
+        self.reprogrammer = reprogrammer
+
+    def forward(self, x: Any) -> tuple[Any, Any]:
+        return self.reprogrammer.forward_with_source(x)
+
+
 class Trainer:
     """Train and evaluate a :class:`Reprogrammer`.
 
@@ -139,6 +234,9 @@ class Trainer:
         config: a :class:`TrainerConfig` (or keyword overrides of it).
         loss_fn: ``loss(ŷ, y)``; cross-entropy by default.
         gradient_estimator: a zeroth-order estimator for black-box access; back-propagation otherwise.
+
+    Under torchrun, :meth:`fit` runs data-parallel (see the module docstring); :meth:`evaluate`,
+    :meth:`predict` and :meth:`source_outputs` run on the whole data in every process.
     """
 
     def __init__(
@@ -158,30 +256,52 @@ class Trainer:
         self.loss_fn = loss_fn or nn.functional.cross_entropy
         self.gradient_estimator = gradient_estimator
         self.device = resolve_device(self.config.device)
+        if (
+            self.config.distributed == "auto"
+            and self.device.type == "cuda"
+            and self.device.index is None
+            and _launched_distributed()
+        ):
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))  # one GPU per process
 
     # -- data -----------------------------------------------------------------------------
     def loader(self, data: Any, *, shuffle: bool, seed: int | None = None) -> DataLoader:
         """A DataLoader from ``(inputs, targets)``, a Dataset, or a DataLoader (returned as is)."""
-        if isinstance(data, DataLoader):
-            return data
+        return self._loader(data, shuffle=shuffle, seed=seed)
+
+    @staticmethod
+    def _dataset(data: Any) -> Dataset:
         if isinstance(data, tuple) and len(data) == 2:
             inputs, targets = data
-            dataset: Dataset = (
-                TensorDataset(inputs, torch.as_tensor(targets)) if isinstance(inputs, Tensor) else _Pairs(inputs, targets)
-            )
-        elif isinstance(data, Dataset):
-            dataset = data
+            if isinstance(inputs, Tensor):
+                return TensorDataset(inputs, torch.as_tensor(targets))
+            return _Pairs(inputs, targets)
+        if isinstance(data, Dataset):
+            return data
+        raise TypeError(f"data: expected (inputs, targets), a Dataset or a DataLoader, got {type(data).__name__}")
+
+    def _loader(
+        self, data: Any, *, shuffle: bool, seed: int | None = None, shard: tuple[int, int] | None = None
+    ) -> DataLoader:
+        """Like :meth:`loader`; ``shard=(rank, world_size)`` gives this rank's part through a DistributedSampler."""
+        if isinstance(data, DataLoader):
+            return data
+        dataset = self._dataset(data)
+        seed = self.config.seed if seed is None else seed
+        options: dict[str, Any] = {}
+        if shard is not None:
+            rank, world = shard
+            options["sampler"] = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=shuffle, seed=seed)
         else:
-            raise TypeError(f"data: expected (inputs, targets), a Dataset or a DataLoader, got {type(data).__name__}")
-        generator = torch.Generator().manual_seed(self.config.seed if seed is None else seed)
+            options["shuffle"] = shuffle
+            options["generator"] = torch.Generator().manual_seed(seed)
         return DataLoader(
             dataset,
             batch_size=self.config.batch_size,
-            shuffle=shuffle,
-            generator=generator,
             collate_fn=_collate,
             num_workers=self.config.num_workers,
             pin_memory=self.device.type == "cuda",
+            **options,
         )
 
     def _autocast(self):
@@ -189,18 +309,49 @@ class Trainer:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return torch.autocast("cpu", enabled=False)
 
+    def _model(self) -> Reprogrammer:
+        """The reprogrammer on the trainer's device, with the memory-format and compile options applied."""
+        model = self.reprogrammer.to(self.device)
+        if self.config.channels_last:
+            model.to(memory_format=torch.channels_last)  # converts f's 4-D tensors too (values unchanged)
+        if self.config.compile:
+            network = model.frozen.model
+            if getattr(network, "_compiled_call_impl", None) is None:
+                network.compile()
+        return model
+
+    def _inputs(self, inputs: Any) -> Any:
+        inputs = _to_device(inputs, self.device)
+        return _channels_last(inputs) if self.config.channels_last else inputs
+
     # -- statistical alignments -------------------------------------------------------------
     @torch.no_grad()
     def source_outputs(self, data: Any) -> tuple[Tensor, Tensor]:
         """z = f(I(x)) and y over ``data`` (one pass, no gradients)."""
-        self.reprogrammer.to(self.device).eval()
+        return self._source_outputs(self._loader(data, shuffle=False))
+
+    @torch.no_grad()
+    def _source_outputs(self, loader: DataLoader) -> tuple[Tensor, Tensor]:
+        model = self._model().eval()
         outputs, targets = [], []
-        for inputs, y in self.loader(data, shuffle=False):
+        for inputs, y in loader:
             with self._autocast():
-                z = self.reprogrammer.source_outputs(_to_device(inputs, self.device))
+                z = model.source_outputs(self._inputs(inputs))
             outputs.append(z.float())
-            targets.append(y.to(self.device))
+            targets.append(y.to(self.device, non_blocking=True))
         return torch.cat(outputs), torch.cat(targets)
+
+    @torch.no_grad()
+    def _source_outputs_sharded(self, data: Any, rank: int, world: int) -> tuple[Tensor, Tensor]:
+        """:meth:`source_outputs` with each rank computing 1/world of ``data``, gathered in the original order."""
+        if isinstance(data, DataLoader):
+            return self._source_outputs(data)  # a user's loader: every rank runs it whole (same result)
+        loader = self._loader(data, shuffle=False, shard=(rank, world))
+        count = len(loader.dataset)  # type: ignore[arg-type]
+        z, y = self._source_outputs(loader)
+        # DistributedSampler(shuffle=False) gives rank r the samples r, r + W, r + 2W, ... (padded to equal length)
+        z, y = (torch.stack(_all_gather_cat(t).chunk(world)).transpose(0, 1).flatten(0, 1)[:count] for t in (z, y))
+        return z, y
 
     def fit_alignment(self, data: Any) -> None:
         """Estimate a statistical output alignment from the current program's outputs on ``data``."""
@@ -227,16 +378,30 @@ class Trainer:
     def fit(self, train: Any, eval: Any = None) -> TrainResult:
         """Train on ``train``; evaluate on ``eval`` after each epoch when given."""
         c = self.config
-        seed_everything(c.seed)
-        model = self.reprogrammer.to(self.device)
+        rank, world = 0, 1
+        if c.distributed == "auto" and _launched_distributed():
+            rank, world = _init_distributed(self.device)
+        seed_everything(c.seed + rank)  # per-rank streams for random manipulations; the shards share ``c.seed``
+        model = self._model()
         frozen = model.frozen
         frozen.assert_no_gradients()
         params = [p for p in model.parameters() if p.requires_grad]
         output = model.output
         needs_fit = output.alignment is Alignment.STATISTICAL or not output.is_fitted
         if needs_fit:
-            self.fit_alignment(train)
-        loader = self.loader(train, shuffle=True)
+            if world > 1:
+                output.fit(*self._source_outputs_sharded(train, rank, world))
+            else:
+                self.fit_alignment(train)
+        if world > 1 and isinstance(train, DataLoader) and not isinstance(
+            getattr(train, "sampler", None), DistributedSampler
+        ):
+            warnings.warn(
+                "train: a DataLoader without a DistributedSampler is used as is, so every process sees all of it; "
+                "pass (inputs, targets) or a Dataset to shard it",
+                stacklevel=2,
+            )
+        loader = self._loader(train, shuffle=True, shard=(rank, world) if world > 1 else None)
         steps_per_epoch = len(loader)
         total = steps_per_epoch * c.epochs if c.max_steps is None else min(c.max_steps, steps_per_epoch * c.epochs)
         result = TrainResult()
@@ -244,23 +409,40 @@ class Trainer:
         if params and total > 0:
             optimizer = self._optimizer(params)
             scheduler = self._scheduler(optimizer, total)
-            bar = _progress(total, enabled=c.progress, desc=model.name)
+            step: Callable[[Any], tuple[Any, Any]] = model.forward_with_source
+            if world > 1 and self.gradient_estimator is None:
+                from torch.nn.parallel import DistributedDataParallel
+
+                # only I and O are wrapped: f is held outside the reprogrammer's module tree
+                step = DistributedDataParallel(
+                    _WithSource(model),
+                    device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                    static_graph=True,
+                )
+            bar = _progress(total, enabled=c.progress and rank == 0, desc=model.name)
             for epoch in range(c.epochs):
+                if isinstance(getattr(loader, "sampler", None), DistributedSampler):
+                    loader.sampler.set_epoch(epoch)
                 model.train()
                 seen, loss_sum, correct = 0, 0.0, 0
                 collected: list[tuple[Tensor, Tensor]] = []
                 for inputs, targets in loader:
                     if result.steps >= total:
                         break
-                    inputs, targets = _to_device(inputs, self.device), targets.to(self.device)
+                    inputs, targets = self._inputs(inputs), targets.to(self.device, non_blocking=True)
                     optimizer.zero_grad(set_to_none=True)
                     if self.gradient_estimator is not None:
                         loss = self.gradient_estimator.estimate(model, inputs, targets, self.loss_fn)
+                        if world > 1:  # average the estimated gradients over the ranks
+                            for p in params:
+                                if p.grad is not None:
+                                    torch.distributed.all_reduce(p.grad)
+                                    p.grad.div_(world)
                         with torch.no_grad():
                             logits, source = model.forward_with_source(inputs)
                     else:
                         with self._autocast():
-                            logits, source = model.forward_with_source(inputs)
+                            logits, source = step(inputs)
                             loss = self.loss_fn(logits.float(), targets)
                         loss.backward()
                     if c.gradient_clip:
@@ -272,15 +454,24 @@ class Trainer:
                         collected.append((source.detach().float(), targets))
                     batch = targets.shape[0]
                     seen += batch
-                    loss_sum += loss.detach() * batch
+                    loss_sum += loss.detach() * batch  # stays on the device: no synchronisation per step
                     if not targets.is_floating_point():  # classification; regression targets have no accuracy
                         correct += (logits.detach().argmax(-1) == targets).sum()
                     result.steps += 1
                     bar.update(1)
+                if world > 1:  # every rank reports the metrics of the whole epoch
+                    totals = torch.stack(
+                        [torch.as_tensor(v, dtype=torch.float64, device=self.device) for v in (loss_sum, correct, seen)]
+                    )
+                    torch.distributed.all_reduce(totals)
+                    loss_sum, correct, seen = totals[0], totals[1], int(totals[2])
                 if seen == 0:
                     break
                 if output.refit_each_epoch and collected:
-                    output.fit(torch.cat([z for z, _ in collected]), torch.cat([y for _, y in collected]))
+                    z, y = torch.cat([z for z, _ in collected]), torch.cat([y for _, y in collected])
+                    if world > 1:  # ω from the logits of every rank, so it is identical everywhere
+                        z, y = _all_gather_cat(z), _all_gather_cat(y)
+                    output.fit(z, y)
                 record = {"epoch": epoch + 1, "loss": float(loss_sum) / seen, "train_accuracy": float(correct) / seen}
                 if eval is not None:
                     record.update({f"eval_{k}": v for k, v in self.evaluate(eval).items()})
@@ -288,6 +479,7 @@ class Trainer:
                 result.history.append(record)
                 bar.set_postfix({k: round(v, 4) for k, v in record.items() if k not in ("epoch", "seconds")})
             bar.close()
+            del step
         elif eval is not None:
             result.history.append({"epoch": 0, **{f"eval_{k}": v for k, v in self.evaluate(eval).items()}})
         result.seconds = time.perf_counter() - start
@@ -298,20 +490,20 @@ class Trainer:
     @torch.no_grad()
     def predict(self, data: Any) -> Tensor:
         """Target-task scores ŷ (N, C_t) for ``data``."""
-        model = self.reprogrammer.to(self.device).eval()
+        model = self._model().eval()
         scores = []
-        for inputs, _ in self.loader(data, shuffle=False):
+        for inputs, _ in self._loader(data, shuffle=False):
             with self._autocast():
-                scores.append(model(_to_device(inputs, self.device)).float())
+                scores.append(model(self._inputs(inputs)).float())
         return torch.cat(scores)
 
     @torch.no_grad()
     def evaluate(self, data: Any) -> dict[str, float]:
         """Accuracy and mean loss on ``data``."""
-        model = self.reprogrammer.to(self.device).eval()
+        model = self._model().eval()
         seen, loss_sum, correct = 0, 0.0, 0
-        for inputs, targets in self.loader(data, shuffle=False):
-            inputs, targets = _to_device(inputs, self.device), targets.to(self.device)
+        for inputs, targets in self._loader(data, shuffle=False):
+            inputs, targets = self._inputs(inputs), targets.to(self.device, non_blocking=True)
             with self._autocast():
                 logits = model(inputs).float()
             loss_sum += float(self.loss_fn(logits, targets)) * targets.shape[0]

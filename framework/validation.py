@@ -14,9 +14,10 @@ What :func:`validate` accepts
   ``() -> ValidationExample`` for more (a zeroth-order gradient estimator, trainer settings, a loss,
   a second probe batch). A 4-tuple ``(reprogrammer, inputs, targets, gradient_estimator)`` is
   accepted too, and a reprogrammer attribute ``gradient_estimator`` is used when nothing else gives
-  one. **The factory is called three times**, each under ``seed_everything(seed)`` (the main run,
-  the seed-determinism run, and a fresh instance that loads the saved learned parts), so it must
-  build a new reprogrammer (and a new model) on every call;
+  one. **The factory is called more than once**, each time under ``seed_everything(seed)``: for the
+  main run and for the same-seed rerun (an untrained deep copy of that second build is the fresh
+  instance that loads the saved learned parts; when it cannot be deep-copied the factory is called
+  a third time). So it must build a new reprogrammer, and the same one, on every call;
 * a **registered method id** (``"ilm-vp"``), a :class:`MethodInfo`, or a registered ``build``
   function: its ``example`` is used and its declared coordinates are compared with the built ones;
 * a **Reprogrammer** plus ``inputs`` and ``targets``: deep copies of it stand in for the extra
@@ -1288,6 +1289,7 @@ class _Validator:
         self.z_fixed = torch.randn_like(self.z0.float()).to(self.z0.dtype) if isinstance(self.z0, Tensor) else None
         self.alignment_out_before = self._align(self.z_fixed) if self.rp.output.is_fitted else None
         self.part_states = [_state(p) for p in self.parts]
+        self.learned_before = {k: v.clone() for k, v in self.rp.learned_state().items()}
         start = time.perf_counter()
         self.training = _train(self.example, self.steps, self.seed)
         self.train_seconds = time.perf_counter() - start
@@ -1970,7 +1972,10 @@ class _Validator:
 
     # -- reproducibility ------------------------------------------------------------------------------------------
     def _learns(self) -> bool:
-        return bool(_trainable(self.rp)) or self.rp.output.alignment is Alignment.STATISTICAL or self.rp.output.refit_each_epoch
+        """Whether training can change anything (else the second build is only built and run, not trained)."""
+        if _trainable(self.rp) or self.rp.output.alignment is Alignment.STATISTICAL or self.rp.output.refit_each_epoch:
+            return True
+        return bool(_state_diff(self.learned_before, self.snapshot.get("state", {})))
 
     def check_deterministic(self) -> tuple[str, str]:
         if "error" in self.snapshot:
@@ -2061,8 +2066,8 @@ def validate(
     """Run every check of :data:`CHECKS` on ``method`` and return the report (it never raises for a failure).
 
     Args:
-        method: a factory ``() -> (reprogrammer, inputs, targets)`` or ``ValidationExample`` (called three
-            times, each under the same seeding), a registered method id, a :class:`MethodInfo`, a registered
+        method: a factory ``() -> (reprogrammer, inputs, targets)`` or ``ValidationExample`` (called two or
+            three times, each under the same seeding), a registered method id, a :class:`MethodInfo`, a registered
             ``build`` function, a ``"file.py:factory"`` string, or a :class:`Reprogrammer` with ``inputs``/``targets``.
         steps: training steps for the frozen-model, configuration and reproducibility checks.
         seed: the seed of every build and training run.

@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description=(
             "Build a method on its tiny example, train it for a few steps, instrument f's interfaces and probe "
             "its parts; every claim of its spec (frozen f, λ, τ, ℓ, ω, symbolic count, reproducibility) is a "
-            "named check. The factory is called three times (main run, same-seed rerun, fresh load target)."
+            "named check. The factory is called two or three times, each under the same seed (main run, same-seed rerun)."
         ),
     )
     parser.add_argument(
@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"nnr validate: {message}", file=sys.stderr)
         return 2
     try:
-        report = validate(target, steps=args.steps, seed=args.seed)
+        name = args.target if ":" in args.target else None  # a factory is named as the user wrote it
+        report = validate(target, steps=args.steps, seed=args.seed, name=name)
     except (TypeError, ValueError) as error:
         print(f"nnr validate: {error}", file=sys.stderr)
         return 2

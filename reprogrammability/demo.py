@@ -142,7 +142,7 @@ def render_table(row: dict[str, Any]) -> str:
         f"{100 * row['reprogrammed_accuracy']:.1f}%",
         f"{row['seconds']:.0f} s",
     ]
-    return format_table(headers, [values])
+    return format_table([values], headers)
 
 
 def save_program_picture(reprogrammer: Any, images: Any, labels: Any, path: Path) -> Path:

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 LIST_CONTENTS = r"""
 import importlib, json, pkgutil, sys
 from importlib import resources
-import reprogrammability
+import reprogrammability, reprogrammability.catalog
+torch_free = "torch" not in sys.modules
 modules = []
 for name in ("reprogrammability", "reprogrammability.framework", "reprogrammability.catalog",
              "reprogrammability.implementations"):
@@ -37,7 +38,7 @@ for package in ("reprogrammability.catalog", "reprogrammability.implementations"
                 data.append(f"{package}:{child.name}")
 import reprogrammability.framework as F
 print(json.dumps({"modules": sorted(set(modules)), "data": sorted(data), "framework": F.__file__,
-                  "torch_free": "torch" not in sys.modules}))
+                  "torch_free": torch_free}))
 """
 
 

@@ -3,8 +3,6 @@ structured prompting (issue 7). Tiny random models; the real SmolLM2 checks are 
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 import torch.nn.functional as F

@@ -57,6 +57,7 @@ def test_parse_number_strips_commas_spaces_and_currency():
 def test_answer_extraction_alignment_and_majority_vote():
     out = AnswerExtraction("answer-is")(["The answer is 4.", "nothing"])
     assert out[0] == 4.0 and math.isnan(out[1])
+    assert AnswerExtraction("answer-is", missing=-1.0)(["nothing"]).tolist() == [-1.0]
     vote = MajorityVote()
     result = vote([["The answer is 4.", "The answer is 5.", "#### 5", "no idea"], ["x", "y"], ["1", "2"]])
     assert result[0] == 5.0 and math.isnan(result[1]) and result[2] == 1.0  # tie -> first seen
@@ -128,6 +129,11 @@ def test_self_consistency_samples_and_votes():
     assert len(texts) == 1 and len(texts[0]) == 2
     with pytest.raises(ValueError, match="do_sample"):
         GenerationAdapter(tokenizer, num_samples=2)
+    reader = GenerationAdapter(tokenizer, answer_rule="last-number", num_samples=2,
+                               generator=lambda p, n: [["so 4", "or 5 then 6"], ["none", "#### 2"]])
+    answers = reader.forward_input(model, ["a", "b"])
+    assert answers[0].tolist() == [4.0, 6.0] and math.isnan(answers[1, 0]) and answers[1, 1] == 2.0
+    torch.testing.assert_close(MajorityVote()(torch.tensor([[4.0, 6.0, 6.0], [float("nan")] * 3])), torch.tensor([6.0, float("nan")], dtype=torch.float64), equal_nan=True)
 
 
 def test_least_to_most_decomposes_then_solves_in_order():

@@ -136,7 +136,7 @@ def test_clip_prompt_adapter_needs_prompts(clip, images):
 
 def test_red_circle_draws_only_on_the_ellipse():
     x = torch.full((1, 3, 32, 32), 0.5)
-    marker = VisualMarker("circle", thickness=2.0, mean=None, std=None)
+    marker = VisualMarker("circle", thickness=2.0, alpha=1.0, mean=None, std=None)  # the paper's opaque stroke
     out = marker({"images": x, "boxes": torch.tensor([[8.0, 8.0, 24.0, 24.0]])})
     changed = (out != x).any(1)[0]
     assert changed[8:25, 15:17].any() and not changed[14:18, 14:18].any() and not changed[0:4, 0:4].any()
@@ -147,6 +147,14 @@ def test_red_circle_draws_only_on_the_ellipse():
     )
     assert (box != x).any(1)[0, 4, 4:12].all() and not (box != x).any(1)[0, 8, 8]
     assert marker.trainable_parameters == 0 and marker.symbolic().parameter_count == 0
+    # the default semi-transparent stroke is an affine overlay x' = a ⊙ x + δ with a ≠ 0 everywhere
+    overlay = VisualMarker("circle", mean=None, std=None)
+    boxes = torch.tensor([[8.0, 8.0, 24.0, 24.0]])
+    u1, u2 = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    o1, o2 = overlay({"images": u1, "boxes": boxes}), overlay({"images": u2, "boxes": boxes})
+    scale = (o1 - o2) / (u1 - u2)
+    assert scale.min() > 0.1
+    torch.testing.assert_close(o1 - scale * u1, o2 - scale * u2, atol=1e-5, rtol=0)
 
 
 def test_blur_outside_keeps_the_region_sharp():
@@ -168,7 +176,7 @@ def test_numbered_marks_and_mark_alignment():
     assert digit_glyph(8).sum() == 13 and digit_glyph(1).sum() == 8
     x = torch.zeros(1, 3, 48, 48)
     boxes = torch.tensor([[[2.0, 2.0, 20.0, 20.0], [26.0, 26.0, 46.0, 46.0]]])
-    out = NumberedMarks(tint=0.5, mean=None, std=None)({"images": x, "boxes": boxes})
+    out = NumberedMarks(tint=0.5, mean=None, std=None, mark_alpha=1.0)({"images": x, "boxes": boxes})
     assert out[0, :, 40, 30].sum() > 0 and out[0, :, 23, 23].sum() == 0  # tinted region 2, gap untouched
     assert (out[0].amax(0) == 1.0).any()  # white label glyph
     align = MarkAlignment(2, mark_to_region=[1, 0])

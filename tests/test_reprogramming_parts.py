@@ -23,10 +23,11 @@ from reprogrammability.implementations.reprogramming.programs import (
     FixedPatchPrompt,
     FullCanvasProgram,
     InputTransformation,
-    LearnableResizePadding,
+    LearnableScale,
     PaddingProgram,
     RandomPatchPrompt,
     SampleSpecificMaskProgram,
+    ScaledPaddingPrompt,
     ShrinkPadPrompt,
     WatermarkPrompt,
 )
@@ -56,7 +57,8 @@ def _parts():
         "shrink_pad": ShrinkPadPrompt(32, 4, MEAN, STD),
         "fixed_patch": FixedPatchPrompt(32, 5, MEAN, STD),
         "random_patch": RandomPatchPrompt(32, 5, MEAN, STD),
-        "learnable_resize": LearnableResizePadding(32, 16, MEAN, STD),
+        "learnable_scale": LearnableScale(32, 16),
+        "scaled_padding": ScaledPaddingPrompt(LearnableScale(32, 16), MEAN, STD),
         "smm": SampleSpecificMaskProgram(32, MEAN, STD, widths=(4, 8, 8), pools=2),
         "coordinator": CoordinatorPrompt(32, MEAN, STD, feature_channels=6, trigger_size=3, decoder_widths=(5, 4)),
         "input_transformation": InputTransformation(32, MEAN, STD, width=6),
@@ -130,12 +132,19 @@ def test_random_patch_moves_and_fixed_patch_does_not():
     assert delta[:, :, :5, :5].abs().min() > 0 and delta[:, :, 5:].abs().max() == 0
 
 
-def test_learnable_resize_scale_receives_gradients():
-    program = LearnableResizePadding(32, 16)
-    loss = program(torch.rand(2, 3, 20, 20)).pow(2).mean()
-    loss.backward()
-    assert program.scale.grad is not None and program.scale.grad.abs() > 0
-    assert program.mask()[0, 16, 16] == 0 and program.mask()[0, 0, 0] == 1
+def test_learnable_scale_receives_gradients_and_frees_the_frame_for_the_prompt():
+    scale = LearnableScale(32, 16)
+    prompt = ScaledPaddingPrompt(scale)
+    assert not any(p is scale.scale for p in prompt.parameters())  # s is owned by the scale part only
+    x = torch.rand(2, 3, 20, 20)
+    scaled = scale(x)
+    assert scaled.shape == (2, 3, 32, 32) and scaled[:, :, :7].abs().max() == 0  # zeros outside the 16×16 centre
+    prompt(scaled).pow(2).mean().backward()
+    assert scale.scale.grad is not None and scale.scale.grad.abs() > 0
+    assert scale.mask()[0, 16, 16] == 0 and scale.mask()[0, 0, 0] == 1
+    with torch.no_grad():
+        scale.scale.fill_(0.75)
+    assert scale.mask()[0, 5, 16] == 0  # a larger image leaves a thinner frame
 
 
 def test_sample_specific_masks_differ_between_samples():

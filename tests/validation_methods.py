@@ -308,7 +308,9 @@ class SPSA:
 
 
 def additive_input_rule_based():
-    rp = Reprogrammer(tiny_cnn(), AdditiveProgram(), IndexMapping.first_k(NUM_TARGET), paradigm="model-reprogramming")
+    rp = Reprogrammer(
+        tiny_cnn(), AdditiveProgram(), IndexMapping.first_k(NUM_TARGET), paradigm="model-reprogramming", modality="vision"
+    )
     return (rp, *images())
 
 
@@ -771,7 +773,7 @@ WRONG: dict[str, Wrong] = {
         _cnn_method(lambda m: AdditiveDeclaredParametric()), "operator-parametric", ("it is additive", "operator=additive"),
     ),
     "additive-that-multiplies": Wrong(
-        _cnn_method(lambda m: MultipliesDeclaredAdditive()), "operator-additive", ("independent of the input",),
+        _cnn_method(lambda m: MultipliesDeclaredAdditive()), "operator-additive", ("only rescales", "nothing is added"),
     ),
     "concatenation-that-changes-content": Wrong(
         _gpt2_method(lambda m: ConcatenationChangesContent(), lambda: IndexMapping([[5], [6], [7]])),

@@ -36,7 +36,7 @@ class ChainOfThoughtConfig(GenerationConfig):
 
 
 def example():
-    return reasoning_example(build)
+    return reasoning_example(build, exemplars=list(ARITHMETIC_EXEMPLARS[:1]))
 
 
 @register_method(
@@ -57,6 +57,6 @@ def build(model, config: ChainOfThoughtConfig | dict | None = None, **overrides:
     prompt = ExemplarPrompt(cot_exemplars(config.exemplars), input_template=config.input_template)
     rule = config.rule if config.rule != "answer-is" else "auto"  # "The answer is n", falling back to #### / last number
     return Reprogrammer(
-        frozen, input=prompt, output=AnswerExtraction(rule), paradigm=Paradigm.PROMPT_INSTRUCTION,
+        frozen, input=prompt, output=AnswerExtraction(rule, config.missing), paradigm=Paradigm.PROMPT_INSTRUCTION,
         modality=Modality.TEXT, name="chain-of-thought",
     )

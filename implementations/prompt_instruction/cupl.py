@@ -10,7 +10,7 @@ by ``describe(class_name) -> list[str]``, e.g. a generator over any LM); optiona
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import Field
 

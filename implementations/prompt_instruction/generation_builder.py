@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal, Optional, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 from pydantic import Field
 from torch import nn
 
-from reprogrammability.framework.axes import Modality, Paradigm
 from reprogrammability.framework.frozen import FrozenModel
 from reprogrammability.framework.reprogrammer import Reprogrammer
 
 from .common import PromptConfig, tiny_lm
-from .reasoning import ARITHMETIC_EXEMPLARS, GenerationAdapter, Reasoner
+from .reasoning import GenerationAdapter, Reasoner
 
 __all__ = ["GenerationConfig", "generation_frozen", "reasoner_for", "reasoning_example", "ARITHMETIC_TEST"]
 
@@ -26,6 +25,8 @@ class GenerationConfig(PromptConfig):
     max_new_tokens: int = Field(128, ge=1)
     reasoning_tokens: int = Field(128, ge=1)
     rule: Literal["hash", "answer-is", "last-number", "first-number", "auto"] = "auto"
+    missing: float = float("nan")
+    """The prediction when no number can be extracted."""
     input_template: str = "Q: {text}\nA:"
     stop: list[str] = Field(default_factory=lambda: ["\n\nQ:", "\nQ:", "\n\n\n"])
 
@@ -64,7 +65,8 @@ def reasoning_example(build: Callable[..., Reprogrammer], **overrides: Any):
     import torch
 
     model, tokenizer = tiny_lm("llama")
-    options = dict(tokenizer=tokenizer, max_new_tokens=6, reasoning_tokens=6)
+    # a random model writes no numbers: "no answer" is -1 here (NaN by default)
+    options = dict(tokenizer=tokenizer, max_new_tokens=6, reasoning_tokens=6, missing=-1.0)
     options.update(overrides)
     reprogrammer = build(model, **options)
     questions, answers = zip(*ARITHMETIC_TEST)

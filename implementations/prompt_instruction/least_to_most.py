@@ -71,6 +71,6 @@ def build(model, config: LeastToMostConfig | dict | None = None, **overrides: An
         config.decomposition_exemplars, config.solution_exemplars, config.max_subquestions,
     )
     return Reprogrammer(
-        frozen, input=prompt, output=AnswerExtraction(config.rule), paradigm=Paradigm.PROMPT_INSTRUCTION,
+        frozen, input=prompt, output=AnswerExtraction(config.rule, config.missing), paradigm=Paradigm.PROMPT_INSTRUCTION,
         modality=Modality.TEXT, name="least-to-most",
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from pydantic import Field
 
 from reprogrammability.framework.alignment import OutputAlignment
 from reprogrammability.framework.manipulation import InputManipulation

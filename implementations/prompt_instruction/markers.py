@@ -156,7 +156,11 @@ def _split(x: Any, fixed_boxes, fixed_masks) -> tuple[Tensor, Tensor | None, Ten
 
 class VisualMarker(InputManipulation):
     """Shtedritski et al. 2023 ("What does CLIP know about a red circle?", ICCV, arXiv 2304.06712):
-    ``x' = N(x + α M ⊙ (c − x))`` with M the stroke of a circle (ellipse) or box around the region."""
+    ``x' = N(x + α M ⊙ (c − x))`` with M the stroke of a circle (ellipse) or box around the region.
+
+    ``alpha`` is the stroke's opacity. The paper draws it opaque (α = 1), which overwrites the stroke
+    pixels (a masked replacement); the default α = 0.8 keeps an affine overlay ``(1 − αM) ⊙ x + αM ⊙ c``,
+    additive in the framework's sense. Set α = 1 for the paper's drawing."""
 
     configuration = Configuration.FIXED
     operator = Operator.ADDITIVE
@@ -167,7 +171,7 @@ class VisualMarker(InputManipulation):
         shape: str = "circle",
         color: Sequence[float] = (1.0, 0.0, 0.0),
         thickness: float = 2.0,
-        alpha: float = 1.0,
+        alpha: float = 0.8,
         boxes: Any = None,
         mean: Sequence[float] | None = CLIP_MEAN,
         std: Sequence[float] | None = CLIP_STD,
@@ -247,8 +251,9 @@ class BlurOutside(InputManipulation):
 
 class NumberedMarks(InputManipulation):
     """Set-of-Mark prompting (Yang, Zhang, Li, Zou, Li & Gao 2023, arXiv 2310.11441):
-    ``x' = N(x + Σ_k [β R_k ⊙ (c_k − x) + O_k ⊙ (c_k − x) + L_k ⊙ (ℓ_k − x)])`` applied in turn:
-    region k tinted (β), outlined (O_k) and labelled with its number (glyph L_k in white on black)."""
+    ``x' = N(x + Σ_k [β R_k ⊙ (c_k − x) + γ O_k ⊙ (c_k − x) + γ L_k ⊙ (ℓ_k − x)])`` applied in turn:
+    region k tinted (β), outlined (O_k) and labelled with its number (glyph L_k in white on black),
+    outline and label with opacity γ = ``mark_alpha`` (< 1 keeps the overlay affine; 1 draws them opaque)."""
 
     configuration = Configuration.FIXED
     operator = Operator.ADDITIVE
@@ -265,10 +270,12 @@ class NumberedMarks(InputManipulation):
         label_scale: int | None = None,
         mean: Sequence[float] | None = CLIP_MEAN,
         std: Sequence[float] | None = CLIP_STD,
+        mark_alpha: float = 0.9,
     ):
         super().__init__()
-        if not 0 <= tint <= 1:
-            raise ValueError(f"tint: expected 0 <= tint <= 1, got {tint}")
+        if not 0 <= tint <= 1 or not 0 < mark_alpha <= 1:
+            raise ValueError(f"tint/mark_alpha: expected 0 <= tint <= 1 and 0 < mark_alpha <= 1, got {tint}/{mark_alpha}")
+        self.mark_alpha = float(mark_alpha)
         self.tint, self.thickness, self.label_scale = float(tint), float(thickness), label_scale
         self.fixed_boxes, self.fixed_masks, self.mean, self.std = boxes, masks, mean, std
 
@@ -292,7 +299,7 @@ class NumberedMarks(InputManipulation):
             eroded = -F.max_pool2d(-r, 3, 1, 1)  # 3x3 erosion: the border is r − eroded
             outline = r - eroded if self.thickness > 0 else torch.zeros_like(r)
             out = out + self.tint * r * (color - out)
-            out = out + outline * (color - out)
+            out = out + self.mark_alpha * outline * (color - out)
             glyph = digit_glyph(k + 1, scale).to(images)
             gh, gw = glyph.shape
             for b in range(images.shape[0]):
@@ -306,7 +313,7 @@ class NumberedMarks(InputManipulation):
                 patch[..., cy : cy + gh + 2, cx : cx + gw + 2] = 1.0  # black label box with a 1-pixel margin
                 text = torch.zeros_like(patch)
                 text[..., cy + 1 : cy + 1 + gh, cx + 1 : cx + 1 + gw] = glyph
-                out[b : b + 1] = out[b : b + 1] + patch * (text - out[b : b + 1])
+                out[b : b + 1] = out[b : b + 1] + self.mark_alpha * patch * (text - out[b : b + 1])
         return _normalise(out, self.mean, self.std)
 
     def symbolic(self) -> SymbolicForm:

@@ -95,7 +95,8 @@ def extract_answer(text: str, rule: str = "auto") -> float:
 
 class GenerationAdapter(TextAdapter):
     """A causal LM that continues each prompt: ``z`` = the generated texts (``list[str]``, or
-    ``list[list[str]]`` with ``num_samples > 1``).
+    ``list[list[str]]`` with ``num_samples > 1``); with ``answer_rule`` f reads the final answer of
+    each generated path instead, a float tensor (B,) or (B, m) (NaN where there is none).
 
     Prompts are generated one at a time (no padding, so positions are exact). ``stop`` strings cut
     the continuation. ``generator(prompts, num_samples) -> texts`` replaces the model (tests).
@@ -114,8 +115,12 @@ class GenerationAdapter(TextAdapter):
         stop: Sequence[str] = ("\n\nQ:", "\nQ:", "\n\n\n"),
         generator: Callable[[list[str], int], list] | None = None,
         seed: int = 0,
+        answer_rule: str | None = None,
     ):
         super().__init__(tokenizer=tokenizer, readout="output")
+        if answer_rule is not None and answer_rule not in EXTRACTION_RULES:
+            raise ValueError(f"answer_rule: {answer_rule!r} is not one of {list(EXTRACTION_RULES)}")
+        self.answer_rule = answer_rule
         if generator is None and tokenizer is None:
             raise InterfaceError("tokenizer: GenerationAdapter needs a tokenizer (or a generator callable)")
         if max_new_tokens < 1 or num_samples < 1:
@@ -145,9 +150,12 @@ class GenerationAdapter(TextAdapter):
         else:
             raw = [self._generate(model, p) for p in prompts]
             raw = [r[0] for r in raw] if self.num_samples == 1 else raw
-        if self.num_samples == 1:
-            return [self.cut(t) for t in raw]
-        return [[self.cut(t) for t in row] for row in raw]
+        texts = [self.cut(t) for t in raw] if self.num_samples == 1 else [[self.cut(t) for t in row] for row in raw]
+        if self.answer_rule is None:
+            return texts
+        rows = [[t] for t in texts] if self.num_samples == 1 else texts
+        answers = torch.tensor([[extract_answer(t, self.answer_rule) for t in row] for row in rows], dtype=torch.float64)
+        return answers[:, 0] if self.num_samples == 1 else answers
 
     def _generate(self, model: nn.Module, prompt: str) -> list[str]:
         device = next(model.parameters()).device
@@ -343,20 +351,22 @@ class LeastToMostPrompt(InputManipulation):
 
 
 class AnswerExtraction(OutputAlignment):
-    """Rule-based: generated texts (B,) → numeric answers (B,) float64 (NaN where no number is found)."""
+    """Rule-based: generated texts (B,) → numeric answers (B,) float64; ``missing`` (NaN by default)
+    where no number is found."""
 
     alignment = Alignment.RULE_BASED
 
-    def __init__(self, rule: str = "auto"):
+    def __init__(self, rule: str = "auto", missing: float = math.nan):
         super().__init__()
         if rule not in EXTRACTION_RULES:
             raise ValueError(f"rule: {rule!r} is not one of {list(EXTRACTION_RULES)}")
-        self.rule = rule
+        self.rule, self.missing = rule, float(missing)
 
     def forward(self, z: Sequence[str]) -> Tensor:
         if isinstance(z, str):
             z = [z]
-        return torch.tensor([extract_answer(t, self.rule) for t in z], dtype=torch.float64)
+        values = [extract_answer(t, self.rule) for t in z]
+        return torch.tensor([self.missing if math.isnan(v) else v for v in values], dtype=torch.float64)
 
     def symbolic(self) -> SymbolicForm:
         return SymbolicForm(expression=op("extract", r"\operatorname{extract}")(z), description=f"rule {self.rule!r}")
@@ -366,24 +376,29 @@ class AnswerExtraction(OutputAlignment):
 
 
 class MajorityVote(OutputAlignment):
-    """Self-consistency (Wang et al. 2023): ``ŷ = argmax_a Σ_i 1[extract(z_i) = a]`` over m sampled
-    reasoning paths per question (ties: the answer seen first); an estimate of the answer
-    distribution from samples of f, so statistical (nothing trained). ``last_votes`` keeps the counts."""
+    """Self-consistency (Wang et al. 2023): ``ŷ = argmax_a Σ_i 1[a_i = a]`` over the answers ``a_i`` of
+    m sampled reasoning paths per question (ties: the answer seen first): the mode of the empirical
+    answer distribution of f's samples. Nothing is fitted: a fixed rule (``alignment = rule-based``).
 
-    alignment = Alignment.STATISTICAL
+    ``z``: answers (B, m) (NaN: none; from :class:`GenerationAdapter` with ``answer_rule``) or the
+    sampled texts (B lists of m strings), read with ``rule``. ``last_votes`` keeps the counts."""
 
-    def __init__(self, rule: str = "auto"):
+    alignment = Alignment.RULE_BASED
+
+    def __init__(self, rule: str = "auto", missing: float = math.nan):
         super().__init__()
         self.extraction = AnswerExtraction(rule)
+        self.missing = float(missing)
         self.last_votes: list[dict[float, int]] = []
 
-    def forward(self, z: Sequence[Sequence[str]]) -> Tensor:
+    def forward(self, z: Tensor | Sequence[Sequence[str]]) -> Tensor:
         answers, self.last_votes = [], []
         for samples in z:
-            values = [v for v in self.extraction(list(samples)).tolist() if not math.isnan(v)]
+            read = samples.tolist() if isinstance(samples, Tensor) else self.extraction(list(samples)).tolist()
+            values = [v for v in read if not math.isnan(v)]
             votes = Counter(values)
             self.last_votes.append(dict(votes))
-            answers.append(max(votes, key=lambda a: (votes[a], -values.index(a))) if votes else math.nan)
+            answers.append(max(votes, key=lambda a: (votes[a], -values.index(a))) if votes else self.missing)
         return torch.tensor(answers, dtype=torch.float64)
 
     def symbolic(self) -> SymbolicForm:

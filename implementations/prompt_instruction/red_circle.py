@@ -28,7 +28,8 @@ class RedCircleConfig(MarkerConfig):
     shape: Literal["circle", "box"] = "circle"
     color: tuple[float, float, float] = (1.0, 0.0, 0.0)
     thickness: float = Field(2.0, gt=0)
-    alpha: float = Field(1.0, gt=0, le=1)
+    alpha: float = Field(0.8, gt=0, le=1)
+    """Stroke opacity; the paper's opaque stroke is 1.0 (then the edit overwrites pixels, see VisualMarker)."""
 
 
 def example():

@@ -27,7 +27,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
-import sympy as sp
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn

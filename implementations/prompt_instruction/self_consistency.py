@@ -1,9 +1,14 @@
 """Self-consistency (Wang, Wei, Schuurmans, Le, Chi, Narang, Chowdhery & Zhou, "Self-Consistency
 Improves Chain of Thought Reasoning in Language Models", ICLR 2023, arXiv 2203.11171).
 
-The chain-of-thought prompt is fixed; f samples m reasoning paths (temperature sampling) and the
-answer is the most frequent extracted answer, ``ŷ = argmax_a Σ_i 1[extract(z_i) = a]`` (the
-marginal over reasoning paths, estimated from samples: a statistical alignment, nothing trained).
+The chain-of-thought prompt is fixed; f samples m reasoning paths (temperature sampling), the
+final answer ``a_i`` of each is read by the extraction rule, and the prediction is the most
+frequent one, ``ŷ = argmax_a Σ_i 1[a_i = a]`` (the marginal over reasoning paths).
+
+Coordinates: METHODS.md lists the alignment as statistical (an empirical count over samples). In
+this framework a statistical alignment is estimated from data by ``fit`` and then fixed; the vote
+estimates nothing beyond each input's own samples and is the same rule for every task, so it is
+registered as rule-based.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ class SelfConsistencyConfig(GenerationConfig):
 
 
 def example():
-    return reasoning_example(build, num_samples=3)
+    return reasoning_example(build, num_samples=3, exemplars=list(ARITHMETIC_EXEMPLARS[:1]))
 
 
 @register_method(
@@ -44,7 +49,7 @@ def example():
     configuration="fixed",
     operator="concatenative",
     location="input",
-    alignment="statistical",
+    alignment="rule-based",
     modality="text",
     config=SelfConsistencyConfig,
     example=example,
@@ -58,6 +63,6 @@ def build(model, config: SelfConsistencyConfig | dict | None = None, **overrides
     )
     prompt = ExemplarPrompt(cot_exemplars(config.exemplars), input_template=config.input_template)
     return Reprogrammer(
-        frozen, input=prompt, output=MajorityVote(config.rule), paradigm=Paradigm.PROMPT_INSTRUCTION,
+        frozen, input=prompt, output=MajorityVote(config.rule, config.missing), paradigm=Paradigm.PROMPT_INSTRUCTION,
         modality=Modality.TEXT, name="self-consistency",
     )

@@ -30,6 +30,8 @@ class SetOfMarkConfig(MarkerConfig):
     num_regions: int = Field(2, ge=1)
     template: str = "a photo of mark {}."
     tint: float = Field(0.3, ge=0, le=1)
+    mark_alpha: float = Field(0.9, gt=0, le=1)
+    """Opacity of outlines and number labels (1: opaque, a pixel overwrite rather than an overlay)."""
     masks: Any = None
     mark_to_region: Optional[list[int]] = None
 
@@ -58,7 +60,7 @@ def build(model, config: SetOfMarkConfig | dict | None = None, **overrides: Any)
         raise ValueError(f"class_names: one mark name per region ({config.num_regions}), got {config.class_names}")
     marker = NumberedMarks(
         config.tint, 1.0, config.boxes, config.masks, None,
-        CLIP_MEAN if config.normalize else None, CLIP_STD if config.normalize else None,
+        CLIP_MEAN if config.normalize else None, CLIP_STD if config.normalize else None, config.mark_alpha,
     )
     return build_marker_method(
         model, config, marker, "set-of-mark", output=MarkAlignment(config.num_regions, config.mark_to_region)

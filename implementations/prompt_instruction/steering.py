@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from reprogrammability.framework.axes import Configuration, Operator
 from reprogrammability.framework.errors import InterfaceError
 from reprogrammability.framework.manipulation import HiddenManipulation
-from reprogrammability.framework.symbolic import SymbolicForm, odot, x
+from reprogrammability.framework.symbolic import SymbolicForm, odot
 
 from .scoring import CausalLMScorer, encode_segment
 

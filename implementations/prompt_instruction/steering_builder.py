@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 from pydantic import Field
 from torch import nn

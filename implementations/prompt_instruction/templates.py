@@ -10,12 +10,10 @@ split into a *prefix* (instruction + demonstrations) and a *query*, which
 
 from __future__ import annotations
 
-import random
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Callable, Sequence
 
 import sympy as sp
-from pydantic import BaseModel, ConfigDict, Field
-from torch import nn
+from pydantic import BaseModel, ConfigDict
 
 from reprogrammability.framework.axes import Configuration, Location, Operator
 from reprogrammability.framework.manipulation import InputManipulation
@@ -159,7 +157,7 @@ class FewShotPrompt(InputManipulation):
             raise ValueError(f"embedder: selection={selection!r}/ordering={ordering!r} need an embedder (texts -> (N, D))")
         self._shared: str | None = None
 
-    def demonstrations_for(self, queries: list, shared: bool) -> list[list[int]]:
+    def demonstrations_for(self, queries: list) -> list[list[int]]:
         """Indices into the pool of the demonstrations of each query, in prompt order."""
         if self.k == 0:
             return [[] for _ in queries]
@@ -175,7 +173,7 @@ class FewShotPrompt(InputManipulation):
 
     def forward(self, x: Any) -> PromptBatch:
         queries = as_text_list(x)
-        orders = self.demonstrations_for(queries, shared=True)
+        orders = self.demonstrations_for(queries)
         cache: dict[tuple[int, ...], str] = {}
         prefixes = []
         for order in orders:

@@ -23,17 +23,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from reprogrammability.framework.adapters.transformers import (
-    CLIPAdapter,
-    _TextView,
-    _VisionView,
-)
+from reprogrammability.framework.adapters.transformers import CLIPAdapter
 from reprogrammability.framework.alignment import OutputAlignment
 from reprogrammability.framework.axes import Alignment, Configuration, Location, Operator
 from reprogrammability.framework.errors import InterfaceError, NotFittedError, ShapeError
 from reprogrammability.framework.interfaces import EmbeddingState
 from reprogrammability.framework.manipulation import InputManipulation
-from reprogrammability.framework.symbolic import SymbolicForm, concat, op, x, z
+from reprogrammability.framework.symbolic import SymbolicForm, concat, x
 
 __all__ = [
     "PromptedImages",
@@ -136,6 +132,11 @@ class ClassPromptTemplate(InputManipulation):
         if not isinstance(x, Tensor) or x.dim() != 4:
             raise ShapeError(f"x: expected images (B, C, H, W), got {getattr(x, 'shape', type(x).__name__)}")
         return PromptedImages(x, self.prompts)
+
+    def validation_view(self, received: Any, returned: PromptedImages) -> tuple[list[str], list[str]]:
+        """Where the concatenation happens: each class name (before) inside each of its prompts (after)."""
+        before = [name for name, group in zip(self.class_names, returned.prompts) for _ in group]
+        return before, [p for group in returned.prompts for p in group]
 
     def symbolic(self) -> SymbolicForm:
         c = sp.Symbol("c")

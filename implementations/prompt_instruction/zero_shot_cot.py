@@ -56,6 +56,6 @@ def build(model, config: ZeroShotCoTConfig | dict | None = None, **overrides: An
         reasoner_for(frozen, config), config.input_template, config.reasoning_trigger, config.answer_trigger
     )
     return Reprogrammer(
-        frozen, input=prompt, output=AnswerExtraction(config.rule), paradigm=Paradigm.PROMPT_INSTRUCTION,
+        frozen, input=prompt, output=AnswerExtraction(config.rule, config.missing), paradigm=Paradigm.PROMPT_INSTRUCTION,
         modality=Modality.TEXT, name="zero-shot-cot",
     )

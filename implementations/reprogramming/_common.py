@@ -27,6 +27,7 @@ __all__ = [
     "tiny_image_example",
     "tiny_text_classifier",
     "random_tokens",
+    "seeded_example",
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

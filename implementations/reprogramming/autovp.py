@@ -1,9 +1,10 @@
 """AutoVP (Tsao, Hsiung, Chen, Liu, Ho, "AutoVP: An Automated Visual Prompting Framework and Benchmark",
 ICLR 2024, arXiv:2310.08381), with its fully connected output map (FullyLM).
 
-    x' = N(scale_s(x) + M(s) ⊙ σ(W)),   ŷ = A f(x') + b
+    u = scale_s(x),   x' = N(u + M(s) ⊙ σ(W)),   ŷ = A f(x') + b
 
-The input scale s is learned with the program (gradients through bilinear sampling); the output map is a
+Two input parts: the learnable input scaling (parametric: s changes the image itself, gradients through
+bilinear sampling) and the padding prompt on the frame it leaves free (additive); the output map is a
 trainable linear layer C_s → C_t.
 """
 
@@ -17,7 +18,7 @@ from reprogrammability.implementations.registry import register_method
 
 from ._common import VisualConfig, as_frozen, make_config, seeded_example, tiny_image_example
 from .ilm_vp import num_source_classes
-from .programs import LearnableResizePadding
+from .programs import LearnableScale, ScaledPaddingPrompt
 
 __all__ = ["AutoVPConfig", "build"]
 
@@ -35,7 +36,7 @@ def _example():
     "autovp",
     paradigm="model-reprogramming",
     configuration="learnable",
-    operator="additive",
+    operator=["parametric", "additive"],
     location="input",
     alignment="linear",
     modality="vision",
@@ -46,7 +47,7 @@ def build(model, config=None, **overrides) -> Reprogrammer:
     """AutoVP: learnable input scaling with a padding prompt and a linear (FullyLM) output map."""
     cfg = make_config(AutoVPConfig, config, overrides)
     frozen = as_frozen(model)
-    size = min(cfg.image_size, cfg.canvas_size)
-    program = LearnableResizePadding(cfg.canvas_size, size, cfg.mean, cfg.std, cfg.channels)
+    scale = LearnableScale(cfg.canvas_size, min(cfg.image_size, cfg.canvas_size), cfg.channels)
+    prompt = ScaledPaddingPrompt(scale, cfg.mean, cfg.std)
     head = LinearAlignment(num_source_classes(frozen, cfg), cfg.num_classes)
-    return Reprogrammer(frozen, program, head, paradigm="model-reprogramming", modality="vision", name="autovp")
+    return Reprogrammer(frozen, [scale, prompt], head, paradigm="model-reprogramming", modality="vision", name="autovp")

@@ -7,7 +7,8 @@ arXiv:2007.08714).
 
 The program is Elsayed et al.'s; the model is only queried for its outputs; the many-to-one map S_t
 assigns m source labels to every target label at random, once (rule-based). Train it with
-``Trainer(..., gradient_estimator=make_estimator(config))``; the trainer reports the query count.
+``Trainer(..., gradient_estimator=reprogrammer.gradient_estimator)`` (built by
+:func:`make_estimator` from the config); the trainer reports the query count.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ def build(model, config=None, **overrides) -> Reprogrammer:
     program = FullCanvasProgram(cfg.canvas_size, cfg.image_size, cfg.mean, cfg.std, cfg.channels, resize_input=True)
     num_source = source_classes(frozen, torch.zeros(1, cfg.channels, cfg.canvas_size, cfg.canvas_size))
     mapping = RandomLabelMapping(num_source, cfg.num_classes, cfg.labels_per_class, seed=cfg.seed)
-    return Reprogrammer(
+    reprogrammer = Reprogrammer(
         frozen, program, mapping, paradigm="model-reprogramming", access="zeroth-order", modality="vision", name="bar"
     )
+    reprogrammer.gradient_estimator = make_estimator(cfg)  # the trainer's default for this method (RGF)
+    return reprogrammer

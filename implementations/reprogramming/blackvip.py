@@ -6,7 +6,8 @@ Transfer Learning", CVPR 2023, arXiv:2303.14773).
 
 A coordinator (frozen encoder, trainable decoder and prompt trigger φ) writes an input-dependent prompt;
 only output queries of f are used to train it. Train with ``Trainer(..., optimizer="sgd",
-gradient_estimator=make_estimator(config))``.
+gradient_estimator=reprogrammer.gradient_estimator)`` (SPSA-GC from
+:func:`make_estimator`).
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def build(model, config=None, **overrides) -> Reprogrammer:
         seed=cfg.seed,
     )
     num_source = source_classes(frozen, torch.zeros(1, cfg.channels, cfg.canvas_size, cfg.canvas_size))
-    return Reprogrammer(
+    reprogrammer = Reprogrammer(
         frozen,
         program,
         restriction(num_source, cfg.num_classes),
@@ -96,3 +97,5 @@ def build(model, config=None, **overrides) -> Reprogrammer:
         modality="vision",
         name="blackvip",
     )
+    reprogrammer.gradient_estimator = make_estimator(cfg)  # SPSA-GC, for Trainer(..., gradient_estimator=...)
+    return reprogrammer

@@ -4,20 +4,17 @@ Images enter in [0, 1] as (B, C, h, w); a program that needs a fixed size resize
 first (``r``). Normalisation ``N`` with the frozen model's statistics is part of each program's
 formula, at the place its paper puts it:
 
-=========================  ===============================================  ==============================
-program                    x' =                                             paper
-=========================  ===============================================  ==============================
-:class:`FullCanvasProgram`  N(½(pad(2x − 1) + tanh(W ⊙ M) + 1))            Elsayed et al. 2019; BAR 2020
-:class:`PaddingProgram`     N(pad(x) + M ⊙ σ(W))                            ILM-VP 2023, BLM 2024
-:class:`WatermarkPrompt`    N(r(x)) + M_p ⊙ θ   (border of width p)         Bahng et al. 2022
-:class:`FixedPatchPrompt`   N(r(x)) + M_patch ⊙ θ  (top-left p × p)         Bahng et al. 2022
-:class:`RandomPatchPrompt`  N(r(x)) + M_patch(u) ⊙ θ, u random              Bahng et al. 2022
-:class:`ShrinkPadPrompt`    pad(N(r_{H−2p}(x))) + M_p ⊙ θ                   EVP, Wu et al. 2022
-:class:`LearnableResizePadding` N(scale_s(x) + M(s) ⊙ σ(W))                 AutoVP, Tsao et al. 2024
-:class:`SampleSpecificMaskProgram` N(r(x) + f_mask(r(x)) ⊙ δ)               SMM, Cai et al. 2024
-:class:`CoordinatorPrompt`  N(clip(r(x) + ε · g_dec([g_enc(x); φ])))         BlackVIP, Oh et al. 2023
-:class:`InputTransformation` N(g_θ(r(x)))  (encoder-decoder)                REFINE, Chen et al. 2025
-=========================  ===============================================  ==============================
+* :class:`FullCanvasProgram`: ``N(½(pad(2x − 1) + tanh(W ⊙ M) + 1))`` (Elsayed et al. 2019; BAR 2020);
+* :class:`PaddingProgram`: ``N(pad(x) + M ⊙ σ(W))`` (ILM-VP 2023, BLM 2024);
+* :class:`WatermarkPrompt`: ``N(r(x)) + M_p ⊙ θ``, a border of width p (Bahng et al. 2022);
+* :class:`FixedPatchPrompt` / :class:`RandomPatchPrompt`: ``N(r(x)) + M_patch ⊙ θ``, a p × p patch at the
+  top-left corner / at a random place (Bahng et al. 2022);
+* :class:`ShrinkPadPrompt`: ``pad(N(r_{H−2p}(x))) + M_p ⊙ θ`` (EVP, Wu et al. 2022);
+* :class:`LearnableScale` then :class:`ScaledPaddingPrompt`: ``u = scale_s(x)``, ``N(u + M(s) ⊙ σ(W))``
+  (AutoVP, Tsao et al. 2024);
+* :class:`SampleSpecificMaskProgram`: ``N(r(x) + f_mask(r(x)) ⊙ δ)`` (SMM, Cai et al. 2024);
+* :class:`CoordinatorPrompt`: ``N(clip(r(x) + ε · g_dec([g_enc(x); φ])))`` (BlackVIP, Oh et al. 2023);
+* :class:`InputTransformation`: ``N(σ(g_θ(r(x))))``, an encoder-decoder (REFINE, Chen et al. 2025).
 """
 
 from __future__ import annotations
@@ -45,7 +42,8 @@ __all__ = [
     "FixedPatchPrompt",
     "RandomPatchPrompt",
     "ShrinkPadPrompt",
-    "LearnableResizePadding",
+    "LearnableScale",
+    "ScaledPaddingPrompt",
     "MaskGenerator",
     "SampleSpecificMaskProgram",
     "Coordinator",
@@ -367,25 +365,17 @@ class RandomPatchPrompt(FixedPatchPrompt):
         return top, left
 
 
-class LearnableResizePadding(VisualProgram):
-    """AutoVP's input scaling with a padding prompt (Tsao, Hsiung, Chen, Liu, Ho, ICLR 2024, arXiv:2310.08381).
-
-    The image is scaled about the canvas centre by a learnable factor s (initialised to
-    ``image_size / canvas``): ``scale_s(x)`` fills the central s·H × s·W region of a zero canvas, sampled
-    bilinearly so s gets gradients. The prompt covers the rest: ``x' = N(scale_s(x) + M(s) ⊙ σ(W))``, M(s)
-    the frame outside the scaled image (recomputed from s, not differentiated). Trainable: C·H·W + 1.
+class LearnableScale(VisualProgram):
+    """AutoVP's input scaling (Tsao, Hsiung, Chen, Liu, Ho, ICLR 2024, arXiv:2310.08381): the image is scaled
+    about the canvas centre by a learnable factor s (initialised to ``image_size / canvas``), filling the
+    central s·H × s·W region of a zero canvas, sampled bilinearly so that s gets gradients:
+    ``x' = scale_s(x)`` (B, C, H, W), values still in [0, 1]. Trainable parameters: 1.
     """
 
-    operator = Operator.ADDITIVE
+    operator = Operator.PARAMETRIC
 
     def __init__(
-        self,
-        canvas_size: int | tuple[int, int],
-        image_size: int = 128,
-        mean: Sequence[float] = (0.0, 0.0, 0.0),
-        std: Sequence[float] = (1.0, 1.0, 1.0),
-        channels: int = 3,
-        min_scale: float = 0.1,
+        self, canvas_size: int | tuple[int, int], image_size: int = 128, channels: int = 3, min_scale: float = 0.1
     ):
         super().__init__()
         H, W = _pair(canvas_size, "canvas_size")
@@ -393,19 +383,17 @@ class LearnableResizePadding(VisualProgram):
             raise ValueError(f"image_size: expected 1..{min(H, W)}, got {image_size}")
         self.canvas, self.channels, self.min_scale = (H, W), int(channels), float(min_scale)
         self.scale = nn.Parameter(torch.tensor(float(image_size) / min(H, W)))
-        self.program = nn.Parameter(torch.zeros(channels, H, W))
-        self.normalize = Normalize(mean, std)
 
     def current_scale(self) -> Tensor:
         return self.scale.clamp(self.min_scale, 1.0)
 
     def mask(self) -> Tensor:
-        """M(s): 1 outside the centred s·H × s·W image region, (1, H, W)."""
+        """M(s): 1 outside the centred s·H × s·W image region, (1, H, W) (not differentiated)."""
         H, W = self.canvas
         s = float(self.current_scale().detach())
         h, w = max(1, round(s * H)), max(1, round(s * W))
         top, left = (H - h) // 2, (W - w) // 2
-        mask = torch.ones(1, H, W, device=self.program.device)
+        mask = torch.ones(1, H, W, device=self.scale.device)
         mask[:, top : top + h, left : left + w] = 0
         return mask
 
@@ -417,19 +405,43 @@ class LearnableResizePadding(VisualProgram):
         theta[:, 0, 0] = 1.0 / s
         theta[:, 1, 1] = 1.0 / s
         grid = F.affine_grid(theta, [B, self.channels, *self.canvas], align_corners=False)
-        scaled = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-        delta = self.mask().to(x.dtype) * torch.sigmoid(self.program).to(x.dtype)
-        return self.normalize(scaled + delta)
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+    def symbolic(self) -> SymbolicForm:
+        return SymbolicForm(
+            expression=op("scale")(x, sp.Symbol("s")),
+            parameter_count=sp.Integer(1),
+            description="learnable input scale s",
+        )
+
+
+class ScaledPaddingPrompt(VisualProgram):
+    """AutoVP's prompt around the scaled image: ``x' = N(u + M(s) ⊙ σ(W))`` with M(s) the frame left free by a
+    :class:`LearnableScale` (read from it, not owned), W (C, H, W). Trainable parameters: C·H·W.
+    """
+
+    def __init__(
+        self, scale: LearnableScale, mean: Sequence[float] = (0.0, 0.0, 0.0), std: Sequence[float] = (1.0, 1.0, 1.0)
+    ):
+        super().__init__()
+        object.__setattr__(self, "_scale", scale)  # the sibling part that owns s
+        self.canvas, self.channels = scale.canvas, scale.channels
+        self.program = nn.Parameter(torch.zeros(scale.channels, *scale.canvas))
+        self.normalize = Normalize(mean, std)
+
+    def forward(self, u: Tensor) -> Tensor:
+        u = self._check(u, self.canvas, resize=False)
+        delta = self._scale.mask().to(u.device, u.dtype) * torch.sigmoid(self.program).to(u.dtype)
+        return self.normalize(u + delta)
 
     def symbolic(self) -> SymbolicForm:
         C, H, W = symbols("C H W")
-        s, Wp = sp.Symbol("s"), sp.Symbol("W")
-        scale = op("scale")
+        Wp = sp.Symbol("W")
         return SymbolicForm(
-            expression=_normalize(scale(x, s) + odot(op("M")(s), _sigmoid(Wp))),
-            parameter_count=C * H * W + 1,
+            expression=_normalize(x + odot(op("M")(sp.Symbol("s")), _sigmoid(Wp))),
+            parameter_count=C * H * W,
             shapes={C: self.channels, H: self.canvas[0], W: self.canvas[1]},
-            description="learnable input scale s and a padding prompt around the scaled image",
+            description="padding prompt on the frame the scaled image leaves free",
         )
 
 
