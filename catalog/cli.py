@@ -491,3 +491,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     form.add_argument("--markdown", action="store_true", help="print the documentation page")
     form.add_argument("--json", action="store_true", help="print a JSON list of rows")
     p.set_defaults(handler=_cmd_crosscheck)
+
+    from reprogrammability.framework import validation_cli
+
+    p = sub.add_parser("check", help="validate a new catalog entry (YAML) together with its implementation")
+    validation_cli.add_catalog_check_arguments(p)
+    p.set_defaults(handler=validation_cli.run_catalog_check)

@@ -10,6 +10,7 @@ import logging
 import shutil
 import tempfile
 
+from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 
 from reprogrammability import docs_gen
@@ -28,6 +29,7 @@ PLACEHOLDERS = {
 _state: dict = {}
 
 
+@event_priority(100)  # before mkdocstrings creates its handler
 def on_config(config):
     """Point mkdocstrings at a source tree where ``reprogrammability.framework`` etc. live (see setup.py)."""
     old = _state.pop("api_tree", None)

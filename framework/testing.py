@@ -31,7 +31,7 @@ def method_id(method: Any) -> str:
     info = getattr(method, "method_info", None)
     if info is not None:
         return info.id
-    if hasattr(method, "id") and isinstance(getattr(method, "id"), str):
+    if isinstance(getattr(method, "id", None), str):
         return method.id
     name = getattr(method, "__name__", None) or getattr(method, "name", None)
     return str(name) if name else type(method).__name__
@@ -75,9 +75,7 @@ class MethodCheck:
         return f"MethodCheck({self.name!r})"
 
 
-def parametrize_with_checks(
-    methods: Sequence[Any] | Any, *, checks: Optional[Iterable[str]] = None, **options: Any
-):
+def parametrize_with_checks(methods: Sequence[Any] | Any, *, checks: Optional[Iterable[str]] = None, **options: Any):
     """A ``pytest.mark.parametrize("method, check", ...)`` over every method and every named check.
 
     Args:

@@ -20,8 +20,9 @@ What :func:`validate` accepts
   a third time). So it must build a new reprogrammer, and the same one, on every call;
 * a **registered method id** (``"ilm-vp"``), a :class:`MethodInfo`, or a registered ``build``
   function: its ``example`` is used and its declared coordinates are compared with the built ones;
-* a **Reprogrammer** plus ``inputs`` and ``targets``: deep copies of it stand in for the extra
-  builds (so construction determinism is not checked, and the frozen model is copied twice).
+* a **Reprogrammer** plus ``inputs`` and ``targets``: it is trained in place, and deep copies of
+  it, taken before, stand in for the extra builds (so construction determinism is not checked, and
+  the frozen model is copied).
 
 The checks
 ----------
@@ -33,33 +34,52 @@ a failure.
 
 How the operator is decided (precisely)
 ---------------------------------------
-Each manipulation is observed where it acts: its own input and output are recorded during a real
+Each manipulation is observed where it acts: what it receives and returns is recorded during a real
 forward (a forward hook for ``input``/``embedding`` parts; ``edit_hidden``/``key_value_prefix`` for
-hidden parts), for two probe batches x₁, x₂ of the same shape, and, for learnable parts, again with
-its trainable parameters θ perturbed to θ'. Writing u for what the part receives and I(u) for what
-it returns (a tensor; the ``embeds`` of an :class:`EmbeddingState`; a hidden state):
+hidden parts) on the probe batch x₁; the part alone is then replayed on other values: what it
+received on a second batch x₂ of the same shape, mixtures of the two, small changes, and (learnable
+parts) the same inputs with its trainable parameters θ perturbed to θ'. Write u for the tensor the
+part changes (a tensor input; the one float field of a dict/dataclass input that changes, e.g. graph
+features or images next to boxes; the ``embeds`` of an :class:`EmbeddingState`; a hidden state) and
+I(u) for what it returns there.
 
-* **additive**: I keeps the shape (at the input location the number of dimensions, so padding onto
-  a larger canvas is allowed), is affine in u: ``I(½u₁+½u₂) = ½I(u₁)+½I(u₂)``, and adds a term that
-  does not depend on u: for learnable parts ``I_θ'(u₁) − I_θ(u₁) = I_θ'(u₂) − I_θ(u₂) ≠ 0`` (the
-  parameters shift every input by the same amount, which holds for ``N(pad(x) + M ⊙ σ(W))`` with a
-  normalisation after the sum); for fixed parts of unchanged shape ``I(u₁) − u₁ = I(u₂) − u₂``.
-  Discrete inputs (token ids, strings) cannot be added to, and a key/value prefix is never additive.
-* **concatenative**: the sequence grows, P = T' − T > 0, and u is kept *unchanged and in order*
-  inside I(u), so that I(u) is u with P prompt elements inserted as block(s) (``[P; u]``, or ``[u₀;
-  P; u₁:]`` when a prompt goes after a start token as in CoOp). Strings: u is a contiguous substring
-  of a longer I(u). Tensors: exactly one axis grows. Key/value prefixes: a prefix of length P > 0
-  enters every attention layer. Deep prompts (a hidden edit that keeps the length): a contiguous
-  block of positions is replaced by values that do not depend on the input, the rest is unchanged.
-* **parametric**: declared only where neither of the above holds.
+* **additive**, I(u) = a ⊙ A(u) + δ: I keeps the shape (at the input location the number of
+  dimensions, so padding onto a larger canvas or one prompted copy per group is allowed); it is
+  affine, ``I(½u₁+½u₂) = ½I(u₁)+½I(u₂)``; where the shape is kept its response to a change t of
+  the input is element-wise, ``I(u+t) − I(u) = a ⊙ t`` with a ≠ 0 everywhere (the input is carried,
+  perhaps normalised, never overwritten or mixed) and a non-zero term is added; and for learnable
+  parts ``I_θ'(u₁) − I_θ(u₁) = I_θ'(u₂) − I_θ(u₂) ≠ 0``: the parameters shift every input by the
+  same amount (for embedding and hidden parts u₂ comes with its own token ids, so a term that depends
+  on the tokens is caught). ``N(pad(x) + M ⊙ σ(W))`` with a normalisation after the sum is additive.
+  Text, token ids and key/value prefixes are never additive.
+* **concatenative**: the sequence grows by P > 0 and what the part received is kept *unchanged and in
+  order* inside what it returns, with the P prompt elements inserted as block(s) (``[P; u]``, or
+  ``[u₀; P; u₁:]`` when a prompt goes after a start token as in CoOp; a batch repeated once per
+  prompt, as in prompt mixtures, is allowed). Strings: u is a contiguous substring of a longer text;
+  token ids: each row keeps its tokens in order and gains the same P tokens; tensors: exactly one
+  axis grows; key/value prefixes: a prefix of length P > 0 enters every attention layer; deep prompts
+  (a hidden edit that keeps the length): it replaces only prompt positions inserted earlier at the
+  embedding, by values that do not depend on the input, and keeps every other position unchanged.
+* **parametric**: declared only where neither of the above holds. A part declaring several
+  operators (``operator = (Operator.ADDITIVE, Operator.PARAMETRIC)``) is held to the structural part
+  of each (additive+parametric: keeps the shape and adds to its input, the term may depend on it).
+
+A part whose operator acts on something other than what ``forward`` receives (CLIP class-prompt
+templates act on the class names, not on the image) may define ``validation_view(received, returned)
+-> (before, after)`` giving the two sides in the space where its operator acts; the concatenation
+test then runs on those.
 
 Tolerances: "equal" is bit-exact where the definition says *unchanged* (the frozen model, the
 original content of a concatenation, reproducibility); algebraic identities (affinity, equal
-shifts) hold up to ``1e-4`` relative to the magnitude of the values compared.
+shifts, element-wise responses) hold up to ``1e-4`` relative to the magnitude of the values.
 
 Multi-tower models (CLIP): the trace observes the image tower; a part with ``tower="text"`` acts on
 the class prompts' token-embedding state and is observed through its own calls. Its location check
-asks that the image input is untouched and the text tower's embedding state changes.
+asks that the image input is untouched and that the text tower's embedding state changes.
+
+Reproducibility: everything runs under ``torch.use_deterministic_algorithms(True, warn_only=True)``
+inside a forked RNG, so "same seed, same result" means bit-identical with deterministic kernels, and
+the caller's RNG stream and settings are left as they were.
 """
 
 from __future__ import annotations
@@ -70,7 +90,6 @@ import dataclasses
 import importlib
 import importlib.util
 import json
-import math
 import sys
 import tempfile
 import time
@@ -78,7 +97,7 @@ import traceback
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import sympy as sp
 import torch
@@ -123,31 +142,111 @@ class CheckInfo:
 
 
 CHECKS: tuple[CheckInfo, ...] = (
-    CheckInfo("example-builds", "setup", "the factory returns (reprogrammer, inputs, targets) and the Reprogrammer accepts its coordinates"),
-    CheckInfo("declared-coordinates", "spec", "the built reprogrammer sits at the coordinates its registry or catalog entry declares"),
-    CheckInfo("spec-rules", "spec", "the coordinates obey the rules of the definition (access, paradigm, continuous input for additive)"),
-    CheckInfo("forward-runs", "setup", "ŷ = O(f(I(x))) runs on the inputs and gives one finite score row per target"),
-    CheckInfo("training-runs", "setup", "a few training steps run (back-propagation, or the example's zeroth-order gradient estimator)"),
-    CheckInfo("frozen-unchanged", "frozen model", "f's parameters and buffers are bit-identical after the training steps"),
-    CheckInfo("frozen-no-gradient", "frozen model", "no gradient ever reaches f, and no trainable parameter is one of f's tensors"),
+    CheckInfo(
+        "example-builds",
+        "setup",
+        "the factory returns (reprogrammer, inputs, targets) and the Reprogrammer accepts its coordinates",
+    ),
+    CheckInfo(
+        "declared-coordinates",
+        "spec",
+        "the built reprogrammer sits at the coordinates its registry or catalog entry declares",
+    ),
+    CheckInfo(
+        "spec-rules",
+        "spec",
+        "the coordinates obey the rules of the definition (access, paradigm, continuous input for additive)",
+    ),
+    CheckInfo("forward-runs", "setup", "ŷ = O(f(I(x))) runs on the inputs and gives one score row (no NaN) per target"),
+    CheckInfo(
+        "training-runs",
+        "setup",
+        "a few training steps run (back-propagation, or the example's zeroth-order gradient estimator)",
+    ),
+    CheckInfo(
+        "frozen-unchanged", "frozen model", "f's parameters and buffers are bit-identical after the training steps"
+    ),
+    CheckInfo(
+        "frozen-no-gradient",
+        "frozen model",
+        "no gradient ever reaches f, and no trainable parameter is one of f's tensors",
+    ),
     CheckInfo("frozen-eval-mode", "frozen model", "every module of f runs in eval mode during training"),
-    CheckInfo("frozen-no-writes", "frozen model", "nothing writes to f's tensors in place (version counters unchanged)"),
-    CheckInfo("configuration-fixed", "configuration λ", "fixed parts have no trainable parameters and training changes neither their state nor what they compute"),
-    CheckInfo("configuration-learnable", "configuration λ", "learnable parts have trainable parameters and every one of them receives updates (gradient or zeroth-order)"),
+    CheckInfo(
+        "frozen-no-writes", "frozen model", "nothing writes to f's tensors in place (version counters unchanged)"
+    ),
+    CheckInfo(
+        "configuration-fixed",
+        "configuration λ",
+        "fixed parts have no trainable parameters and training changes neither their state nor what they compute",
+    ),
+    CheckInfo(
+        "configuration-learnable",
+        "configuration λ",
+        "learnable parts have trainable parameters and every one of them receives updates (gradient or zeroth-order)",
+    ),
     CheckInfo("location-input", "location ℓ", "an input part changes f's raw input (after the adapter's prepare)"),
-    CheckInfo("location-embedding", "location ℓ", "an embedding part leaves the token ids untouched and changes the embedding state f continues from"),
-    CheckInfo("location-hidden", "location ℓ", "a hidden part leaves input and embedding untouched and changes only intermediate states or attention keys/values"),
-    CheckInfo("operator-additive", "operator τ", "an additive part keeps the shape, is affine in what it receives and adds a term that does not depend on it"),
-    CheckInfo("operator-concatenative", "operator τ", "a concatenative part lengthens the sequence by the prompt length and keeps the original content unchanged and in order"),
+    CheckInfo(
+        "location-embedding",
+        "location ℓ",
+        "an embedding part leaves the token ids untouched and changes the embedding state f continues from",
+    ),
+    CheckInfo(
+        "location-hidden",
+        "location ℓ",
+        "a hidden part leaves input and embedding untouched and changes only intermediate states or attention keys/values",
+    ),
+    CheckInfo(
+        "operator-additive",
+        "operator τ",
+        "an additive part keeps the shape, is affine in what it receives and adds a term that does not depend on it",
+    ),
+    CheckInfo(
+        "operator-concatenative",
+        "operator τ",
+        "a concatenative part lengthens the sequence by the prompt length and keeps the original content unchanged and in order",
+    ),
     CheckInfo("operator-parametric", "operator τ", "a part declared parametric is neither additive nor concatenative"),
-    CheckInfo("alignment-identity", "alignment ω", "the identity alignment returns f's outputs or a restriction of them, with no parameters and no fitting"),
-    CheckInfo("alignment-rule-based", "alignment ω", "a rule-based alignment is fixed: no parameters, fit() changes nothing, training changes nothing"),
-    CheckInfo("alignment-statistical", "alignment ω", "a statistical alignment is estimated from data by fit() and has no gradient parameters"),
-    CheckInfo("alignment-linear", "alignment ω", "a linear alignment is affine in f's outputs and its parameters receive updates"),
-    CheckInfo("symbolic-parameter-count", "symbolic form", "each part's symbolic parameter count, evaluated at its shapes, equals the measured count"),
-    CheckInfo("symbolic-formula-renders", "symbolic form", "each part's formula and parameter count are sympy expressions that render as LaTeX, and so does ŷ"),
-    CheckInfo("deterministic", "reproducibility", "two builds trained with the same seed give bit-identical learned parts and predictions"),
-    CheckInfo("save-load-roundtrip", "reproducibility", "save_learned/load_learned into a fresh instance reproduces the learned parts and predictions bit-exactly"),
+    CheckInfo(
+        "alignment-identity",
+        "alignment ω",
+        "the identity alignment returns f's outputs or a restriction of them, with no parameters and no fitting",
+    ),
+    CheckInfo(
+        "alignment-rule-based",
+        "alignment ω",
+        "a rule-based alignment is fixed: no parameters, fit() changes nothing, training changes nothing",
+    ),
+    CheckInfo(
+        "alignment-statistical",
+        "alignment ω",
+        "a statistical alignment is estimated from data by fit() and has no gradient parameters",
+    ),
+    CheckInfo(
+        "alignment-linear",
+        "alignment ω",
+        "a linear alignment is affine in f's outputs and its parameters receive updates",
+    ),
+    CheckInfo(
+        "symbolic-parameter-count",
+        "symbolic form",
+        "each part's symbolic parameter count, evaluated at its shapes, equals the measured count",
+    ),
+    CheckInfo(
+        "symbolic-formula-renders",
+        "symbolic form",
+        "each part's formula and parameter count are sympy expressions that render as LaTeX, and so does ŷ",
+    ),
+    CheckInfo(
+        "deterministic",
+        "reproducibility",
+        "two builds trained with the same seed give bit-identical learned parts and predictions",
+    ),
+    CheckInfo(
+        "save-load-roundtrip",
+        "reproducibility",
+        "save_learned/load_learned into a fresh instance reproduces the learned parts and predictions bit-exactly",
+    ),
 )
 """Every check :func:`validate` runs, in report order."""
 
@@ -318,15 +417,15 @@ class ValidationExample:
                 f"gradient_estimator) or a ValidationExample, got {got}"
             )
         if not isinstance(example.reprogrammer, Reprogrammer):
-            raise TypeError(f"{where}: the first element must be a Reprogrammer, got {type(example.reprogrammer).__name__}")
+            raise TypeError(
+                f"{where}: the first element must be a Reprogrammer, got {type(example.reprogrammer).__name__}"
+            )
         if example.gradient_estimator is None:
             example.gradient_estimator = getattr(example.reprogrammer, "gradient_estimator", None)
         if not isinstance(example.targets, Tensor):
             example.targets = torch.as_tensor(example.targets)
         if _batch_size(example.inputs) != example.targets.shape[0]:
-            raise ValueError(
-                f"{where}: {_batch_size(example.inputs)} inputs but {example.targets.shape[0]} targets"
-            )
+            raise ValueError(f"{where}: {_batch_size(example.inputs)} inputs but {example.targets.shape[0]} targets")
         return example
 
 
@@ -575,19 +674,6 @@ class _Recorder:
             part.__dict__.pop(name, None)
 
 
-def _array(value: Any) -> Optional[Tensor]:
-    if isinstance(value, Tensor):
-        return value
-    if isinstance(value, EmbeddingState):
-        return value.embeds
-    if isinstance(value, dict) and isinstance(value.get("input_ids"), Tensor):
-        return value["input_ids"]
-    return None
-
-
-# --- the operator evidence ---------------------------------------------------------------------------
-
-
 @dataclass
 class _View:
     """The tensor a part changes inside what it receives (``u``) and returns (``v``), and how to swap ``u``."""
@@ -634,7 +720,9 @@ def _view(call: _Call) -> Optional[_View]:
             return _View(floats[key], fields_out[key], lambda t: _rebuild(u, key, t), lambda out: _fields(out)[key])
         return None
     if isinstance(v, Tensor):
-        same = [k for k, t in floats.items() if t.shape == v.shape] or [k for k, t in floats.items() if t.dim() == v.dim()]
+        same = [k for k, t in floats.items() if t.shape == v.shape] or [
+            k for k, t in floats.items() if t.dim() == v.dim()
+        ]
         if len(same) == 1:
             key = same[0]
             return _View(floats[key], v, lambda t: _rebuild(u, key, t), lambda out: out)
@@ -663,8 +751,14 @@ class _Probe:
     x₂ (one more forward, on first use), and replays of the part alone: on other values, and with its
     trainable parameters perturbed (the same seeded noise every time; f is not run)."""
 
-    def __init__(self, part: nn.Module, first: list[_Call], second: Callable[[], list[_Call]], seed: int,
-                 prompt_positions: Optional[set[int]] = None):
+    def __init__(
+        self,
+        part: nn.Module,
+        first: list[_Call],
+        second: Callable[[], list[_Call]],
+        seed: int,
+        prompt_positions: Optional[set[int]] = None,
+    ):
         self.part, self.first, self._second, self.seed = part, first, second, seed
         self.prompt_positions = prompt_positions
 
@@ -697,13 +791,18 @@ def _elementwise_scale(probe: _Probe, call: _Call, view: _View) -> tuple[Optiona
     size = max(float(u.detach().float().abs().mean()), 1e-2)
     responses = []
     for _ in range(2):
-        t = (torch.rand(u.shape, generator=generator) + 0.5).to(u) * size * torch.where(
-            torch.rand(u.shape, generator=generator) < 0.5, -1.0, 1.0
-        ).to(u)
+        t = (
+            (torch.rand(u.shape, generator=generator) + 0.5).to(u)
+            * size
+            * torch.where(torch.rand(u.shape, generator=generator) < 0.5, -1.0, 1.0).to(u)
+        )
         responses.append((probe.replay(call, view, u + t) - v) / t)
     a, b = responses
     if not _close(a, b):
-        return None, f"its response to a change of the input is not element-wise (it mixes elements: max {_max_diff(a, b):.3g})"
+        return (
+            None,
+            f"its response to a change of the input is not element-wise (it mixes elements: max {_max_diff(a, b):.3g})",
+        )
     return a, ""
 
 
@@ -717,18 +816,29 @@ def _additive_evidence(probe: _Probe) -> tuple[bool, str]:
     for j, c1 in enumerate(probe.first):
         where = f" at layer {c1.layer}" if c1.layer is not None else ""
         if c1.kind == "key_values":
-            return False, "it provides an attention key/value prefix, which lengthens the attended sequence (concatenative)"
+            return (
+                False,
+                "it provides an attention key/value prefix, which lengthens the attended sequence (concatenative)",
+            )
         view = _view(c1)
         if view is None:
-            return False, f"it maps {_shape(c1.input)} to {_shape(c1.output)}: text, token ids and other non-tensors cannot be added to"
+            return (
+                False,
+                f"it maps {_shape(c1.input)} to {_shape(c1.output)}: text, token ids and other non-tensors cannot be added to",
+            )
         u1, v1 = view.u, view.v
         if not (u1.is_floating_point() and v1.is_floating_point()):
             return False, f"it acts on discrete values ({u1.dtype}) such as token ids, which cannot be added to"
         if c1.kind in ("embedding", "hidden") and v1.shape != u1.shape:
-            return False, f"it changes the shape{where} {tuple(u1.shape)} -> {tuple(v1.shape)}; an additive part keeps it"
+            return (
+                False,
+                f"it changes the shape{where} {tuple(u1.shape)} -> {tuple(v1.shape)}; an additive part keeps it",
+            )
         if c1.kind == "embedding":
             s_in, s_out = c1.input, c1.output
-            if not _equal(s_in.token_positions, s_out.token_positions) or not _equal(s_in.attention_mask, s_out.attention_mask):
+            if not _equal(s_in.token_positions, s_out.token_positions) or not _equal(
+                s_in.attention_mask, s_out.attention_mask
+            ):
                 return False, "it moves the token positions or changes the attention mask; an additive part keeps them"
         if c1.kind == "input" and (
             _squeezed(v1).dim() != _squeezed(u1).dim() or v1.shape[0] % max(u1.shape[0], 1) != 0
@@ -744,12 +854,18 @@ def _additive_evidence(probe: _Probe) -> tuple[bool, str]:
             continue
         v2 = probe.replay(c1, view, u2)
         if not _equal(u1, u2) and _close(v2, v1):
-            return False, f"its output does not depend on what it receives{where}: it replaces the input rather than adding to it"
+            return (
+                False,
+                f"its output does not depend on what it receives{where}: it replaces the input rather than adding to it",
+            )
         mixed = probe.replay(c1, view, 0.5 * u1 + 0.5 * u2)
         expected = 0.5 * v1 + 0.5 * v2
         if mixed.shape != expected.shape or not _close(mixed, expected):
             gap = _max_diff(mixed, expected) if mixed.shape == expected.shape else float("nan")
-            return False, f"it is not affine in what it receives{where}: I(½u₁+½u₂) differs from ½I(u₁)+½I(u₂) by {gap:.3g}"
+            return (
+                False,
+                f"it is not affine in what it receives{where}: I(½u₁+½u₂) differs from ½I(u₁)+½I(u₂) by {gap:.3g}",
+            )
         if v1.shape == u1.shape:
             scale, why = _elementwise_scale(probe, c1, view)
             if scale is None:
@@ -835,16 +951,22 @@ def _blocks(positions: list[int], length: int) -> list[tuple[int, int]]:
 def _concat_tensor(u: Tensor, v: Tensor, axis: int, where: str) -> tuple[bool, str]:
     """``v`` is ``u`` with positions inserted along ``axis`` (batch 0); the batch may be repeated K times (one row per prompt)."""
     if u.shape[axis] == 0:
-        return False, f"it receives an empty sequence{where} and generates all {v.shape[axis]} positions (nothing is kept)"
+        return (
+            False,
+            f"it receives an empty sequence{where} and generates all {v.shape[axis]} positions (nothing is kept)",
+        )
     if v.shape[axis] <= u.shape[axis]:
         return False, f"the sequence does not grow{where} ({u.shape[axis]} -> {v.shape[axis]} positions)"
     inner, outer = u.movedim(axis, 1), v.movedim(axis, 1)
     repeat = ""
     if outer.shape[0] != inner.shape[0] and inner.shape[0] and outer.shape[0] % inner.shape[0] == 0:
         k = outer.shape[0] // inner.shape[0]
-        for expanded, how in ((inner.repeat_interleave(k, dim=0), "interleaved"), (inner.repeat(k, *[1] * (inner.dim() - 1)), "tiled")):
+        for expanded, how in (
+            (inner.repeat_interleave(k, dim=0), "one after another"),
+            (inner.repeat(k, *[1] * (inner.dim() - 1)), "batch after batch"),
+        ):
             if _subsequence(expanded, outer) is not None:
-                inner, repeat = expanded, f", each input paired with {k} prompts"
+                inner, repeat = expanded, f", each input paired with {k} prompts ({how})"
                 break
     positions = _subsequence(inner, outer)
     if positions is None:
@@ -874,7 +996,9 @@ def _token_rows(value: Any) -> Optional[list[Tensor]]:
 
 
 def _is_text(value: Any) -> bool:
-    return isinstance(value, str) or (isinstance(value, (list, tuple)) and bool(value) and all(isinstance(t, str) for t in value))
+    return isinstance(value, str) or (
+        isinstance(value, (list, tuple)) and bool(value) and all(isinstance(t, str) for t in value)
+    )
 
 
 def _concat_text(before: Any, after: Any) -> tuple[bool, str]:
@@ -888,7 +1012,10 @@ def _concat_text(before: Any, after: Any) -> tuple[bool, str]:
         if a not in b:
             return False, f"the input text {a[:40]!r} is not kept as one contiguous block in {b[:80]!r}"
     grown = sorted({len(b) - len(a) for a, b in zip(texts_in, texts_out)})
-    return True, f"keeps every input text as a contiguous block of a longer text (+{_names([str(g) for g in grown], 3)} characters)"
+    return (
+        True,
+        f"keeps every input text as a contiguous block of a longer text (+{_names([str(g) for g in grown], 3)} characters)",
+    )
 
 
 def _concat_tokens(before: list[Tensor], after: list[Tensor]) -> tuple[bool, str]:
@@ -904,7 +1031,10 @@ def _concat_tokens(before: list[Tensor], after: list[Tensor]) -> tuple[bool, str
             if token not in rest:
                 return False, "the original tokens are not kept unchanged and in order inside the prompted sequence"
             j += rest.index(token) + 1
-    return True, f"inserts P={next(iter(grown))} tokens into every sequence; the original tokens are kept unchanged and in order"
+    return (
+        True,
+        f"inserts P={next(iter(grown))} tokens into every sequence; the original tokens are kept unchanged and in order",
+    )
 
 
 def _concatenative_evidence(probe: _Probe, prepare: Callable[[Any], Any]) -> tuple[bool, str]:
@@ -918,7 +1048,9 @@ def _concatenative_evidence(probe: _Probe, prepare: Callable[[Any], Any]) -> tup
             lengths = {k.shape[2] for k, _ in pairs_kv} | {v.shape[2] for _, v in pairs_kv}
             if len(lengths) != 1 or next(iter(lengths)) <= 0:
                 return False, f"its key/value prefix has lengths {sorted(lengths)}; a prompt needs one length P > 0"
-            reasons.append(f"prepends a key/value prefix of length P={next(iter(lengths))} to {len(pairs_kv)} attention layers")
+            reasons.append(
+                f"prepends a key/value prefix of length P={next(iter(lengths))} to {len(pairs_kv)} attention layers"
+            )
             continue
         u, v = c1.input, c1.output
         view_method = getattr(part, "validation_view", None)
@@ -928,7 +1060,11 @@ def _concatenative_evidence(probe: _Probe, prepare: Callable[[Any], Any]) -> tup
             ok, why = _concat_text(u, v)
         elif c1.kind == "input" and (_is_text(u) or _token_rows(u) is not None) and _token_rows(v) is not None:
             before = _token_rows(u) if not _is_text(u) else _token_rows(prepare(u))
-            ok, why = (False, "the task input could not be tokenised") if before is None else _concat_tokens(before, _token_rows(v))
+            ok, why = (
+                (False, "the task input could not be tokenised")
+                if before is None
+                else _concat_tokens(before, _token_rows(v))
+            )
         elif isinstance(u, EmbeddingState) and isinstance(v, EmbeddingState):
             ok, why = _concat_tensor(u.embeds, v.embeds, 1, where)
         elif c1.kind == "hidden" and isinstance(u, Tensor) and isinstance(v, Tensor):
@@ -944,11 +1080,18 @@ def _concatenative_evidence(probe: _Probe, prepare: Callable[[Any], Any]) -> tup
                 )
             ok, why = _concat_tensor(u, v, grown[0], where)
         else:
-            hint = "" if callable(view_method) else (
-                " (a part whose operator acts on something other than what forward receives can say where with "
-                "validation_view(received, returned) -> (before, after))"
+            hint = (
+                ""
+                if callable(view_method)
+                else (
+                    " (a part whose operator acts on something other than what forward receives can say where with "
+                    "validation_view(received, returned) -> (before, after))"
+                )
             )
-            return False, f"it maps {_shape(u)} to {_shape(v)}; a concatenation returns a longer sequence of the same kind{hint}"
+            return (
+                False,
+                f"it maps {_shape(u)} to {_shape(v)}; a concatenation returns a longer sequence of the same kind{hint}",
+            )
         if not ok:
             return False, why
         reasons.append(why)
@@ -1009,7 +1152,9 @@ def _seed_everything(seed: int) -> None:
     seed_everything(seed)
 
 
-def _factory_target(factory: Callable[[], Any], name: str, expected: Optional[Spec] = None, source: str = "") -> _Target:
+def _factory_target(
+    factory: Callable[[], Any], name: str, expected: Optional[Spec] = None, source: str = ""
+) -> _Target:
     def build(seed: int) -> ValidationExample:
         _seed_everything(seed)
         return ValidationExample.coerce(factory(), where=name)
@@ -1099,7 +1244,9 @@ def _resolve(method: Any, inputs: Any, targets: Any, options: dict[str, Any]) ->
         return _Target(name=method.name, build=build, from_factory=False)
     if callable(method):
         if inputs is not None or targets is not None:
-            raise TypeError("inputs/targets: a factory returns its own inputs and targets; pass them only with a Reprogrammer")
+            raise TypeError(
+                "inputs/targets: a factory returns its own inputs and targets; pass them only with a Reprogrammer"
+            )
         name = getattr(method, "__qualname__", None) or getattr(method, "__name__", None) or type(method).__name__
         return _factory_target(method, name)
     raise TypeError(
@@ -1148,15 +1295,22 @@ def _train(example: ValidationExample, steps: int, seed: int) -> _Training:
         "amp": False,
         "num_workers": 0,
     }
-    trainer = Trainer(rp, TrainerConfig(**settings), loss_fn=example.loss_fn, gradient_estimator=example.gradient_estimator)
+    try:
+        trainer = Trainer(
+            rp, TrainerConfig(**settings), loss_fn=example.loss_fn, gradient_estimator=example.gradient_estimator
+        )
+    except Exception as error:  # noqa: BLE001 - e.g. an unknown trainer_config field
+        record.error, record.error_type = f"the trainer could not be set up: {_error(error)}", type(error)
+        return record
     inputs, targets = _to_device(example.inputs, device), example.targets.to(device)
     data = torch.utils.data.DataLoader([(inputs, targets)], batch_size=None, collate_fn=lambda item: item)
 
     seen_training: set[str] = set()
     handles = []
+    model_name = type(frozen.model).__name__
     for name, module in frozen.model.named_modules():
 
-        def pre_hook(module, args, name=name or type(frozen.model).__name__):
+        def pre_hook(module, args, name=name or model_name):
             if module.training:
                 seen_training.add(name)
 
@@ -1265,7 +1419,11 @@ class _Validator:
         self.frozen: FrozenModel = self.rp.frozen
         self.device = self.rp.device
         self.x1 = _to_device(self.example.inputs, self.device)
-        self.x2 = _to_device(self.example.probe_inputs, self.device) if self.example.probe_inputs is not None else _roll(self.x1)
+        self.x2 = (
+            _to_device(self.example.probe_inputs, self.device)
+            if self.example.probe_inputs is not None
+            else _roll(self.x1)
+        )
         self.y = self.example.targets.to(self.device)
         self.parts = list(self.rp.inputs)
         spec = self.rp.spec
@@ -1287,7 +1445,10 @@ class _Validator:
             return
         self.alignment_before = _state(self.rp.output)
         self.z_fixed = torch.randn_like(self.z0.float()).to(self.z0.dtype) if isinstance(self.z0, Tensor) else None
-        self.alignment_out_before = self._align(self.z_fixed) if self.rp.output.is_fitted else None
+        try:
+            self.alignment_out_before = self._align(self.z_fixed) if self.rp.output.is_fitted else None
+        except Exception:  # noqa: BLE001 - reported by the alignment checks, which run it again
+            self.alignment_out_before = None
         self.part_states = [_state(p) for p in self.parts]
         self.learned_before = {k: v.clone() for k, v in self.rp.learned_state().items()}
         start = time.perf_counter()
@@ -1303,7 +1464,13 @@ class _Validator:
             self.run(name, check)
         if not self.training.complete:
             reason = "the training steps did not complete (see training-runs)"
-            for name in ("configuration-fixed", "configuration-learnable", "alignment-linear", "deterministic", "save-load-roundtrip"):
+            for name in (
+                "configuration-fixed",
+                "configuration-learnable",
+                "alignment-linear",
+                "deterministic",
+                "save-load-roundtrip",
+            ):
                 self.put(name, SKIPPED, reason)
         self.run("configuration-fixed", self.check_fixed)
         self.run("configuration-learnable", self.check_learnable)
@@ -1325,7 +1492,10 @@ class _Validator:
             (Alignment.STATISTICAL, self.check_statistical),
             (Alignment.LINEAR, self.check_linear),
         ):
-            self.run(f"alignment-{alignment.value}", lambda alignment=alignment, check=check: self._alignment(alignment, check))
+            self.run(
+                f"alignment-{alignment.value}",
+                lambda alignment=alignment, check=check: self._alignment(alignment, check),
+            )
         self.run("deterministic", self.check_deterministic)
         self.run("save-load-roundtrip", self.check_roundtrip)
 
@@ -1396,7 +1566,10 @@ class _Validator:
             return FAILED, "; ".join(wrong)
         total = self.rp.parameter_count()
         if self.rp.evaluated_parameter_count() != total:
-            return FAILED, f"the parts' symbolic counts sum to {self.rp.evaluated_parameter_count():,}, measured {total:,}"
+            return (
+                FAILED,
+                f"the parts' symbolic counts sum to {self.rp.evaluated_parameter_count():,}, measured {total:,}",
+            )
         return PASSED, f"symbolic = measured = {total:,} ({', '.join(parts)})"
 
     def check_symbolic_renders(self) -> tuple[str, str]:
@@ -1508,12 +1681,20 @@ class _Validator:
         if changed:
             return FAILED, f"the frozen model changed during training: {_names(changed)}"
         count = len(self.frozen._tensors())
-        return PASSED, f"all {count} parameters and buffers bit-identical after {self.training.steps_done} steps (fingerprint {self.frozen.fingerprint()[:12]})"
+        return (
+            PASSED,
+            f"all {count} parameters and buffers bit-identical after {self.training.steps_done} steps (fingerprint {self.frozen.fingerprint()[:12]})",
+        )
 
     def check_frozen_no_gradient(self) -> tuple[str, str]:
         if self.training.frozen_grads:
-            return FAILED, f"gradients reached the frozen model (requires_grad or .grad set): {_names(self.training.frozen_grads)}"
-        frozen_ptrs = {p.data_ptr() for p in self.frozen.model.parameters()} | {b.data_ptr() for b in self.frozen.model.buffers()}
+            return (
+                FAILED,
+                f"gradients reached the frozen model (requires_grad or .grad set): {_names(self.training.frozen_grads)}",
+            )
+        frozen_ptrs = {p.data_ptr() for p in self.frozen.model.parameters()} | {
+            b.data_ptr() for b in self.frozen.model.buffers()
+        }
         shared = [n for n, p in _trainable(self.rp) if p.data_ptr() in frozen_ptrs]
         if shared:
             return FAILED, f"trainable parameters of I/O are tensors of the frozen model: {_names(shared)}"
@@ -1522,7 +1703,10 @@ class _Validator:
     def check_frozen_eval(self) -> tuple[str, str]:
         modules = self.training.train_mode_modules
         if modules:
-            return FAILED, f"modules of the frozen model ran in training mode: {_names(modules)} (f must stay in eval mode)"
+            return (
+                FAILED,
+                f"modules of the frozen model ran in training mode: {_names(modules)} (f must stay in eval mode)",
+            )
         if self.frozen.model.training or any(m.training for m in self.frozen.model.modules()):
             return FAILED, "the frozen model was left in training mode"
         return PASSED, f"all {sum(1 for _ in self.frozen.model.modules())} modules of f ran in eval mode"
@@ -1593,7 +1777,9 @@ class _Validator:
         via = (
             "zeroth-order estimates"
             if zeroth
-            else f"updates from {type(self.example.gradient_estimator).__name__}" if self.example.gradient_estimator is not None else "gradients"
+            else f"updates from {type(self.example.gradient_estimator).__name__}"
+            if self.example.gradient_estimator is not None
+            else "gradients"
         )
         return PASSED, f"every trainable tensor of {', '.join(counts)} received {via} and changed"
 
@@ -1620,13 +1806,19 @@ class _Validator:
     def _probe(self, index: int) -> _Probe:
         part = self.parts[index]
         return _Probe(
-            part, self.calls1[index], lambda: self._second()[index], self.seed + 17 + index, self._prompt_positions(part.tower)
+            part,
+            self.calls1[index],
+            lambda: self._second()[index],
+            self.seed + 17 + index,
+            self._prompt_positions(part.tower),
         )
 
     def _prompt_positions(self, tower: Optional[str]) -> set[int]:
         """Positions of the embedding sequence (of ``tower``) that embedding-location parts inserted (prompts)."""
         calls = [
-            c for i, p in enumerate(self.parts) if p.location is Location.EMBEDDING and p.tower == tower
+            c
+            for i, p in enumerate(self.parts)
+            if p.location is Location.EMBEDDING and p.tower == tower
             for c in self.calls1[i][:1]
         ]
         if not calls:
@@ -1674,7 +1866,11 @@ class _Validator:
             if not calls:
                 problems.append(f"{label} was never called during a forward")
                 continue
-            check = {Location.INPUT: self._input_location, Location.EMBEDDING: self._embedding_location, Location.HIDDEN: self._hidden_location}[location]
+            check = {
+                Location.INPUT: self._input_location,
+                Location.EMBEDDING: self._embedding_location,
+                Location.HIDDEN: self._hidden_location,
+            }[location]
             ok, why = check(index, part)
             (found if ok else problems).append(f"{label}: {why}")
         if problems:
@@ -1713,19 +1909,27 @@ class _Validator:
             seen = call.output.extra.get("input_ids")
             if ids is not None and isinstance(seen, Tensor) and seen.shape == ids.shape and part.tower is None:
                 if not _equal(seen, ids.to(seen.device)):
-                    return False, "it edits the token ids carried with the embedding state; token ids belong to location=input"
+                    return (
+                        False,
+                        "it edits the token ids carried with the embedding state; token ids belong to location=input",
+                    )
         disguised = self._token_substitution(part, calls)
         if disguised:
             return False, disguised
         first = ""
         a, b = self.trace_all.hidden.get(0), without.hidden.get(0) if without is not None else None
         if isinstance(a, Tensor) and isinstance(b, Tensor):
-            first = f"; the state entering the first block goes {tuple(b.shape)} -> {tuple(a.shape)}" if a.shape != b.shape else (
-                "; the state entering the first block changes" if not _equal(a, b) else ""
+            first = (
+                f"; the state entering the first block goes {tuple(b.shape)} -> {tuple(a.shape)}"
+                if a.shape != b.shape
+                else ("; the state entering the first block changes" if not _equal(a, b) else "")
             )
         tower = f" (tower {part.tower!r})" if part.tower is not None else ""
         u, v = calls[0].input.embeds, calls[0].output.embeds
-        return True, f"token ids untouched; the embedding state{tower} changes {tuple(u.shape)} -> {tuple(v.shape)}{first}"
+        return (
+            True,
+            f"token ids untouched; the embedding state{tower} changes {tuple(u.shape)} -> {tuple(v.shape)}{first}",
+        )
 
     def _token_substitution(self, part: nn.Module, calls: list[_Call]) -> Optional[str]:
         """If every vector it adds or changes is exactly a row of f's token-embedding table, it edits tokens, not embeddings."""
@@ -1735,6 +1939,7 @@ class _Validator:
         if not isinstance(table_module, nn.Embedding):
             return None
         table = table_module.weight.detach()
+
         def rows(vectors: Tensor) -> bool:
             vectors = vectors.reshape(-1, vectors.shape[-1])[:64]
             if vectors.numel() == 0 or vectors.shape[-1] != table.shape[-1]:
@@ -1765,7 +1970,11 @@ class _Validator:
         if not _equal(self.trace_all.input, self.prepared):
             return False, "it changes f's raw input, which is location=input"
         without = self._trace_without(index)
-        if without is not None and self.trace_all.embedding is not None and not _equal(self.trace_all.embedding, without.embedding):
+        if (
+            without is not None
+            and self.trace_all.embedding is not None
+            and not _equal(self.trace_all.embedding, without.embedding)
+        ):
             return False, "it changes the embedding output, which is location=embedding"
         calls = self.calls1[index]
         kv = [c for c in calls if c.kind == "key_values"]
@@ -1790,7 +1999,9 @@ class _Validator:
         if changed_edits:
             what.append(f"edits the hidden state entering block(s) {sorted({c.layer for c in changed_edits})}")
         if any(n > 0 for n in lengths):
-            what.append(f"adds a key/value prefix of length {lengths} (f sees {self.trace_all.key_value_length} extra keys)")
+            what.append(
+                f"adds a key/value prefix of length {lengths} (f sees {self.trace_all.key_value_length} extra keys)"
+            )
         return True, "input and embedding untouched; " + " and ".join(what)
 
     # -- operator -----------------------------------------------------------------------------------------------
@@ -1812,14 +2023,18 @@ class _Validator:
                 if ops == {Operator.ADDITIVE}:
                     ok, why = additive
                 elif Operator.CONCATENATIVE in ops:
-                    ok, why = (additive if additive[0] else concatenative)
+                    ok, why = additive if additive[0] else concatenative
                 else:  # additive + parametric: a sum whose term may depend on the input
                     first = probe.first[0]
                     view = _view(first)
                     u, v = (view.u, view.v) if view is not None else (None, None)
-                    ok = u is not None and v is not None and u.is_floating_point() and (
-                        v.shape == u.shape or (first.kind == "input" and _squeezed(v).dim() == _squeezed(u).dim())
-                    ) and not concatenative[0]
+                    ok = (
+                        u is not None
+                        and v is not None
+                        and u.is_floating_point()
+                        and (v.shape == u.shape or (first.kind == "input" and _squeezed(v).dim() == _squeezed(u).dim()))
+                        and not concatenative[0]
+                    )
                     why = (
                         "keeps the shape and adds to its input (the added term may depend on it: declared with parametric)"
                         if ok
@@ -1830,7 +2045,10 @@ class _Validator:
                 ok, why = concatenative
             else:
                 if ops != {Operator.PARAMETRIC}:
-                    ok, why = True, f"declared together with {'+'.join(sorted(o.value for o in ops - {Operator.PARAMETRIC}))}, checked there"
+                    ok, why = (
+                        True,
+                        f"declared together with {'+'.join(sorted(o.value for o in ops - {Operator.PARAMETRIC}))}, checked there",
+                    )
                 elif additive[0]:
                     ok, why = False, f"it is additive ({additive[1]}); declare operator=additive"
                 elif concatenative[0]:
@@ -1878,14 +2096,17 @@ class _Validator:
         changed = _state_diff(self.alignment_before, _state(self.rp.output))
         if changed:
             return f"training changed its state ({_names(changed)})"
-        if not _equal(self._align(self.z_fixed), self.alignment_out_before):
+        if self.alignment_out_before is not None and not _equal(self._align(self.z_fixed), self.alignment_out_before):
             return "training changed what it computes"
         return None
 
     def check_identity(self) -> tuple[str, str]:
         output = self.rp.output
         if _trainable(output):
-            return FAILED, f"it has trainable parameters {_names([n for n, _ in _trainable(output)])}; identity has none"
+            return (
+                FAILED,
+                f"it has trainable parameters {_names([n for n, _ in _trainable(output)])}; identity has none",
+            )
         z = self.z_fixed
         with torch.no_grad():
             scores = output(z)
@@ -1901,13 +2122,20 @@ class _Validator:
         for problem in (self._fit_changes_nothing(), self._unchanged_by_training()):
             if problem:
                 return FAILED, problem
-        kind = "z itself" if scores.shape == z.shape and _equal(scores, z) else f"a restriction to {scores.shape[-1]} of {z.shape[-1]} outputs"
+        kind = (
+            "z itself"
+            if scores.shape == z.shape and _equal(scores, z)
+            else f"a restriction to {scores.shape[-1]} of {z.shape[-1]} outputs"
+        )
         return PASSED, f"returns {kind}; no parameters, nothing fitted, unchanged by training"
 
     def check_rule_based(self) -> tuple[str, str]:
         output = self.rp.output
         if _trainable(output):
-            return FAILED, f"it has trainable parameters {_names([n for n, _ in _trainable(output)])}; a rule-based map has none"
+            return (
+                FAILED,
+                f"it has trainable parameters {_names([n for n, _ in _trainable(output)])}; a rule-based map has none",
+            )
         for problem in (self._fit_changes_nothing(), self._unchanged_by_training()):
             if problem:
                 return FAILED, problem
@@ -1918,7 +2146,10 @@ class _Validator:
     def check_statistical(self) -> tuple[str, str]:
         output = self.rp.output
         if _trainable(output):
-            return FAILED, f"it has trainable parameters {_names([n for n, _ in _trainable(output)])}; a statistical map has no gradient parameters"
+            return (
+                FAILED,
+                f"it has trainable parameters {_names([n for n, _ in _trainable(output)])}; a statistical map has no gradient parameters",
+            )
         if not output.is_fitted:
             return FAILED, "it is not fitted after the training steps (the trainer calls fit() first)"
         saved = _state(output)
@@ -1941,7 +2172,10 @@ class _Validator:
         finally:
             output.load_state_dict(saved, strict=False)
         if _equal(first, second):
-            return FAILED, "fit() on different data (outputs and labels) gives the same mapping: it is not estimated from data"
+            return (
+                FAILED,
+                "fit() on different data (outputs and labels) gives the same mapping: it is not estimated from data",
+            )
         estimated = _state_diff(first_state, second_state)
         return PASSED, f"no gradient parameters; fit() estimates {_names(estimated) or 'its mapping'} from (z, y)"
 
@@ -1966,7 +2200,10 @@ class _Validator:
             names = [f"output.{n}" for n, _ in params]
             stale = [n for n in names if not self.training.changed.get(n)]
             if stale:
-                return FAILED, f"its parameters {_names(stale)} did not change in {self.training.steps_done} training steps"
+                return (
+                    FAILED,
+                    f"its parameters {_names(stale)} did not change in {self.training.steps_done} training steps",
+                )
         count = sum(p.numel() for _, p in params)
         return PASSED, f"affine in z ({count:,} trainable parameters, all updated by training)"
 
@@ -2003,12 +2240,23 @@ class _Validator:
         if diff:
             return FAILED, f"two runs with seed {self.seed} learned different {_names(diff)}"
         if not _equal(self.snapshot["scores"], snapshot["scores"]):
-            gap = _max_diff(self.snapshot["scores"], snapshot["scores"]) if self.snapshot["scores"].shape == snapshot["scores"].shape else float("nan")
+            gap = (
+                _max_diff(self.snapshot["scores"], snapshot["scores"])
+                if self.snapshot["scores"].shape == snapshot["scores"].shape
+                else float("nan")
+            )
             return FAILED, f"two runs with seed {self.seed} predict differently (max difference {gap:.3g})"
-        what = "built and trained" if self.target.from_factory else "copied and trained (construction not re-run: no factory)"
+        what = (
+            "built and trained"
+            if self.target.from_factory
+            else "copied and trained (construction not re-run: no factory)"
+        )
         if not self._learns():
             what = what.replace("and trained", "(nothing to train)")
-        return PASSED, f"{what} twice with seed {self.seed}: {len(snapshot['state'])} learned tensors and ŷ bit-identical"
+        return (
+            PASSED,
+            f"{what} twice with seed {self.seed}: {len(snapshot['state'])} learned tensors and ŷ bit-identical",
+        )
 
     def check_roundtrip(self) -> tuple[str, str]:
         if self.saved is not None:
@@ -2026,7 +2274,11 @@ class _Validator:
         if diff:
             return FAILED, f"after the round trip these learned tensors differ: {_names(diff)}"
         if not _equal(self.snapshot["scores"], snapshot["scores"]):
-            gap = _max_diff(self.snapshot["scores"], snapshot["scores"]) if self.snapshot["scores"].shape == snapshot["scores"].shape else float("nan")
+            gap = (
+                _max_diff(self.snapshot["scores"], snapshot["scores"])
+                if self.snapshot["scores"].shape == snapshot["scores"].shape
+                else float("nan")
+            )
             return FAILED, (
                 f"after the round trip a fresh instance predicts differently (max difference {gap:.3g}): some learned "
                 "state is not saved (keep it in parameters or persistent buffers)"
@@ -2081,7 +2333,9 @@ def validate(
     start = time.perf_counter()
     options = {"gradient_estimator": gradient_estimator, "trainer_config": trainer_config}
     if not isinstance(method, Reprogrammer) and any(v is not None for v in options.values()):
-        raise TypeError("gradient_estimator/trainer_config: only for a Reprogrammer instance; a factory returns a ValidationExample")
+        raise TypeError(
+            "gradient_estimator/trainer_config: only for a Reprogrammer instance; a factory returns a ValidationExample"
+        )
     target = _resolve(method, inputs, targets, options if isinstance(method, Reprogrammer) else {})
     if expected is not None:
         target.expected, target.expected_source = expected, "expected coordinates"
@@ -2101,9 +2355,7 @@ def check_method(method: Any, inputs: Any = None, targets: Any = None, **options
     return validate(method, inputs, targets, **options).raise_for_failures()
 
 
-def check_catalog_entry(
-    yaml_path: str | Path, implementation_factory: Any = None, **options: Any
-) -> ValidationReport:
+def check_catalog_entry(yaml_path: str | Path, implementation_factory: Any = None, **options: Any) -> ValidationReport:
     """Validate a catalog entry together with its implementation.
 
     Loads ``yaml_path`` with the catalog's own loader and schema; a problem there is the failed check

@@ -8,6 +8,13 @@
 
 Exit status: 0 when every check passed (or was skipped as not applicable), 1 when a check failed,
 2 when the target cannot be loaded. Only argparse is imported here; torch loads in the handler.
+
+``nnr catalog check my-method.yaml`` is provided here too (:func:`add_catalog_check_arguments` and
+:func:`run_catalog_check`), for the catalog CLI to mount::
+
+    p = sub.add_parser("check", help="validate a new catalog entry together with its implementation")
+    validation_cli.add_catalog_check_arguments(p)
+    p.set_defaults(handler=validation_cli.run_catalog_check)
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import argparse
 import json
 import sys
 
-__all__ = ["register", "run"]
+__all__ = ["register", "run", "add_catalog_check_arguments", "run_catalog_check"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -48,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.list_checks:
         if args.json:
-            print(json.dumps([{"name": c.name, "group": c.group, "description": c.description} for c in CHECKS], indent=2))
+            print(
+                json.dumps([{"name": c.name, "group": c.group, "description": c.description} for c in CHECKS], indent=2)
+            )
         else:
             width = max(len(c.name) for c in CHECKS)
             for check in CHECKS:
@@ -76,4 +85,44 @@ def run(args: argparse.Namespace) -> int:
         print(report.to_json())
     else:
         print(report.format(verbose=not args.failures_only))
+    return 0 if report.passed else 1
+
+
+def add_catalog_check_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Arguments of ``nnr catalog check ENTRY.yaml [--implementation file.py:factory]``."""
+    parser.add_argument("entry", help="a catalog method entry, e.g. catalog/methods/my-method.yaml")
+    parser.add_argument(
+        "--implementation",
+        metavar="TARGET",
+        help="file.py:factory or module:factory to validate instead of the entry's registered implementation",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--steps", type=int, default=2, help="training steps (default 2)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every build and run (default 0)")
+    parser.add_argument("--failures-only", action="store_true", help="print only the failed checks")
+    return parser
+
+
+def run_catalog_check(args: argparse.Namespace) -> int:
+    """Validate the entry (schema, implementation, coordinates) and every check of ``nnr validate``."""
+    from pathlib import Path
+
+    from .validation import check_catalog_entry, load_target
+
+    if not Path(args.entry).is_file():
+        print(f"nnr catalog check: entry: no file {args.entry!r}", file=sys.stderr)
+        return 2
+    if args.steps < 1:
+        print(f"nnr catalog check: --steps: expected ≥ 1, got {args.steps}", file=sys.stderr)
+        return 2
+    factory = None
+    if args.implementation:
+        try:
+            factory = load_target(args.implementation)
+        except (ImportError, AttributeError, KeyError, ValueError, FileNotFoundError, SyntaxError) as error:
+            message = error.args[0] if isinstance(error, KeyError) and error.args else error
+            print(f"nnr catalog check: {message}", file=sys.stderr)
+            return 2
+    report = check_catalog_entry(args.entry, implementation_factory=factory, steps=args.steps, seed=args.seed)
+    print(report.to_json() if args.json else report.format(verbose=not args.failures_only))
     return 0 if report.passed else 1

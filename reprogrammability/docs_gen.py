@@ -21,7 +21,8 @@ network to show formulas; browsers render MathML natively.
 
 The symbolic forms come from the implementations, which import torch. They are computed in
 worker processes (``python -m reprogrammability.docs_gen symbolic OUT ID...``), in parallel, and
-cached on disk keyed by a hash of the framework, implementation and catalog sources
+cached on disk per method, keyed by a hash of the sources its implementation imports (transitively),
+the framework, the registries, its catalog entry and the library versions
 (``$REPROGRAMMABILITY_CACHE_DIR`` or ``~/.cache/reprogrammability``; ``REPROGRAMMABILITY_DOCS_CACHE=0``
 disables the cache). ``REPROGRAMMABILITY_DOCS_SYMBOLIC=0`` skips them for a fast preview.
 Importing this module does not import torch.
@@ -171,35 +172,138 @@ def render_math(page_html: str) -> str:
 # --- symbolic forms of the implementations (computed in worker processes) ---------------------------
 
 
-def _source_digest() -> str:
-    """Hash of everything a symbolic form depends on: framework, implementations and catalog sources."""
-    hasher = hashlib.blake2b(digest_size=16)
-    hasher.update(CACHE_VERSION.encode())
-    hasher.update(sys.version.encode())
-    roots = [REPO_ROOT / name for name in ("framework", "implementations", "catalog")]
-    files: list[Path] = []
-    for root in roots:
-        if root.is_file():
-            files.append(root)
-        elif root.is_dir():
-            files.extend(p for p in root.rglob("*") if p.suffix in (".py", ".yaml", ".json", ".txt") and p.is_file()
-                         and "__pycache__" not in p.parts)
-    for path in sorted(files):
-        hasher.update(str(path.relative_to(REPO_ROOT)).encode() + b"\0")
-        try:
-            hasher.update(path.read_bytes())
-        except OSError:
-            continue
+_PACKAGE_FOLDERS = {"framework", "catalog", "implementations"}
+_ALWAYS = ("framework", "implementations/registry.py", "implementations/models", "implementations/data",
+           "implementations/__init__.py", "catalog/*.py")
+"""What every method's symbolic form may depend on without importing it by name (lazy registries)."""
+
+
+def _module_file(name: str, root: Path = REPO_ROOT) -> Optional[Path]:
+    """The source file of ``reprogrammability.<...>`` in the checkout (see setup.py for the mapping)."""
+    parts = name.split(".")
+    if not parts or parts[0] != "reprogrammability":
+        return None
+    rest = parts[1:]
+    base = root / rest[0] if rest and rest[0] in _PACKAGE_FOLDERS else root / "reprogrammability"
+    inner = rest[1:] if rest and rest[0] in _PACKAGE_FOLDERS else rest
+    path = base.joinpath(*inner) if inner else base
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if inner and candidate == path.with_suffix(".py") and candidate.is_file():
+            return candidate
+        if candidate == path / "__init__.py" and candidate.is_file():
+            return candidate
+    return None
+
+
+_IMPORTS_MEMO: dict[tuple, set[str]] = {}
+
+
+def _imports_of(path: Path, module: str) -> set[str]:
+    """Names of the ``reprogrammability`` modules that ``path`` (module ``module``) imports anywhere."""
+    import ast
+
+    try:
+        stat = path.stat()
+        memo_key = (str(path), module, stat.st_mtime_ns, stat.st_size)
+        if memo_key in _IMPORTS_MEMO:
+            return _IMPORTS_MEMO[memo_key]
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return set()
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            found.add(target)
+            found.update(f"{target}.{alias.name}" for alias in node.names)  # submodules imported by name
+    result = {name for name in found if name.startswith("reprogrammability")}
+    _IMPORTS_MEMO[memo_key] = result
+    return result
+
+
+def import_closure(module: str, root: Path = REPO_ROOT) -> set[Path]:
+    """Source files of ``module`` and of every ``reprogrammability`` module it imports, transitively."""
+    seen: set[str] = set()
+    files: set[Path] = set()
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        parts = name.split(".")
+        for k in range(1, len(parts) + 1):  # importing a.b.c runs a/__init__ and a/b/__init__ too
+            prefix = ".".join(parts[:k])
+            if prefix in seen:
+                continue
+            seen.add(prefix)
+            path = _module_file(prefix, root)
+            if path is None:
+                continue
+            files.add(path)
+            todo.extend(_imports_of(path, prefix) - seen)
+    return files
+
+
+def _files_under(root: Path, relative: str) -> list[Path]:
+    if "*" in relative:
+        return [p for p in root.glob(relative) if p.is_file()]
+    path = root / relative
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        return []
+    return [p for p in path.rglob("*") if p.is_file() and p.suffix in (".py", ".yaml", ".json", ".txt")
+            and "__pycache__" not in p.parts]
+
+
+def _environment_digest() -> bytes:
+    parts = [CACHE_VERSION, sys.version]
     try:
         from importlib.metadata import version
 
-        for package in ("torch", "sympy", "transformers"):
+        for package in ("torch", "sympy", "transformers", "pydantic"):
             try:
-                hasher.update(f"{package}={version(package)}".encode())
+                parts.append(f"{package}={version(package)}")
             except Exception:
-                pass
+                parts.append(f"{package}=?")
     except ImportError:  # pragma: no cover
         pass
+    return "\n".join(parts).encode()
+
+
+def method_cache_key(entry: Any, root: Path = REPO_ROOT, _common: dict = {}) -> str:
+    """A hash of everything the symbolic form of ``entry`` depends on: the sources its implementation
+    imports (transitively), the framework, the registries, the catalog, and the library versions."""
+    module = entry.implementation.partition(":")[0]
+    files = import_closure(module, root)
+    hasher = hashlib.blake2b(digest_size=16)
+    hasher.update(_environment_digest())
+    key = str(root)
+    if key not in _common:  # the shared part is hashed once per process and root
+        common = hashlib.blake2b(digest_size=16)
+        for path in sorted({p for rel in _ALWAYS for p in _files_under(root, rel)}):
+            common.update(str(path.relative_to(root)).encode() + b"\0")
+            try:
+                common.update(path.read_bytes())
+            except OSError:
+                pass
+        _common[key] = common.digest()
+    hasher.update(_common[key])
+    source = root / "catalog" / "methods" / f"{entry.id}.yaml"
+    if source.is_file():
+        files.add(source)
+    for path in sorted(files):
+        hasher.update(str(path.relative_to(root)).encode() + b"\0")
+        try:
+            hasher.update(path.read_bytes())
+        except OSError:
+            pass
     return hasher.hexdigest()
 
 
@@ -366,15 +470,17 @@ def symbolic_forms(
     ids = sorted(catalog.methods)
     if not enabled:
         return {i: {"id": i, "status": "skipped", "message": f"{SYMBOLIC_ENV}=0 in this build"} for i in ids}
-    digest = _source_digest()
+    keys = {i: method_cache_key(catalog.method(i)) for i in ids}
     cache_dir = _cache_dir()
-    cache_file = cache_dir / f"docs-symbolic-{digest}.json" if cache_dir is not None else None
-    cached: dict[str, dict] = {}
+    cache_file = cache_dir / "docs-symbolic.json" if cache_dir is not None else None
+    stored: dict[str, dict] = {}
     if cache_file is not None and cache_file.exists():
         try:
-            cached = json.loads(cache_file.read_text(encoding="utf-8"))
+            stored = json.loads(cache_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            cached = {}
+            stored = {}
+    cached = {i: stored[i]["info"] for i in ids
+              if isinstance(stored.get(i), dict) and stored[i].get("key") == keys[i] and "info" in stored[i]}
     todo = [i for i in ids if i not in cached]
     results = {i: cached[i] for i in ids if i in cached}
     if todo:
@@ -410,22 +516,21 @@ def symbolic_forms(
                 for method_id in group:
                     if method_id in done:
                         results[method_id] = done[method_id]
-                        cached[method_id] = done[method_id]
+                        cached[method_id] = done[method_id]  # stored below, under its key
                     else:
                         results[method_id] = {"id": method_id, "status": "error", "message": failure, "transient": True}
         if log is not None:
             log(f"symbolic forms of {len(todo)} methods computed in {time.perf_counter() - start:.1f} s")
         if cache_file is not None:
+            for method_id in todo:
+                if method_id in cached:
+                    stored[method_id] = {"key": keys[method_id], "info": cached[method_id]}
             try:
                 cache_file.parent.mkdir(parents=True, exist_ok=True)
                 fd, tmp_path = tempfile.mkstemp(dir=cache_file.parent, prefix=".docs-symbolic-", suffix=".json")
                 with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(cached, handle)
+                    json.dump(stored, handle)
                 os.replace(tmp_path, cache_file)
-                old = sorted(cache_file.parent.glob("docs-symbolic-*.json"), key=lambda p: p.stat().st_mtime,
-                             reverse=True)
-                for stale in old[4:]:
-                    stale.unlink(missing_ok=True)
             except OSError:
                 pass
     return {i: results[i] for i in ids}
@@ -469,7 +574,7 @@ def usage_snippet(method_id: str, info: dict) -> str:
 
 
 def _coordinates_table(source: str, entry: Any) -> list[str]:
-    rows = ["| | |", "|---|---|"]
+    rows = ["| coordinate | value |", "|---|---|"]
     for axis in AXES:
         values = _values(getattr(entry.coordinates, axis))
         links = ", ".join(_axis_link(source, axis, v) for v in values)
@@ -494,7 +599,13 @@ def method_page(catalog: Any, entry: Any, info: dict, glossary_names: Optional[d
     """The Markdown page of one catalog method (``methods/<id>.md``)."""
     source = f"methods/{entry.id}.md"
     title = entry.name + (f" ({entry.acronym})" if entry.acronym and entry.acronym != entry.name else "")
-    lines = [f"# {title}", "", entry.summary.strip(), ""]
+    names = (glossary_names or {}).get(entry.id, [])
+    tags = []  # literature names: shown as tags and weighted heavily by the site's search
+    for name in [*names, *entry.aliases]:
+        if name.casefold() not in {t.casefold() for t in tags}:
+            tags.append(name)
+    lines = ["---", "tags:", *[f"  - {json.dumps(t, ensure_ascii=False)}" for t in tags], "---", ""] if tags else []
+    lines += [f"# {title}", "", entry.summary.strip(), ""]
     lines += _coordinates_table(source, entry) + [""]
     status = info.get("status")
     if info.get("mismatch"):
@@ -510,13 +621,13 @@ def method_page(catalog: Any, entry: Any, info: dict, glossary_names: Optional[d
     if status == "ok":
         lines += [
             "The framework's symbolic form of the reference implementation, "
-            "ŷ = O_ω(f(I_{λ,τ,ℓ}(x))) with this method's parts, built on a tiny model:",
+            r"$\hat{y} = O_{\omega}(f(I_{\lambda,\tau,\ell}(x)))$ with this method's parts, built on a tiny model:",
             "",
             "$$",
             info["latex"],
             "$$",
             "",
-            "Trainable parameters (the input manipulation I and the output alignment O; f is frozen):",
+            "Trainable parameters (of the input manipulation $I$ and the output alignment $O$; $f$ is frozen):",
             "",
             "$$",
             r"|\theta| = " + info["parameter_count"],
@@ -633,7 +744,6 @@ def method_page(catalog: Any, entry: Any, info: dict, glossary_names: Optional[d
         for field, reason in entry.rationale.items():
             lines.append(f"- **{getattr(field, 'value', field)}**: {' '.join(reason.split())}")
         lines.append("")
-    names = (glossary_names or {}).get(entry.id, [])
     if names:
         glossary = relative_link(source, "catalog/glossary.md")
         lines += ["## Literature names", "", "The glossary lists this method under: " + ", ".join(
@@ -800,20 +910,38 @@ def lineage_svg(catalog: Any) -> bytes:
     relations = relation_subgraph(graph)
     methods = catalog.methods
     bands = [p.value for p in Paradigm]
-    positions: dict[str, tuple[float, float]] = {}
+    columns: dict[tuple[str, int], list[str]] = {}  # (paradigm, year) -> method ids, top to bottom
+    for m in sorted(methods.values(), key=lambda e: e.id):
+        columns.setdefault((m.paradigm.value, m.year), []).append(m.id)
+    base: dict[str, float] = {}
     offset = 0.0
     band_spans = []
     for band in bands:
-        members = sorted((m for m in methods.values() if m.paradigm.value == band), key=lambda m: (m.year, m.id))
-        by_year: dict[int, list] = {}
-        for m in members:
-            by_year.setdefault(m.year, []).append(m)
-        height = max((len(v) for v in by_year.values()), default=1)
-        for year, group in by_year.items():
-            for i, m in enumerate(group):
-                positions[m.id] = (year + (0.18 if i % 2 else -0.18) * (len(group) > 1), offset + i + 0.5)
+        height = max((len(ids) for (b, _), ids in columns.items() if b == band), default=1)
         band_spans.append((band, offset, offset + height))
+        base[band] = offset
         offset += height + 1.0
+    undirected = relations.to_undirected()
+    rows: dict[str, float] = {}
+
+    def place() -> None:
+        for (band, _), ids in columns.items():
+            for i, method_id in enumerate(ids):
+                rows[method_id] = base[band] + i + 0.5
+
+    place()
+    for _ in range(4):  # barycentre ordering within each column: fewer crossing arrows
+        for key, ids in columns.items():
+            def centre(method_id: str) -> float:
+                near = [rows[n] for n in undirected.neighbors(method_id)]
+                return sum(near) / len(near) if near else rows[method_id]
+
+            columns[key] = sorted(ids, key=lambda i: (centre(i), i))
+        place()
+    positions = {}
+    for (band, year), ids in columns.items():
+        for i, method_id in enumerate(ids):
+            positions[method_id] = (year + (0.2 if i % 2 else -0.2) * (len(ids) > 1), rows[method_id])
     years = [m.year for m in methods.values()] or [2020]
     fig, ax = plt.subplots(figsize=(2.0 + 1.35 * (max(years) - min(years) + 1), 0.36 * offset + 1.2))
     for band, lo, hi in band_spans:

@@ -241,6 +241,12 @@ def test_mixture_of_identical_prompts_equals_one_prompt(llama):
         single = prompt_tuning.build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=3,
                                      init="text", init_text="the review was", scoring="log_probs")
         assert torch.allclose(one(TEXTS), single(TEXTS), atol=1e-5)
+        vocabulary = soft_prompt_mixture.build(model, tokenizer=tokenizer, num_virtual_tokens=3,
+                                               templates=["the review was", "this film is"])(TEXTS)
+    assert vocabulary.shape == (3, model.config.vocab_size)  # identity: a distribution over every word
+    assert torch.allclose(torch.logsumexp(vocabulary, dim=-1), torch.zeros(3), atol=1e-5)
+    with pytest.raises(ValueError, match="one answer word"):
+        soft_prompt_mixture.build(model, tokenizer=tokenizer, label_words=[["bad", "terrible"], "good"])
 
 
 def test_mixture_weights_the_prompts(llama):

@@ -14,7 +14,6 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 import validation_methods as M  # noqa: E402
-
 from reprogrammability.cli import main  # noqa: E402
 from reprogrammability.framework.testing import MethodCheck, cached_report, method_id, parametrize_with_checks  # noqa: E402
 from reprogrammability.framework.validation import CHECKS, check_catalog_entry  # noqa: E402
@@ -92,7 +91,10 @@ def test_parametrize_with_checks_ids_and_arguments():
     mark = parametrize_with_checks([M.additive_input_rule_based], checks=["frozen-unchanged", "deterministic"])
     assert mark.args[0] == ("method", "check")
     assert [repr(c) for _, c in mark.args[1]] == ["MethodCheck('frozen-unchanged')", "MethodCheck('deterministic')"]
-    assert mark.kwargs["ids"] == ["additive_input_rule_based-frozen-unchanged", "additive_input_rule_based-deterministic"]
+    assert mark.kwargs["ids"] == [
+        "additive_input_rule_based-frozen-unchanged",
+        "additive_input_rule_based-deterministic",
+    ]
     with pytest.raises(ValueError, match="unknown"):
         parametrize_with_checks([M.additive_input_rule_based], checks=["frozen"])
     assert method_id("ilm-vp") == "ilm-vp"
@@ -167,3 +169,25 @@ def test_catalog_entry_without_implementation(tmp_path):
     report = check_catalog_entry(_entry(tmp_path, "not-implemented-yet"))
     assert report.failed_names == ["catalog-implementation"]
     assert "not_implemented_yet" in report["catalog-implementation"].reason
+
+
+def test_catalog_check_command(tmp_path, factory_file, capsys):
+    import argparse
+
+    from reprogrammability.framework import validation_cli
+
+    parser = validation_cli.add_catalog_check_arguments(argparse.ArgumentParser(prog="nnr catalog check"))
+    parser.set_defaults(handler=validation_cli.run_catalog_check)
+    entry = _entry(tmp_path)
+    args = parser.parse_args([str(entry), "--implementation", f"{factory_file}:good"])
+    assert args.handler(args) == 0
+    assert "PASS  catalog-entry" in capsys.readouterr().out
+    args = parser.parse_args(
+        [str(_entry(tmp_path, location="hidden")), "--implementation", f"{factory_file}:good", "--json"]
+    )
+    assert args.handler(args) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert [c["name"] for c in data["checks"] if c["status"] == "failed"] == ["declared-coordinates"]
+    args = parser.parse_args([str(tmp_path / "absent.yaml")])
+    assert args.handler(args) == 2
+    assert "no file" in capsys.readouterr().err

@@ -12,8 +12,6 @@ import shlex
 import sys
 from pathlib import Path
 
-import pytest
-
 from reprogrammability.cli import main
 
 TUTORIAL = Path(__file__).resolve().parent.parent / "docs" / "tutorials" / "validate-your-own-method.md"
@@ -44,7 +42,7 @@ def test_tutorial_runs(tmp_path, monkeypatch, capsys):
             elif kind == "console":
                 for line in code.splitlines():
                     if line.startswith("$ nnr "):
-                        status = main(shlex.split(line[len("$ nnr "):]))
+                        status = main(shlex.split(line[len("$ nnr ") :]))
                         assert status == 0, f"{line!r} exited with {status}:\n{capsys.readouterr().out[-2000:]}"
                         commands += 1
     finally:

@@ -26,8 +26,8 @@ from reprogrammability.framework import (
     InputManipulation,
     LinearAlignment,
     Location,
-    OutputAlignment,
     Operator,
+    OutputAlignment,
     Reprogrammer,
     StatisticalAlignment,
     SymbolicForm,
@@ -62,8 +62,16 @@ def tiny_gpt2() -> nn.Module:
     from transformers import GPT2Config, GPT2LMHeadModel
 
     config = GPT2Config(
-        n_layer=2, n_embd=16, n_head=2, vocab_size=VOCAB, n_positions=64, bos_token_id=1, eos_token_id=2,
-        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+        n_layer=2,
+        n_embd=16,
+        n_head=2,
+        vocab_size=VOCAB,
+        n_positions=64,
+        bos_token_id=1,
+        eos_token_id=2,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
     )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(4321)
@@ -137,7 +145,9 @@ class PaddingProgram(InputManipulation):
     def symbolic(self) -> SymbolicForm:
         C, H, W = symbols("C H W")
         N, pad = op("N", r"\mathcal{N}"), op("pad")
-        return SymbolicForm(N(pad(x) + odot(sp.Symbol("M"), sp.Symbol("W"))), C * H * W, dict(zip((C, H, W), self.program.shape)))
+        return SymbolicForm(
+            N(pad(x) + odot(sp.Symbol("M"), sp.Symbol("W"))), C * H * W, dict(zip((C, H, W), self.program.shape))
+        )
 
 
 class ConvProgram(InputManipulation):
@@ -309,25 +319,37 @@ class SPSA:
 
 def additive_input_rule_based():
     rp = Reprogrammer(
-        tiny_cnn(), AdditiveProgram(), IndexMapping.first_k(NUM_TARGET), paradigm="model-reprogramming", modality="vision"
+        tiny_cnn(),
+        AdditiveProgram(),
+        IndexMapping.first_k(NUM_TARGET),
+        paradigm="model-reprogramming",
+        modality="vision",
     )
     return (rp, *images())
 
 
 def padding_statistical():
     x, y = images(size=6)
-    rp = Reprogrammer(tiny_cnn(), PaddingProgram(), FrequencyMapping(NUM_SOURCE, NUM_TARGET), paradigm="model-reprogramming")
+    rp = Reprogrammer(
+        tiny_cnn(), PaddingProgram(), FrequencyMapping(NUM_SOURCE, NUM_TARGET), paradigm="model-reprogramming"
+    )
     return rp, x, y
 
 
 def parametric_input_linear():
-    rp = Reprogrammer(tiny_cnn(), ConvProgram(), LinearAlignment(NUM_SOURCE, NUM_TARGET), paradigm="model-reprogramming")
+    rp = Reprogrammer(
+        tiny_cnn(), ConvProgram(), LinearAlignment(NUM_SOURCE, NUM_TARGET), paradigm="model-reprogramming"
+    )
     return (rp, *images())
 
 
 def zeroth_order_additive():
     rp = Reprogrammer(
-        tiny_cnn(), AdditiveProgram(), IndexMapping.first_k(NUM_TARGET), paradigm="model-reprogramming", access="zeroth-order"
+        tiny_cnn(),
+        AdditiveProgram(),
+        IndexMapping.first_k(NUM_TARGET),
+        paradigm="model-reprogramming",
+        access="zeroth-order",
     )
     x, y = images()
     return ValidationExample(rp, x, y, gradient_estimator=SPSA(), trainer_config={"learning_rate": 0.05})
@@ -341,32 +363,44 @@ def hidden_additive_linear():
 
 def soft_prompt_rule_based():
     rp = Reprogrammer(
-        FrozenModel(tiny_gpt2(), readout="last"), SoftPrompt(), IndexMapping([[5, 6], [7, 8], [9, 10]]),
-        paradigm="prompt-tuning", modality="text",
+        FrozenModel(tiny_gpt2(), readout="last"),
+        SoftPrompt(),
+        IndexMapping([[5, 6], [7, 8], [9, 10]]),
+        paradigm="prompt-tuning",
+        modality="text",
     )
     return (rp, *token_ids())
 
 
 def embedding_additive_linear():
     rp = Reprogrammer(
-        FrozenModel(tiny_gpt2(), readout="last"), EmbeddingOffset(), LinearAlignment(VOCAB, NUM_TARGET),
-        paradigm="prompt-tuning", modality="text",
+        FrozenModel(tiny_gpt2(), readout="last"),
+        EmbeddingOffset(),
+        LinearAlignment(VOCAB, NUM_TARGET),
+        paradigm="prompt-tuning",
+        modality="text",
     )
     return (rp, *token_ids())
 
 
 def prefix_tuning_identity():
     rp = Reprogrammer(
-        FrozenModel(tiny_gpt2(), readout="last"), KeyValuePrefix(), IdentityAlignment([11, 12, 13]),
-        paradigm="prompt-tuning", modality="text",
+        FrozenModel(tiny_gpt2(), readout="last"),
+        KeyValuePrefix(),
+        IdentityAlignment([11, 12, 13]),
+        paradigm="prompt-tuning",
+        modality="text",
     )
     return (rp, *token_ids())
 
 
 def activation_addition_identity():
     rp = Reprogrammer(
-        FrozenModel(tiny_gpt2(), readout="last"), ActivationAddition(), IdentityAlignment([11, 12, 13]),
-        paradigm="prompt-instruction", modality="text",
+        FrozenModel(tiny_gpt2(), readout="last"),
+        ActivationAddition(),
+        IdentityAlignment([11, 12, 13]),
+        paradigm="prompt-instruction",
+        modality="text",
     )
     return (rp, *token_ids())
 
@@ -374,8 +408,11 @@ def activation_addition_identity():
 def template_rule_based():
     texts = ["good movie", "bad film", "great plot", "dull", "fine acting", "awful"]
     rp = Reprogrammer(
-        FrozenModel(tiny_gpt2(), tokenizer=CharTokenizer(), readout="last"), Template(), IndexMapping([20, 21, 22]),
-        paradigm="prompt-instruction", modality="text",
+        FrozenModel(tiny_gpt2(), tokenizer=CharTokenizer(), readout="last"),
+        Template(),
+        IndexMapping([20, 21, 22]),
+        paradigm="prompt-instruction",
+        modality="text",
     )
     return rp, texts, torch.arange(6) % NUM_TARGET
 
@@ -660,7 +697,9 @@ def _cnn_method(part_factory, *, paradigm: str | None = None):
     def factory():
         model = tiny_cnn()
         part = part_factory(model)
-        chosen = paradigm or ("prompt-instruction" if part.configuration is Configuration.FIXED else "model-reprogramming")
+        chosen = paradigm or (
+            "prompt-instruction" if part.configuration is Configuration.FIXED else "model-reprogramming"
+        )
         rp = Reprogrammer(model, part, IndexMapping.first_k(NUM_TARGET), paradigm=chosen)
         return (rp, *images())
 
@@ -671,7 +710,11 @@ def _gpt2_method(part_factory, output_factory=lambda: IdentityAlignment([11, 12,
     def factory():
         model = tiny_gpt2()
         rp = Reprogrammer(
-            FrozenModel(model, readout="last"), part_factory(model), output_factory(), paradigm=paradigm, modality="text"
+            FrozenModel(model, readout="last"),
+            part_factory(model),
+            output_factory(),
+            paradigm=paradigm,
+            modality="text",
         )
         return (rp, *token_ids())
 
@@ -725,91 +768,140 @@ def _rule_that_fits():
 
 WRONG: dict[str, Wrong] = {
     "fixed-with-trainable-parameter": Wrong(
-        _cnn_method(lambda m: FixedWithParameter(), paradigm="prompt-instruction"), "configuration-fixed",
-        ("fixed", "trainable parameters"), _also("example-builds", "spec-rules"),
+        _cnn_method(lambda m: FixedWithParameter(), paradigm="prompt-instruction"),
+        "configuration-fixed",
+        ("fixed", "trainable parameters"),
+        _also("example-builds", "spec-rules"),
     ),
     "fixed-changed-by-training": Wrong(
-        _cnn_method(lambda m: FixedRunningMean()), "configuration-fixed", ("training changed the state", "mu"),
+        _cnn_method(lambda m: FixedRunningMean()),
+        "configuration-fixed",
+        ("training changed the state", "mu"),
     ),
     "writes-frozen-weights": Wrong(
-        _cnn_method(WritesFrozenWeights), "frozen-no-writes", ("written in place",), _also("frozen-unchanged", "forward-runs"),
+        _cnn_method(WritesFrozenWeights),
+        "frozen-no-writes",
+        ("written in place",),
+        _also("frozen-unchanged", "forward-runs"),
     ),
     "writes-same-values-in-place": Wrong(
-        _cnn_method(WritesSameValues), "frozen-no-writes", ("written in place",), _also("forward-runs"),
+        _cnn_method(WritesSameValues),
+        "frozen-no-writes",
+        ("written in place",),
+        _also("forward-runs"),
     ),
     "changes-frozen-through-data": Wrong(
-        _cnn_method(ChangesFrozenSilently), "frozen-unchanged", ("changed", "0.weight"),
+        _cnn_method(ChangesFrozenSilently),
+        "frozen-unchanged",
+        ("changed", "0.weight"),
         _also("deterministic", "save-load-roundtrip"),
     ),
-    "unfreezes-frozen-model": Wrong(_cnn_method(UnfreezesModel), "frozen-no-gradient", ("gradients reached", "0.weight")),
+    "unfreezes-frozen-model": Wrong(
+        _cnn_method(UnfreezesModel), "frozen-no-gradient", ("gradients reached", "0.weight")
+    ),
     "switches-frozen-to-train-mode": Wrong(_cnn_method(SwitchesToTrainMode), "frozen-eval-mode", ("training mode",)),
     "learnable-without-gradient": Wrong(
-        _cnn_method(lambda m: DetachedProgram()), "configuration-learnable", ("never received a gradient",),
+        _cnn_method(lambda m: DetachedProgram()),
+        "configuration-learnable",
+        ("never received a gradient",),
     ),
     "learnable-without-parameters": Wrong(
-        _cnn_method(lambda m: LearnableWithoutParameters()), "configuration-learnable", ("no trainable parameters",),
+        _cnn_method(lambda m: LearnableWithoutParameters()),
+        "configuration-learnable",
+        ("no trainable parameters",),
         _also("example-builds"),
     ),
     "zeroth-order-without-estimator": Wrong(
-        _zeroth_order_without_estimator, "configuration-learnable", ("zeroth-order", "gradient estimator"),
+        _zeroth_order_without_estimator,
+        "configuration-learnable",
+        ("zeroth-order", "gradient estimator"),
     ),
     "input-that-acts-inside-f": Wrong(
-        _cnn_method(HookedIntoModel), "location-input", ("raw input", "identical"), _also("operator-additive"),
+        _cnn_method(HookedIntoModel),
+        "location-input",
+        ("raw input", "identical"),
+        _also("operator-additive"),
     ),
     "embedding-that-substitutes-tokens": Wrong(
         _gpt2_method(lambda m: SubstitutesTokens(m.get_input_embeddings().weight), paradigm="prompt-instruction"),
-        "location-embedding", ("token-embedding table", "location=input"),
+        "location-embedding",
+        ("token-embedding table", "location=input"),
     ),
     "hidden-that-edits-raw-input": Wrong(_hidden_raw_input, "location-hidden", ("raw input",)),
     "concatenative-that-adds": Wrong(
         _gpt2_method(lambda m: AddsInsteadOfConcatenating(), lambda: IndexMapping([[5], [6], [7]])),
-        "operator-concatenative", ("does not grow",),
+        "operator-concatenative",
+        ("does not grow",),
     ),
     "additive-that-concatenates": Wrong(
         _gpt2_method(lambda m: ConcatenatesInsteadOfAdding(), lambda: IndexMapping([[5], [6], [7]])),
-        "operator-additive", ("changes the shape",),
+        "operator-additive",
+        ("changes the shape",),
     ),
     "parametric-that-is-additive": Wrong(
-        _cnn_method(lambda m: AdditiveDeclaredParametric()), "operator-parametric", ("it is additive", "operator=additive"),
+        _cnn_method(lambda m: AdditiveDeclaredParametric()),
+        "operator-parametric",
+        ("it is additive", "operator=additive"),
     ),
     "additive-that-multiplies": Wrong(
-        _cnn_method(lambda m: MultipliesDeclaredAdditive()), "operator-additive", ("only rescales", "nothing is added"),
+        _cnn_method(lambda m: MultipliesDeclaredAdditive()),
+        "operator-additive",
+        ("only rescales", "nothing is added"),
     ),
     "concatenation-that-changes-content": Wrong(
         _gpt2_method(lambda m: ConcatenationChangesContent(), lambda: IndexMapping([[5], [6], [7]])),
-        "operator-concatenative", ("not kept unchanged",),
+        "operator-concatenative",
+        ("not kept unchanged",),
     ),
     "identity-with-parameters": Wrong(
-        _with_output(lambda: IdentityWithParameters(NUM_SOURCE, NUM_TARGET)), "alignment-identity",
-        ("identity", "trainable parameters"), _also("example-builds"),
+        _with_output(lambda: IdentityWithParameters(NUM_SOURCE, NUM_TARGET)),
+        "alignment-identity",
+        ("identity", "trainable parameters"),
+        _also("example-builds"),
     ),
     "identity-that-is-not-a-restriction": Wrong(
-        _with_output(lambda: SoftmaxIdentity()), "alignment-identity", ("not columns of f's output",),
+        _with_output(lambda: SoftmaxIdentity()),
+        "alignment-identity",
+        ("not columns of f's output",),
     ),
     "statistical-with-gradient-parameters": Wrong(
-        _with_output(lambda: StatisticalWithParameters(NUM_SOURCE, NUM_TARGET)), "alignment-statistical",
-        ("statistical", "trainable parameters"), _also("example-builds"),
+        _with_output(lambda: StatisticalWithParameters(NUM_SOURCE, NUM_TARGET)),
+        "alignment-statistical",
+        ("statistical", "trainable parameters"),
+        _also("example-builds"),
     ),
     "statistical-not-estimated-from-data": Wrong(
-        _with_output(lambda: StatisticalIgnoresData(NUM_SOURCE, NUM_TARGET)), "alignment-statistical",
+        _with_output(lambda: StatisticalIgnoresData(NUM_SOURCE, NUM_TARGET)),
+        "alignment-statistical",
         ("not estimated from data",),
     ),
     "rule-based-that-fits": Wrong(_rule_that_fits, "alignment-rule-based", ("fit() changed",)),
     "linear-that-is-not-affine": Wrong(
-        _with_output(lambda: NotAffineHead(NUM_SOURCE, NUM_TARGET)), "alignment-linear", ("not affine",),
+        _with_output(lambda: NotAffineHead(NUM_SOURCE, NUM_TARGET)),
+        "alignment-linear",
+        ("not affine",),
     ),
     "wrong-symbolic-count": Wrong(
-        _cnn_method(lambda m: WrongCount()), "symbolic-parameter-count", ("declares", "192", "195"),
+        _cnn_method(lambda m: WrongCount()),
+        "symbolic-parameter-count",
+        ("declares", "192", "195"),
     ),
     "formula-that-does-not-render": Wrong(
-        _cnn_method(lambda m: UnrenderableFormula()), "symbolic-formula-renders", ("not a sympy expression",),
+        _cnn_method(lambda m: UnrenderableFormula()),
+        "symbolic-formula-renders",
+        ("not a sympy expression",),
     ),
     "nondeterministic": Wrong(_cnn_method(lambda m: NoisyProgram()), "deterministic", ("different",)),
     "save-load-loses-state": Wrong(
-        _cnn_method(lambda m: UnsavedStatistic()), "save-load-roundtrip", ("predicts differently", "not saved"),
+        _cnn_method(lambda m: UnsavedStatistic()),
+        "save-load-roundtrip",
+        ("predicts differently", "not saved"),
     ),
     "paradigm-contradicts-configuration": Wrong(
-        _paradigm_mismatch, "spec-rules", ("paradigm-matches-configuration",), _also("example-builds"),
+        _paradigm_mismatch,
+        "spec-rules",
+        ("paradigm-matches-configuration",),
+        _also("example-builds"),
     ),
 }
 """Every way each check can fail, and the check that must say so."""

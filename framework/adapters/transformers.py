@@ -67,12 +67,28 @@ def _geometry(config) -> AttentionGeometry:
 
 
 class _WithFeatures:
-    """A model output together with the input of its output-embedding layer (B, T, D)."""
+    """A model output with the input of its output-embedding layer (B, T, D) and the positions it was limited to."""
 
-    __slots__ = ("output", "features")
+    __slots__ = ("output", "features", "read")
 
-    def __init__(self, output: Any, features: Tensor):
-        self.output, self.features = output, features
+    def __init__(self, output: Any, features: Tensor | None, read: Tensor | None = None):
+        self.output, self.features, self.read = output, features, read
+
+
+_LOGITS_TO_KEEP: dict[type, bool] = {}
+
+
+def _takes_logits_to_keep(model: nn.Module) -> bool:
+    """Whether ``model.forward`` can limit its LM-head scores to given positions (transformers' ``logits_to_keep``)."""
+    cls = type(model)
+    if cls not in _LOGITS_TO_KEEP:
+        import inspect
+
+        try:
+            _LOGITS_TO_KEEP[cls] = "logits_to_keep" in inspect.signature(cls.forward).parameters
+        except (TypeError, ValueError):
+            _LOGITS_TO_KEEP[cls] = False
+    return _LOGITS_TO_KEEP[cls]
 
 
 def _to_cache(key_values: KeyValuePrefix, config):
@@ -144,27 +160,58 @@ class TextAdapter(ModelAdapter):
         mask = torch.ones_like(ids) if mask is None else mask.to(device)
         return {"input_ids": ids, "attention_mask": mask}
 
-    def _call(self, model: nn.Module, **kwargs: Any) -> Any:
-        """Run the model; feature readouts also keep the input of its output-embedding layer."""
+    def _call(self, model: nn.Module, read: Tensor | None = None, **kwargs: Any) -> Any:
+        """Run the model; feature readouts also keep the input of its output-embedding layer.
+
+        ``read`` (B,): the one position per sequence a ``last``/``mask`` readout scores. Models that
+        take ``logits_to_keep`` then project only those positions onto the vocabulary (the same
+        scores, without the (B, T, V) logits of every position).
+        """
         mode = self._mode(model)
         if mode == "cls":
             kwargs["output_hidden_states"] = True
-        if mode not in _FEATURE_READOUTS:
-            return model(**kwargs)
-        head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-        if head is None:
-            raise InterfaceError(f"readout {mode!r}: {type(model).__name__} has no output-embedding layer (LM head)")
+        if read is not None and _takes_logits_to_keep(model):
+            kwargs["logits_to_keep"] = read.unsqueeze(1)
+        else:
+            read = None
         kept: list[Tensor] = []
-        handle = head.register_forward_pre_hook(lambda module, args: kept.append(args[0]))
+        handle = None
+        if mode in _FEATURE_READOUTS:
+            head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+            if head is None:
+                raise InterfaceError(f"readout {mode!r}: {type(model).__name__} has no output-embedding layer (LM head)")
+            handle = head.register_forward_pre_hook(lambda module, args: kept.append(args[0]))
         try:
             output = model(**kwargs)
         finally:
-            handle.remove()
-        return _WithFeatures(output, kept[-1])
+            if handle is not None:
+                handle.remove()
+        return _WithFeatures(output, kept[-1] if kept else None, read)
+
+    def _read_positions(
+        self, model: nn.Module, input_ids: Tensor, original_mask: Tensor, positions: Tensor
+    ) -> Tensor | None:
+        """(B,) current position of the token a ``last``/``mask`` readout scores; ``None`` for other readouts."""
+        mode = self._mode(model)
+        if mode in ("last", "last_features"):
+            order = torch.arange(original_mask.shape[1], device=original_mask.device)
+            last = (order * original_mask.long()).argmax(dim=1)
+            return positions[last]
+        if mode not in ("mask", "mask_features"):
+            return None
+        mask_id = getattr(self.tokenizer, "mask_token_id", None) if self.tokenizer is not None else None
+        mask_id = mask_id if mask_id is not None else getattr(model.config, "mask_token_id", None)
+        if mask_id is None:
+            raise InterfaceError(f"readout {mode!r}: no mask token id (give a tokenizer with a mask token)")
+        is_mask = input_ids == mask_id
+        if not bool((is_mask.sum(1) == 1).all()):
+            raise InterfaceError(f"readout {mode!r}: every example needs exactly one mask token")
+        return positions[is_mask.long().argmax(dim=1)]
 
     def forward_input(self, model: nn.Module, x: dict[str, Tensor]) -> Any:
-        output = self._call(model, input_ids=x["input_ids"], attention_mask=x["attention_mask"])
         positions = torch.arange(x["input_ids"].shape[1], device=x["input_ids"].device)
+        read = self._read_positions(model, x["input_ids"], x["attention_mask"], positions)
+        output = self._call(model, read, input_ids=x["input_ids"], attention_mask=x["attention_mask"])
         return self.readout(model, output, x["input_ids"], x["attention_mask"], positions, x["attention_mask"])
 
     def embedding_module(self, model: nn.Module) -> nn.Module:
@@ -185,7 +232,8 @@ class TextAdapter(ModelAdapter):
             prefix = key_values[0][0].shape[2]
             mask = torch.cat([mask.new_ones(mask.shape[0], prefix), mask], dim=1)
             kwargs["past_key_values"] = _to_cache(key_values, model.config)
-        output = self._call(model, inputs_embeds=state.embeds, attention_mask=mask, **kwargs)
+        read = self._read_positions(model, state.extra["input_ids"], state.extra["original_mask"], state.token_positions)
+        output = self._call(model, read, inputs_embeds=state.embeds, attention_mask=mask, **kwargs)
         return self.readout(
             model, output, state.extra["input_ids"], state.extra["original_mask"], state.token_positions, mask
         )
@@ -195,14 +243,13 @@ class TextAdapter(ModelAdapter):
     ) -> Any:
         """Read f's output at the original tokens (``positions`` maps original to current positions)."""
         mode = self._mode(model)
-        features = None
+        features, read = None, None
         if isinstance(output, _WithFeatures):
-            output, features = output.output, output.features
+            output, features, read = output.output, output.features, output.read
         if mode == "output":
             return output
         if mode == "logits":
             return output.logits
-        batch = torch.arange(input_ids.shape[0], device=input_ids.device)
         if mode == "mean":
             hidden = output.last_hidden_state[:, positions]
             weights = original_mask.unsqueeze(-1).to(hidden.dtype)
@@ -214,19 +261,10 @@ class TextAdapter(ModelAdapter):
         scores = features if mode in _FEATURE_READOUTS else output.logits
         if mode == "sequence":
             return scores[:, positions]
-        if mode in ("last", "last_features"):
-            order = torch.arange(original_mask.shape[1], device=original_mask.device)
-            last = (order * original_mask.long()).argmax(dim=1)
-            return scores[batch, positions[last]]
-        # mask, mask_features: one mask token per example
-        mask_id = getattr(self.tokenizer, "mask_token_id", None) if self.tokenizer is not None else None
-        mask_id = mask_id if mask_id is not None else getattr(model.config, "mask_token_id", None)
-        if mask_id is None:
-            raise InterfaceError(f"readout {mode!r}: no mask token id (give a tokenizer with a mask token)")
-        is_mask = input_ids == mask_id
-        if not bool((is_mask.sum(1) == 1).all()):
-            raise InterfaceError(f"readout {mode!r}: every example needs exactly one mask token")
-        return scores[batch, positions[is_mask.long().argmax(dim=1)]]
+        if read is not None:  # the model scored only the read positions (logits_to_keep)
+            return scores[:, 0]
+        batch = torch.arange(input_ids.shape[0], device=input_ids.device)
+        return scores[batch, self._read_positions(model, input_ids, original_mask, positions)]
 
     def layers(self, model: nn.Module, tower: str | None = None) -> Sequence[nn.Module]:
         layers = _find_layers(model, _text_config(model).num_hidden_layers)

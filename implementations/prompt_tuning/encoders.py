@@ -1,4 +1,4 @@
-"""P-tuning's prompt encoder (Liu et al., "GPT Understands, Too", arXiv 2103.10385, 2021).
+"""P-tuning's prompt encoder (Liu et al., "GPT Understands, Too", AI Open 2023, arXiv 2103.10385).
 
 Pseudo-token embeddings h (L_p, D) are mapped to the prompt by a small network before they are
 inserted into the input, ``[g_θ(h); E(x)]``:
@@ -78,12 +78,12 @@ class PromptEncoder(nn.Module):
 class EncodedPrompt(InputManipulation):
     """``[g_θ(h); E(x)]``: pseudo-token embeddings h (L_p, D) through the prompt encoder g_θ, then inserted.
 
-    Declared operators: parametric (g_θ) and concatenative (the insertion), as in the catalog.
+    The encoder re-parameterises the prompt but never reads x, so the operator is concatenative.
     Trainable parameters: L_p·D + |g_θ|.
     """
 
     configuration = Configuration.LEARNABLE
-    operator = (Operator.PARAMETRIC, Operator.CONCATENATIVE)
+    operator = Operator.CONCATENATIVE
     location = Location.EMBEDDING
 
     def __init__(self, init: Tensor, encoder: PromptEncoder, position: int | str = 0, tower: str | None = None):

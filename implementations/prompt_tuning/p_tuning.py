@@ -1,10 +1,11 @@
-"""P-tuning (Liu, Zheng, Du, Ding, Qian, Yang, Tang, "GPT Understands, Too", arXiv 2103.10385, 2021).
+"""P-tuning (Liu, Zheng, Du, Ding, Qian, Yang, Tang, "GPT Understands, Too", AI Open 2023, arXiv 2103.10385).
 
     ŷ = v(f([g_θ(h); E(x)]))
 
 Pseudo-token embeddings h (L_p, D) pass through the prompt encoder g_θ (the paper's bidirectional
 LSTM + two-layer ReLU MLP, or a three-layer MLP) and are inserted into the embedded input; v is
-the verbalizer. After training, ``EncodedPrompt.to_soft_prompt()`` keeps only g_θ(h).
+the verbalizer. g_θ re-parameterises the prompt and never reads x, so the operator is
+concatenative. After training, ``EncodedPrompt.to_soft_prompt()`` keeps only g_θ(h).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def _example():
     "p-tuning",
     paradigm="prompt-tuning",
     configuration="learnable",
-    operator=["parametric", "concatenative"],
+    operator="concatenative",
     location="embedding",
     alignment="rule-based",
     modality="text",

@@ -5,13 +5,14 @@ Prompts", NAACL 2021, arXiv 2104.06599).
 
 K soft prompts, each initialised from a (mined or paraphrased) template's token embeddings, are
 tuned together with the mixture weights π. Each input runs once per prompt (the batch becomes K
-copies); the output is ``log Σ_k π_k Σ_{w ∈ V_y} p(w | t_k, x)`` over each class's label words.
-The paper's optional deep perturbation of every layer is not included.
+copies); the answer is the mixed prediction itself, ``log Σ_k π_k p(w | t_k, x)`` for every word w
+(identity ω; with ``label_words``, restricted to one answer word per class). The paper's optional
+deep perturbation of every layer is not included.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import sympy as sp
 import torch
@@ -26,10 +27,10 @@ from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.framework.symbolic import SymbolicForm, concat, symbols, x
 from reprogrammability.implementations.registry import register_method
 
-from .common import find_tokenizer, input_embeddings, resolve_config
+from .common import find_tokenizer, input_embeddings, resolve_config, text_frozen
 from .soft_prompt import resolve_position, sampled_vocabulary_init, text_init
-from .text import SoftPromptFields, VerbalizerFields, tiny_text_example, verbalizer_frozen
-from .verbalizer import MixtureVerbalizer
+from .text import LabelWords, SoftPromptFields, score_readout, tiny_text_example
+from .verbalizer import MixtureAlignment, label_word_ids
 
 __all__ = ["MixturePrompts", "SoftPromptMixtureConfig", "build"]
 
@@ -77,11 +78,15 @@ class MixturePrompts(InputManipulation):
                             description="K soft prompts with mixture weights")
 
 
-class SoftPromptMixtureConfig(SoftPromptFields, VerbalizerFields):
-    """K prompts from ``templates`` (one per prompt) or ``num_prompts`` sampled-vocabulary prompts."""
+class SoftPromptMixtureConfig(SoftPromptFields):
+    """K prompts from ``templates`` (one per prompt) or ``num_prompts`` sampled-vocabulary prompts; optional
+    answer words (one per class) restricting the output."""
 
     templates: Optional[list[str]] = Field(None, description="one initialising template per prompt")
     num_prompts: int = Field(4, ge=1, description="K when no templates are given")
+    label_words: Optional[LabelWords] = Field(None, description="one answer word per class (default: every word)")
+    prefix_space: bool = True
+    readout: Literal["auto", "last", "mask"] = "auto"
 
     @model_validator(mode="after")
     def _templates(self):
@@ -103,7 +108,7 @@ def _example():
     configuration="learnable",
     operator="concatenative",
     location="embedding",
-    alignment="rule-based",
+    alignment="identity",
     modality="text",
     config=SoftPromptMixtureConfig,
     example=_example,
@@ -113,7 +118,7 @@ def build(
 ) -> Reprogrammer:
     """Mixture of soft prompts: ``p(y|x) = Σ_k π_k p(y | [P_k; E(x)])``."""
     config = resolve_config(SoftPromptMixtureConfig, config, overrides)
-    frozen, verbalizer, tokenizer = verbalizer_frozen(model, tokenizer, config)
+    frozen = text_frozen(model, tokenizer=tokenizer, readout=score_readout(model, config.readout))
     embedding = input_embeddings(frozen)
     L = config.num_virtual_tokens
     if config.templates:
@@ -124,5 +129,12 @@ def build(
         init = torch.stack([sampled_vocabulary_init(embedding, L, config.sample_top_k, generator)
                             for _ in range(config.num_prompts)])
     prompts = MixturePrompts(init, position=config.position)
-    output = MixtureVerbalizer(verbalizer, prompts)
+    indices = None
+    if config.label_words is not None:
+        tokenizer = find_tokenizer(frozen, tokenizer, needed_for="label words")
+        ids = label_word_ids(tokenizer, config.label_words, prefix_space=config.prefix_space)
+        if any(len(group) != 1 for group in ids):
+            raise ValueError("label_words: the mixture's identity output takes exactly one answer word per class")
+        indices = [group[0] for group in ids]
+    output = MixtureAlignment(prompts, indices)
     return Reprogrammer(frozen, prompts, output, paradigm="prompt-tuning", modality="text", name="soft-prompt-mixture")

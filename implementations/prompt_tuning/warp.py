@@ -5,7 +5,9 @@
 Prompt embeddings P are inserted into the input of a frozen masked LM (blocks before, between or
 after the sentences); the MLM head's transform T is applied at the [MASK] token without the
 decoder, and the class scores come from class embeddings Θ^V (C, D) initialised with the
-output embeddings of verbalizer words: a linear alignment. Θ^P starts at the [MASK] token's
+output embeddings of verbalizer words: a linear alignment. The paper frames itself as adversarial
+reprogramming, so the catalog files it under model reprogramming (the paradigm declared here),
+although its mechanism is that of soft prompts. Θ^P starts at the [MASK] token's
 embedding (``init="mask-token"``), at a human-readable prompt (``init="text"``) or at sampled tokens.
 """
 
@@ -57,7 +59,7 @@ def _example():
 
 @register_method(
     "warp",
-    paradigm="prompt-tuning",
+    paradigm="model-reprogramming",
     configuration="learnable",
     operator="concatenative",
     location="embedding",
@@ -89,7 +91,8 @@ def build(model: Any, config: WARPConfig | dict | None = None, *, tokenizer: Any
     order = sorted(range(len(prompts)), key=lambda i: _sort_key(config.blocks[i][0]), reverse=True)
     ids = label_word_ids(tokenizer, config.label_words, prefix_space=config.prefix_space)
     classes = LabelEmbeddingAlignment.from_label_words(frozen, ids, train_bias=True)
-    return Reprogrammer(frozen, [prompts[i] for i in order], classes, paradigm="prompt-tuning", modality="text", name="warp")
+    return Reprogrammer(frozen, [prompts[i] for i in order], classes, paradigm="model-reprogramming", modality="text",
+                        name="warp")
 
 
 def _sort_key(position: Union[int, str]) -> float:
