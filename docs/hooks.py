@@ -67,7 +67,10 @@ def on_page_markdown(markdown, page, config, files):
 
 
 def on_page_content(html, page, config, files):
-    return docs_gen.render_math(html)
+    html = docs_gen.render_math(html)
+    if page.file.src_uri.startswith("reference/"):
+        html = docs_gen.strip_sphinx_roles(html)
+    return html
 
 
 def on_post_build(config):

@@ -409,8 +409,26 @@ def suite_visual(s: Settings, device, clock: Clock, log) -> tuple[list[Ratio], d
     log(f"visual: {s.vision_model}, batch {s.batch}, canvas {s.canvas}, image {s.image}")
     times = interleaved(variants, s.rounds, s.warmup, log)
     reprogrammer.frozen.assert_unchanged()
+    # the work a reprogramming step adds to the bare step, timed alone (short, so little exposed to load):
+    # the program's forward and backward, the label map with the loss, and Adam on the program
+    upstream = torch.randn_like(canvases[0])
+    source = torch.randn(s.batch, num_source, device=device)
+
+    def step_extra():
+        x, y = batches[nxt()]
+        program_optimizer.zero_grad(set_to_none=True)
+        program(x).backward(upstream[: len(x)])
+        z = source[: len(x)].clone().requires_grad_(True)
+        F.cross_entropy(reprogrammer.output(z).float(), y).backward()
+        program_optimizer.step()
+
+    per_step(clock, step_extra, 3)
+    extra_work = clock.pick(per_step(clock, step_extra, 4 * s.steps))
+    bare_median = statistics.median(clock.pick(t) for t in times["bare"])
+    step_vs_bare = paired_ratio(clock, times, "reprogramming", "bare")
+    step_vs_bare["extra"].update(extra_work_s=extra_work, extra_work_share_of_bare=extra_work / bare_median)
     ratios = [
-        make_ratio("visual.step/bare", **paired_ratio(clock, times, "reprogramming", "bare")),
+        make_ratio("visual.step/bare", **step_vs_bare),
         make_ratio("visual.trainer_step/bare", **paired_ratio(clock, times, "trainer", "bare")),
         make_ratio("visual.step/finetune", **paired_ratio(clock, times, "reprogramming", "finetune")),
     ]
@@ -974,6 +992,20 @@ def table(report: dict[str, Any]) -> str:
             num = den = ""
         lines.append(f"| {row['name']} | {row['value']:.3f} | {_fmt_target(row)} | {_mark(row['passed'], row['op'])} "
                      f"| {num} | {den} | {row['description']} |")
+    by_name = {row["name"]: row for row in report["ratios"]}
+    notes = []
+    if "extra_work_s" in by_name.get("visual.step/bare", {}).get("extra", {}):
+        e = by_name["visual.step/bare"]["extra"]
+        notes.append(f"Work the reprogramming step adds to the bare step, timed alone (program forward and backward, "
+                     f"label map and loss, Adam on the program): {e['extra_work_s'] * 1e3:.1f} ms = "
+                     f"{100 * e['extra_work_share_of_bare']:.1f}% of the bare step.")
+    for name in ("mapping.ilm/flm", "mapping.blm/flm"):
+        e = by_name.get(name, {}).get("extra", {})
+        if "refit_s" in e:
+            notes.append(f"{name.split('.')[1].split('/')[0].upper()} re-fit of ω from an epoch's logits, timed alone: "
+                         f"{e['refit_s'] * 1e3:.2f} ms = {100 * e['refit_share_of_flm_epoch']:.3f}% of an FLM epoch.")
+    if notes:
+        lines += [""] + [f"- {n}" for n in notes]
     options = report["suites"].get("options", {})
     if "write_check_us" in options:
         lines += ["", f"Framework overhead per forward of f: write check {options['write_check_us']:.0f} µs over "
@@ -985,29 +1017,45 @@ def table(report: dict[str, Any]) -> str:
 
 
 def plot(report: dict[str, Any], path: Path) -> None:
-    """Horizontal bars: each ratio (log scale) with its target; green when met, red when not, grey without."""
+    """Horizontal bars: each ratio (log scale) with its target tick. Targets: green met, red missed; options
+    (kept only if they help): blue helps, grey no gain; no target: grey."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
     rows = [r for r in report["ratios"] if r["name"] != "options.host_syncs_per_step" and r["value"] > 0]
     fig, ax = plt.subplots(figsize=(9, 0.42 * len(rows) + 1.6))
-    colours = {True: "#3a923a", False: "#c0392b", None: "#8c8c8c"}
     for i, row in enumerate(rows):
-        ax.barh(i, row["value"], color=colours[row["passed"]])
+        option = row["op"] in ("<", ">")
+        colour = "#b0b0b0" if row["passed"] is None else (
+            ("#2f6fb0" if row["passed"] else "#b0b0b0") if option else ("#3a923a" if row["passed"] else "#c0392b"))
+        ax.barh(i, row["value"], color=colour)
+        right = row["value"]
         if row["target"] is not None:
-            ax.plot([row["target"]] * 2, [i - 0.4, i + 0.4], color="black", linewidth=2)
-        ax.text(row["value"], i, f" {row['value']:.2f}", va="center", fontsize=8)
+            ax.plot([row["target"]] * 2, [i - 0.42, i + 0.42], color="black", linewidth=2)
+            right = max(right, row["target"])
+        label = f" {row['value']:.2f}" + ("" if row["target"] is None else f"  ({row['op']} {row['target']:g})")
+        ax.text(right * 1.02, i, label, va="center", fontsize=8)
     ax.set_yticks(range(len(rows)), [r["name"] for r in rows], fontsize=8)
     ax.invert_yaxis()
     ax.set_xscale("log")
+    values = [r["value"] for r in rows] + [r["target"] for r in rows if r["target"]]
+    low, high = min(values + [1.0]) * 0.8, max(values + [1.0]) * 2.2
+    ax.set_xlim(low, high)
+    ticks = [t for t in (0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2, 3, 5, 10, 20, 50) if low <= t <= high]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticklabels([f"{t:g}" for t in ticks])
     ax.axvline(1.0, color="#999999", linewidth=0.8, linestyle=":")
     m = report["machine"]
-    where = m.get("gpu") or f"{m['device']} ({m['torch_threads']} thread(s))"
+    where = m.get("gpu") or f"{m['device']} ({m['torch_threads']} thread(s), clock: {report['clock']} time)"
     load = m.get("load_average")
-    ax.set_title(f"nnr bench ({report['mode']}) on {where}" + (f", load {load[0]:.1f}" if load else "")
-                 + "\nbars: measured ratio; black ticks: targets", fontsize=9)
+    ax.set_title(f"nnr bench ({report['mode']}) on {where}" + (f", load average {load[0]:.1f}" if load else "")
+                 + "\nbars: measured ratios; black ticks: targets; blue/grey: options that help / do not",
+                 fontsize=9)
     ax.set_xlabel("ratio (log scale)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -51,6 +51,7 @@ __all__ = [
     "usage_snippet",
     "method_page",
     "render_math",
+    "strip_sphinx_roles",
     "latex_to_mathml",
     "expand_markers",
     "extract_python_blocks",
@@ -155,6 +156,15 @@ def latex_to_mathml(latex: str, display: bool = False) -> str:
         return f'<code class="nnr-latex">{html.escape(latex.strip())}</code>'
     label = html.escape(latex.strip(), quote=True)
     return mathml.replace("<math ", f'<math alttext="{label}" ', 1)
+
+
+_SPHINX_ROLE = re.compile(r":(?:py:)?(?:class|func|meth|mod|attr|data|exc|obj|const):(?=<code>)")
+
+
+def strip_sphinx_roles(page_html: str) -> str:
+    """Docstrings written with reST roles (``:class:`Spec```) render as ``:class:<code>Spec</code>``
+    in Markdown; drop the role so only the code remains."""
+    return _SPHINX_ROLE.sub("", page_html)
 
 
 def render_math(page_html: str) -> str:
@@ -494,18 +504,22 @@ def symbolic_forms(
             procs = []
             for k, group in enumerate(groups):
                 out = os.path.join(tmp, f"worker-{k}.json")
-                procs.append((out, group, subprocess.Popen(
+                errors = open(os.path.join(tmp, f"worker-{k}.err"), "wb")  # a file: a full pipe would stall it
+                procs.append((out, group, errors, subprocess.Popen(
                     [sys.executable, "-m", "reprogrammability.docs_gen", "symbolic", out, *group],
-                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=str(REPO_ROOT),
+                    env=env, stdout=subprocess.DEVNULL, stderr=errors, cwd=str(REPO_ROOT),
                 )))
-            for out, group, proc in procs:
+            for out, group, errors, proc in procs:
                 remaining = max(1.0, timeout - (time.perf_counter() - start))
                 try:
-                    _, stderr = proc.communicate(timeout=remaining)
-                    failure = f"the worker process exited with {proc.returncode}: {stderr.decode(errors='replace')[-500:]}"
+                    proc.wait(timeout=remaining)
+                    errors.close()
+                    tail = Path(errors.name).read_bytes()[-500:].decode(errors="replace")
+                    failure = f"the worker process exited with {proc.returncode}: {tail}"
                 except subprocess.TimeoutExpired:
                     proc.kill()
-                    proc.communicate()
+                    proc.wait()
+                    errors.close()
                     failure = f"the worker process timed out after {timeout:.0f} s"
                 done: dict[str, dict] = {}
                 if os.path.exists(out):
@@ -630,7 +644,7 @@ def method_page(catalog: Any, entry: Any, info: dict, glossary_names: Optional[d
             "Trainable parameters (of the input manipulation $I$ and the output alignment $O$; $f$ is frozen):",
             "",
             "$$",
-            r"|\theta| = " + info["parameter_count"],
+            r"\left|\theta\right| = " + info["parameter_count"],
             "$$",
             "",
         ]
@@ -681,8 +695,8 @@ def method_page(catalog: Any, entry: Any, info: dict, glossary_names: Optional[d
             lines += ["```python", usage_snippet(entry.id, info).rstrip("\n"), "```", ""]
         fields = registered.get("config_fields") or []
         if fields:
-            lines += [f"Options (`{registered['config']}`)" + (f": {registered['config_doc'].splitlines()[0]}"
-                                                                if registered.get("config_doc") else "") + ":", "",
+            doc = registered.get("config_doc", "").splitlines()[0].rstrip(".:") if registered.get("config_doc") else ""
+            lines += [f"Options (`{registered['config']}`)" + (f": {doc}" if doc else "") + ":", "",
                       "| option | type | default | meaning |", "|---|---|---|---|"]
             for field in fields:
                 default = "required" if field["required"] else f"`{_cell(field['default'])}`"
@@ -805,6 +819,11 @@ def papers_page(catalog: Any) -> str:
                      "+".join(_values(p.paradigm)), p.modality.value, str(p.coordinates), list(p.methods)))
     rows.sort(key=lambda r: (-r[0], r[1].casefold()))
     lines = [
+        "---",
+        "hide:",
+        "  - toc",  # the table needs the width
+        "---",
+        "",
         "# Papers",
         "",
         f"{len(rows)} papers: the {len(catalog.methods)} papers that define the catalogued methods (kind *method*) "
@@ -991,13 +1010,16 @@ def coordinates_svg(catalog: Any) -> bytes:
     order = {p.value: i for i, p in enumerate(Paradigm)}
     methods = sorted(catalog.methods.values(), key=lambda m: (order[m.paradigm.value], m.year, m.id))
     fig, ax = plt.subplots(figsize=(0.42 * len(columns) + 2.6, 0.2 * len(methods) + 1.6))
+    xs, ys, colours = [], [], []
     for row, m in enumerate(methods):
         values = {(d["type"], graph.nodes[t]["value"]) for _, t, d in graph.out_edges(m.id, data=True)
                   if d.get("kind") == "value"}
-        colour = PARADIGM_COLOURS.get(m.paradigm.value, "#333")
         for col, key in enumerate(columns):
             if key in values:
-                ax.scatter(col, row, s=30, color=colour, zorder=3)
+                xs.append(col)
+                ys.append(row)
+                colours.append(PARADIGM_COLOURS.get(m.paradigm.value, "#333"))
+    ax.scatter(xs, ys, s=30, c=colours, zorder=3)
     ax.set_xticks(range(len(columns)))
     ax.set_xticklabels([f"{AXIS_SYMBOL.get(a, '')} {v}".strip() if a != "access" else f"access {v}"
                         for a, v in columns], rotation=60, ha="right")
@@ -1262,7 +1284,10 @@ def reference_pages(root: Path = REPO_ROOT) -> dict[str, str]:
             modules = [package] + _public_modules(root / folder, package)
         lines = [f"# {package if key != 'registry' else package + '.registry'}", "", title, ""]
         for module in modules:
-            lines += [f"::: {module}", ""]
+            lines += [f"::: {module}"]
+            if module == package:  # the package's own docstring; its members are documented per module
+                lines += ["    options:", "      members: false", "      summary: false"]
+            lines.append("")
         pages[f"reference/{key}.md"] = "\n".join(lines)
         index.append(f"- [{title.split(':')[0]}]({key}.md): " + ", ".join(f"`{m}`" for m in modules[:1]))
     pages["reference/index.md"] = "\n".join(index) + "\n"
@@ -1371,11 +1396,27 @@ def expand_markers(markdown: str, source: str, catalog: Any) -> str:
 # --- tutorials -------------------------------------------------------------------------------------------
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)$")
+_TITLE = re.compile(r"""title=(?:"([^"]*)"|'([^']*)'|(\S+))""")
 
 
-def extract_python_blocks(markdown: str) -> list[tuple[int, str]]:
-    """``(line number, code)`` of every fenced ```` ```python ```` block, in order (indentation removed)."""
-    blocks: list[tuple[int, str]] = []
+class CodeBlock(tuple):
+    """A fenced Python block: ``(line, code, title)``; ``title`` from ```` ```python title="x.py" ````."""
+
+    def __new__(cls, line: int, code: str, title: str = ""):
+        return super().__new__(cls, (line, code, title))
+
+    line = property(lambda self: self[0])
+    code = property(lambda self: self[1])
+    title = property(lambda self: self[2])
+
+
+def extract_python_blocks(markdown: str) -> list[CodeBlock]:
+    """Every fenced ```` ```python ```` block, in order, as ``(line, code, title)`` (indentation removed).
+
+    A block with ``title="name.py"`` is a file the reader is asked to save (the docs tests write it
+    into the working folder instead of running it).
+    """
+    blocks: list[CodeBlock] = []
     lines = markdown.splitlines()
     i = 0
     while i < len(lines):
@@ -1384,8 +1425,10 @@ def extract_python_blocks(markdown: str) -> list[tuple[int, str]]:
             i += 1
             continue
         fence, indent = match.group("fence"), match.group("indent")
-        info = match.group("info").strip().lstrip("{").strip()
-        language = re.split(r"[\s{}.]+", info.lstrip("."))[0] if info else ""
+        info = match.group("info").strip()
+        language = re.split(r"[\s{}]+", info.strip("{ ").lstrip("."))[0] if info else ""
+        title_match = _TITLE.search(info)
+        title = next((g for g in title_match.groups() if g), "") if title_match else ""
         start = i + 1
         j = start
         while j < len(lines) and not (lines[j].strip().startswith(fence[0] * len(fence)) and
@@ -1393,7 +1436,7 @@ def extract_python_blocks(markdown: str) -> list[tuple[int, str]]:
             j += 1
         if language in ("python", "py"):
             body = [line[len(indent):] if line.startswith(indent) else line.lstrip() for line in lines[start:j]]
-            blocks.append((start + 1, "\n".join(body) + "\n"))
+            blocks.append(CodeBlock(start + 1, "\n".join(body) + "\n", title))
         i = j + 1
     return blocks
 

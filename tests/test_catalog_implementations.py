@@ -21,23 +21,9 @@ from reprogrammability.catalog import Catalog, CatalogError
 PENDING: set[str] = set()
 
 DISPUTED: dict[str, str] = {
-    "p-tuning": (
-        "coordinates.operator: the catalog records concatenative only; the prompt encoder re-parameterises the "
-        "prompt during training but never reads x, the same reason prefix-tuning's MLP (declared concatenative) "
-        "is not parametric. The implementation declares parametric+concatenative."
-    ),
     "r2dl": (
         "coordinates.alignment: the catalog (and both survey lists) record rule-based, a fixed assignment of the "
         "source model's labels to the target labels; the implementation trains a linear head."
-    ),
-    "soft-prompt-mixture": (
-        "coordinates.alignment: the paper probes facts and reads the predicted vocabulary word itself (identity, "
-        "as the survey says); the implementation generalises it to classification with label words (rule-based)."
-    ),
-    "warp": (
-        "paradigm: the paper calls itself word-level adversarial reprogramming and builds on Elsayed et al., so the "
-        "catalog follows its own framing (model-reprogramming, per the lead's guidance); the implementation "
-        "declares prompt-tuning."
     ),
 }
 

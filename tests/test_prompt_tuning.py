@@ -87,7 +87,7 @@ def test_example_matches_its_registration_counts_and_keeps_f_frozen(method_id, t
     fingerprint = frozen.fingerprint()
     optimizer = torch.optim.SGD([p for p in reprogrammer.parameters() if p.requires_grad], lr=0.1)
     scores = reprogrammer(inputs)
-    assert scores.shape == (targets.shape[0], int(targets.max()) + 1) or scores.shape[0] == targets.shape[0]
+    assert scores.dim() == 2 and scores.shape[0] == targets.shape[0] and scores.shape[1] > int(targets.max())
     loss = F.cross_entropy(scores, targets)
     if method_id == "autoprompt":  # AutoPrompt's trigger ids are searched, never differentiated
         assert not loss.requires_grad

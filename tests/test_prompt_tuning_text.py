@@ -288,12 +288,12 @@ def test_trigger_insertion_positions(bert, llama):
 def test_autoprompt_search_keeps_the_best_candidate(llama):
     model, tokenizer = llama
     rp = autoprompt.build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_triggers=2)
-    search = AutoPromptSearch(rp, num_candidates=4)
+    search = AutoPromptSearch(num_candidates=4)
     part = rp.inputs[0]
     before = part.trigger_ids().clone()
     with torch.no_grad():
         start = F.cross_entropy(rp(TEXTS), LABELS).item()
-    step = search.step(TEXTS, LABELS, slot=1)
+    step = search.step(rp, TEXTS, LABELS, slot=1)
     assert step["loss_after"] <= step["loss_before"] + 1e-7 and abs(step["loss_before"] - start) < 1e-6
     with torch.no_grad():
         assert abs(F.cross_entropy(rp(TEXTS), LABELS).item() - step["loss_after"]) < 1e-6
@@ -301,6 +301,22 @@ def test_autoprompt_search_keeps_the_best_candidate(llama):
     assert search.queries == 1 + 4
     assert rp.frozen.model.get_input_embeddings().weight.grad is None
     rp.frozen.assert_unchanged()
+
+
+def test_autoprompt_trains_through_the_trainer_with_its_search(llama):
+    from reprogrammability.framework.training import Trainer
+
+    model, tokenizer = llama
+    rp = autoprompt.build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_triggers=2, num_candidates=6)
+    search = rp.gradient_estimator
+    assert isinstance(search, AutoPromptSearch) and not search.allowed[tokenizer.all_special_ids].any()
+    with torch.no_grad():
+        start = F.cross_entropy(rp(TEXTS), LABELS).item()
+    result = Trainer(rp, epochs=4, batch_size=3, progress=False, device="cpu", gradient_estimator=search).fit((TEXTS, LABELS))
+    with torch.no_grad():
+        end = F.cross_entropy(rp(TEXTS), LABELS).item()
+    assert end <= start and result.queries == search.queries == 4 * (1 + 6)
+    assert set(rp.inputs[0].trigger_ids().tolist()).isdisjoint(tokenizer.all_special_ids)
 
 
 # -- BBT ------------------------------------------------------------------------------------------------
@@ -327,6 +343,21 @@ def test_bbt_fits_z_without_gradients(llama):
     assert abs(end - result["best_loss"]) < 1e-5 and end < start
     assert part.z.grad is None
     rp.frozen.assert_unchanged()
+
+
+def test_bbt_evolution_strategy_gradient_points_downhill(llama):
+    model, tokenizer = llama
+    rp = bbt.build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=3, subspace_dim=4,
+                   es_samples=64, es_sigma=0.05)
+    estimator = rp.gradient_estimator
+    loss = estimator.estimate(rp, TEXTS, LABELS, F.cross_entropy)
+    assert estimator.queries == 1 + 2 * 64
+    estimated = rp.inputs[0].z.grad.clone()
+    rp.zero_grad()
+    F.cross_entropy(rp(TEXTS), LABELS).backward()  # the true gradient, for the test only
+    true = rp.inputs[0].z.grad
+    assert F.cosine_similarity(estimated, true, dim=0) > 0.8
+    assert abs(loss.item() - F.cross_entropy(rp(TEXTS), LABELS).item()) < 1e-6
 
 
 # -- SPoT, PPT and the peft format ------------------------------------------------------------------------

@@ -20,15 +20,15 @@ def test_time_llm_on_smollm2_trains_the_reprogramming_layers_only():
 
     model, tokenizer = load_smollm2()
     reprogrammer = create_method(
-        "time-llm", model, tokenizer=tokenizer, input_length=48, horizon=12, patch_length=16, stride=8,
-        d_model=16, num_heads=4, num_prototypes=100, description="a sine wave", prompt_length=64,
+        "time-llm", model, tokenizer=tokenizer, input_length=32, horizon=8, patch_length=16, stride=8,
+        d_model=16, num_heads=4, num_prototypes=100, description="a sine wave", prompt_length=48,
     )
     assert reprogrammer.parameter_count() == reprogrammer.evaluated_parameter_count()
     assert reprogrammer.parameter_share() < 0.2
-    t = torch.arange(60, dtype=torch.float32)
+    t = torch.arange(40, dtype=torch.float32)
     series = torch.sin(t / 4.0 + torch.linspace(0, 3, 8)[:, None])
-    inputs, horizon = series[:, :48].contiguous(), series[:, 48:].contiguous()
-    trainer = Trainer(reprogrammer, epochs=3, batch_size=4, learning_rate=0.005, progress=False, device="cpu",
+    inputs, horizon = series[:, :32].contiguous(), series[:, 32:].contiguous()
+    trainer = Trainer(reprogrammer, epochs=4, batch_size=8, learning_rate=1e-3, progress=False, device="cpu",
                       loss_fn=F.mse_loss)
     before = trainer.evaluate((inputs, horizon))["loss"]
     trainer.fit((inputs, horizon))

@@ -4,14 +4,17 @@ Models with Automatically Generated Prompts", EMNLP 2020, arXiv 2010.15980).
     ŷ = v(f(x ⊕ [T]_1 … [T]_k ⊕ [P]))
 
 k discrete trigger tokens, shared by all inputs, are inserted into the token ids and found by a
-gradient-guided search (:class:`~.discrete.AutoPromptSearch`); v verbalises the prediction slot
-with fixed label words (the paper can also choose label tokens automatically; here they are given).
+gradient-guided search (:class:`~.discrete.AutoPromptSearch`, attached as the reprogrammer's
+``gradient_estimator`` so ``Trainer(rp, gradient_estimator=rp.gradient_estimator)`` runs the search);
+v verbalises the prediction slot with fixed label words (the paper can also choose label tokens
+automatically; here they are given). Special tokens are never triggers.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
+import torch
 from pydantic import Field
 
 from reprogrammability.framework.reprogrammer import Reprogrammer
@@ -28,6 +31,7 @@ class AutoPromptConfig(VerbalizerFields):
     """Number of triggers, where they go and their first token."""
 
     num_triggers: int = Field(3, ge=1)
+    num_candidates: int = Field(10, ge=1, description="top-k candidate tokens per search step")
     position: Literal["auto", "end", "before_mask", "start"] = Field(
         "auto", description="auto: before [MASK] for masked LMs, after the input for causal LMs"
     )
@@ -67,4 +71,10 @@ def build(model: Any, config: AutoPromptConfig | dict | None = None, *, tokenize
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     triggers = TriggerTokens([first] * config.num_triggers, position=position, pad_id=pad_id, mask_id=mask_id,
                              tokenizer=tokenizer)
-    return Reprogrammer(frozen, triggers, verbalizer, paradigm="prompt-tuning", modality="text", name="autoprompt")
+    reprogrammer = Reprogrammer(frozen, triggers, verbalizer, paradigm="prompt-tuning", modality="text", name="autoprompt")
+    # the triggers are learned by search, not by gradient descent: the trainer uses this update rule
+    special = set(getattr(tokenizer, "all_special_ids", []) or [])
+    allowed = torch.ones(frozen.model.get_input_embeddings().weight.shape[0], dtype=torch.bool)
+    allowed[[i for i in special if i < allowed.numel()]] = False
+    reprogrammer.gradient_estimator = AutoPromptSearch(config.num_candidates, allowed=allowed)
+    return reprogrammer

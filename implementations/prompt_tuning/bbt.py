@@ -4,7 +4,8 @@ ICML 2022, arXiv 2201.03514).
     ŷ = v(f([A z + P₀; E(x)])),   z* = CMA-ES argmin_z L(ŷ, y)   (model outputs only)
 
 Only the low-dimensional z is optimised, without gradients through f: :func:`~.black_box.fit_black_box`
-runs CMA-ES and counts queries. A is a fixed random projection with entries N(0, σ²),
+runs CMA-ES and counts queries (the reprogrammer's ``gradient_estimator``, an evolution-strategy
+gradient, serves the generic trainer). A is a fixed random projection with entries N(0, σ²),
 σ = σ̂_E / (√d σ_z); P₀ zeros or sampled-vocabulary embeddings.
 """
 
@@ -18,12 +19,12 @@ from pydantic import Field
 from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
-from .black_box import ProjectedPrompt, fit_black_box, projection_std
+from .black_box import EvolutionStrategyEstimator, ProjectedPrompt, fit_black_box, projection_std
 from .common import input_embeddings, resolve_config
 from .soft_prompt import sampled_vocabulary_init
 from .text import VerbalizerFields, tiny_text_example, verbalizer_frozen
 
-__all__ = ["BBTConfig", "build", "fit_black_box"]
+__all__ = ["BBTConfig", "build", "fit_black_box", "EvolutionStrategyEstimator"]
 
 
 class BBTConfig(VerbalizerFields):
@@ -34,6 +35,8 @@ class BBTConfig(VerbalizerFields):
     sigma: float = Field(1.0, gt=0, description="σ_z, CMA-ES's initial step size (also scales A)")
     initial_prompt: Literal["zeros", "sampled-vocabulary"] = "zeros"
     sample_top_k: int = Field(5000, ge=1)
+    es_samples: int = Field(10, ge=1, description="directions of the trainer's evolution-strategy gradient")
+    es_sigma: float = Field(0.1, gt=0, description="smoothing σ of the evolution-strategy gradient")
     seed: int = 0
 
 
@@ -68,5 +71,8 @@ def build(model: Any, config: BBTConfig | dict | None = None, *, tokenizer: Any 
     std = projection_std(float(embedding.weight.detach().float().std()), config.subspace_dim, config.sigma)
     prompt = ProjectedPrompt(config.num_virtual_tokens, D, config.subspace_dim, projection_std=std,
                              initial_prompt=initial, generator=generator)
-    return Reprogrammer(frozen, prompt, verbalizer, paradigm="prompt-tuning", access="zeroth-order", modality="text",
-                        name="bbt")
+    reprogrammer = Reprogrammer(frozen, prompt, verbalizer, paradigm="prompt-tuning", access="zeroth-order",
+                                modality="text", name="bbt")
+    # the generic trainer's zeroth-order update (the paper's optimiser, CMA-ES, is fit_black_box)
+    reprogrammer.gradient_estimator = EvolutionStrategyEstimator(config.es_samples, config.es_sigma, seed=config.seed)
+    return reprogrammer

@@ -7,6 +7,11 @@ initial prompt. Only z is optimised, by a derivative-free method on the model's 
 the paper uses CMA-ES. :class:`CMAES` is the standard (μ/μ_w, λ)-CMA-ES with cumulative step-size
 adaptation and rank-one plus rank-μ covariance updates (Hansen, "The CMA Evolution Strategy: A
 Tutorial", arXiv 1604.00772). Every evaluation of a candidate z on a batch counts one query.
+
+For the framework's generic trainer (one update per batch), :class:`EvolutionStrategyEstimator`
+gives a zeroth-order gradient of the same black-box loss (antithetic Gaussian smoothing); the BBT
+build attaches one as ``reprogrammer.gradient_estimator``. The paper's optimiser is CMA-ES:
+:func:`fit_black_box`.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from reprogrammability.framework.symbolic import SymbolicForm, concat, symbols, 
 
 from .soft_prompt import resolve_position
 
-__all__ = ["ProjectedPrompt", "CMAES", "fit_black_box", "projection_std"]
+__all__ = ["ProjectedPrompt", "CMAES", "EvolutionStrategyEstimator", "fit_black_box", "projection_std"]
 
 
 def projection_std(embedding_std: float, subspace_dim: int, sigma: float) -> float:
@@ -159,6 +164,60 @@ class CMAES:
             eigenvalues, self.B = torch.linalg.eigh(self.C)
             self.D = eigenvalues.clamp_min(1e-20).sqrt()
             self.invsqrtC = self.B @ torch.diag(1 / self.D) @ self.B.t()
+
+
+class EvolutionStrategyEstimator:
+    """Zeroth-order gradient from outputs only, by antithetic Gaussian smoothing (an evolution strategy):
+
+        ĝ = 1/(2nσ) Σ_i [L(θ + σ u_i) − L(θ − σ u_i)] u_i,   u_i ~ N(0, I)
+
+    over the reprogrammer's trainable parameters θ; fills their ``.grad`` and returns L(θ). 2n + 1
+    batch evaluations (queries) per call. Satisfies the trainer's ``gradient_estimator`` protocol.
+    """
+
+    def __init__(self, num_samples: int = 10, sigma: float = 0.1, seed: int = 0):
+        if num_samples < 1 or sigma <= 0:
+            raise ValueError(f"num_samples/sigma: expected n ≥ 1 and σ > 0, got {num_samples}, {sigma}")
+        self.num_samples, self.sigma, self.seed = int(num_samples), float(sigma), int(seed)
+        self.generator = torch.Generator().manual_seed(self.seed)
+        self.queries = 0
+
+    @torch.no_grad()
+    def _loss(self, reprogrammer: Any, inputs: Any, targets: Tensor, loss_fn: Callable) -> float:
+        self.queries += 1
+        return float(loss_fn(reprogrammer(inputs).float(), targets))
+
+    @torch.no_grad()
+    def estimate(self, reprogrammer: Any, inputs: Any, targets: Tensor, loss_fn: Callable) -> Tensor:
+        params = [p for p in reprogrammer.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError("reprogrammer: has no trainable parameters to estimate a gradient for")
+        flat = torch.cat([p.detach().reshape(-1).double().cpu() for p in params])
+
+        def assign(vector: Tensor) -> None:
+            offset = 0
+            for p in params:
+                p.copy_(vector[offset : offset + p.numel()].view_as(p).to(p))
+                offset += p.numel()
+
+        base = self._loss(reprogrammer, inputs, targets, loss_fn)
+        gradient = torch.zeros_like(flat)
+        try:
+            for _ in range(self.num_samples):
+                u = torch.randn(flat.numel(), generator=self.generator, dtype=torch.float64)
+                assign(flat + self.sigma * u)
+                plus = self._loss(reprogrammer, inputs, targets, loss_fn)
+                assign(flat - self.sigma * u)
+                minus = self._loss(reprogrammer, inputs, targets, loss_fn)
+                gradient += (plus - minus) * u
+        finally:
+            assign(flat)
+        gradient /= 2 * self.num_samples * self.sigma
+        offset = 0
+        for p in params:
+            p.grad = gradient[offset : offset + p.numel()].view_as(p).to(p).clone()
+            offset += p.numel()
+        return torch.tensor(base)
 
 
 @torch.no_grad()

@@ -150,76 +150,86 @@ def _embedding_gradients(module: nn.Module, kept: list[Tensor]) -> Iterator[None
 
 
 class AutoPromptSearch:
-    """Gradient-guided search over the triggers of the :class:`TriggerTokens` part of ``reprogrammer``.
+    """Gradient-guided search over the triggers of a reprogrammer's :class:`TriggerTokens` part.
+
+    Also the reprogrammer's update rule for the trainer: ``estimate(reprogrammer, inputs, targets,
+    loss_fn)`` does one search step and returns the loss (``Trainer(rp, gradient_estimator=search)``;
+    the AutoPrompt build attaches one as ``reprogrammer.gradient_estimator``).
 
     Args:
-        reprogrammer: a text reprogrammer whose first input part is :class:`TriggerTokens`.
-        loss_fn: ``loss(ŷ, y)``; cross-entropy by default.
         num_candidates: top-k candidate tokens per step.
         allowed: optional (V,) bool mask of tokens a trigger may take (e.g. no special tokens).
+        loss_fn: ``loss(ŷ, y)`` for :meth:`step` and :meth:`search`; cross-entropy by default.
     """
 
     def __init__(
         self,
-        reprogrammer: Any,
-        loss_fn: Callable[[Tensor, Tensor], Tensor] | None = None,
         num_candidates: int = 10,
         allowed: Tensor | None = None,
         seed: int = 0,
+        loss_fn: Callable[[Tensor, Tensor], Tensor] | None = None,
     ):
+        if num_candidates <= 0:
+            raise ValueError(f"num_candidates: expected a positive number, got {num_candidates}")
+        self.num_candidates = num_candidates
+        self.allowed = allowed
+        self.seed = seed
+        self.generator = torch.Generator().manual_seed(seed)
+        self.loss_fn = loss_fn or F.cross_entropy
+        self.queries = 0
+
+    @staticmethod
+    def triggers_of(reprogrammer: Any) -> TriggerTokens:
         triggers = [m for m in reprogrammer.inputs if isinstance(m, TriggerTokens)]
         if len(triggers) != 1:
             raise ValueError("reprogrammer: expected exactly one TriggerTokens part")
-        if num_candidates <= 0:
-            raise ValueError(f"num_candidates: expected a positive number, got {num_candidates}")
-        self.reprogrammer, self.triggers = reprogrammer, triggers[0]
-        self.loss_fn = loss_fn or F.cross_entropy
-        self.num_candidates = num_candidates
-        self.allowed = allowed
-        self.generator = torch.Generator().manual_seed(seed)
-        self.queries = 0
-        frozen = reprogrammer.frozen
-        self.embedding = frozen.adapter.embedding_module(frozen.model)
+        return triggers[0]
 
-    def _loss(self, inputs: Any, targets: Tensor) -> Tensor:
+    def _loss(self, reprogrammer: Any, inputs: Any, targets: Tensor, loss_fn: Callable) -> Tensor:
         self.queries += 1
-        return self.loss_fn(self.reprogrammer(inputs).float(), targets)
+        return loss_fn(reprogrammer(inputs).float(), targets)
 
-    def step(self, inputs: Any, targets: Tensor, slot: int | None = None) -> dict[str, float]:
-        """One search step on a batch: returns the loss before and after, and whether slot ``slot`` changed."""
-        k = self.triggers.num_triggers
+    def step(
+        self, reprogrammer: Any, inputs: Any, targets: Tensor, slot: int | None = None, loss_fn: Callable | None = None
+    ) -> dict[str, float]:
+        """One search step on a batch: the loss before and after, and whether the trigger in ``slot`` changed."""
+        loss_fn = loss_fn or self.loss_fn
+        part = self.triggers_of(reprogrammer)
+        frozen = reprogrammer.frozen
+        embedding = frozen.adapter.embedding_module(frozen.model)
+        k = part.num_triggers
         slot = int(torch.randint(0, k, (1,), generator=self.generator)) if slot is None else slot
         if not 0 <= slot < k:
             raise ValueError(f"slot: expected 0..{k - 1}, got {slot}")
-        _, places = self.triggers.insert(inputs)
+        _, places = part.insert(inputs)
         kept: list[Tensor] = []
-        with _embedding_gradients(self.embedding, kept):
-            loss = self._loss(inputs, targets)
+        with _embedding_gradients(embedding, kept):
+            loss = self._loss(reprogrammer, inputs, targets, loss_fn)
         (grad,) = torch.autograd.grad(loss, kept[-1])
         rows = torch.arange(grad.shape[0], device=grad.device)
         slot_grad = grad[rows, places[:, slot].to(grad.device)].mean(0)  # (D,)
-        scores = -(self.embedding.weight.detach() @ slot_grad)  # (V,)
+        scores = -(embedding.weight.detach() @ slot_grad)  # (V,)
         if self.allowed is not None:
             scores = scores.masked_fill(~self.allowed.to(scores.device), float("-inf"))
-        current = int(self.triggers.trigger_ids()[slot])
+        current = int(part.trigger_ids()[slot])
         scores[current] = float("-inf")
         candidates = scores.topk(min(self.num_candidates, scores.numel() - 1)).indices.tolist()
-        best, best_loss = current, float(loss)
+        best, best_loss = current, float(loss.detach())
         with torch.no_grad():
             for token in candidates:
-                self.triggers.set_trigger(slot, token)
-                value = float(self._loss(inputs, targets))
+                part.set_trigger(slot, token)
+                value = float(self._loss(reprogrammer, inputs, targets, loss_fn))
                 if value < best_loss:
                     best, best_loss = token, value
-        self.triggers.set_trigger(slot, best)
-        return {"loss_before": float(loss), "loss_after": best_loss, "changed": float(best != current), "slot": slot}
+        part.set_trigger(slot, best)
+        return {"loss_before": float(loss.detach()), "loss_after": best_loss, "changed": float(best != current), "slot": slot}
 
-    def search(self, batches: Sequence[tuple[Any, Tensor]], steps: int) -> list[dict[str, float]]:
+    def estimate(self, reprogrammer: Any, inputs: Any, targets: Tensor, loss_fn: Callable) -> Tensor:
+        """The trainer's update hook: one search step (the trigger ids are set directly, no gradient)."""
+        return torch.tensor(self.step(reprogrammer, inputs, targets, loss_fn=loss_fn)["loss_after"])
+
+    def search(self, reprogrammer: Any, batches: Sequence[tuple[Any, Tensor]], steps: int) -> list[dict[str, float]]:
         """``steps`` search steps cycling over ``batches`` of (inputs, targets)."""
         if steps < 0 or not batches:
             raise ValueError("steps/batches: expected steps ≥ 0 and at least one batch")
-        history = []
-        for step in range(steps):
-            inputs, targets = batches[step % len(batches)]
-            history.append(self.step(inputs, targets))
-        return history
+        return [self.step(reprogrammer, *batches[step % len(batches)]) for step in range(steps)]

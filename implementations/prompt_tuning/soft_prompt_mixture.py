@@ -5,9 +5,10 @@ Prompts", NAACL 2021, arXiv 2104.06599).
 
 K soft prompts, each initialised from a (mined or paraphrased) template's token embeddings, are
 tuned together with the mixture weights π. Each input runs once per prompt (the batch becomes K
-copies); the answer is the mixed prediction itself, ``log Σ_k π_k p(w | t_k, x)`` for every word w
-(identity ω; with ``label_words``, restricted to one answer word per class). The paper's optional
-deep perturbation of every layer is not included.
+copies, carrying log π); the frozen model's readout marginalises the prompt,
+``z_w = log Σ_k π_k p(w | t_k, x)`` (:class:`MixtureTextAdapter`), and the answer is that prediction
+itself (identity ω; with ``label_words``, restricted to one answer word per class). The paper's
+optional deep perturbation of every layer is not included.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ import torch
 from pydantic import Field, model_validator
 from torch import Tensor, nn
 
+from reprogrammability.framework.adapters.transformers import TextAdapter
+from reprogrammability.framework.alignment import IdentityAlignment
 from reprogrammability.framework.axes import Configuration, Location, Operator
 from reprogrammability.framework.errors import ShapeError
+from reprogrammability.framework.frozen import FrozenModel
 from reprogrammability.framework.interfaces import EmbeddingState
 from reprogrammability.framework.manipulation import InputManipulation
 from reprogrammability.framework.reprogrammer import Reprogrammer
@@ -30,14 +34,49 @@ from reprogrammability.implementations.registry import register_method
 from .common import find_tokenizer, input_embeddings, resolve_config, text_frozen
 from .soft_prompt import resolve_position, sampled_vocabulary_init, text_init
 from .text import LabelWords, SoftPromptFields, score_readout, tiny_text_example
-from .verbalizer import MixtureAlignment, label_word_ids
+from .verbalizer import label_word_ids
 
-__all__ = ["MixturePrompts", "SoftPromptMixtureConfig", "build"]
+__all__ = ["MixturePrompts", "MixtureTextAdapter", "SoftPromptMixtureConfig", "build"]
+
+MIXTURE_KEY = "mixture_log_weights"
+
+
+class MixtureTextAdapter(TextAdapter):
+    """A :class:`TextAdapter` whose readout marginalises a mixture of prompts.
+
+    When the embedded state carries ``extra["mixture_log_weights"]`` = log π (K,) and B·K rows (row
+    ``b·K + k`` = input b under prompt k), the readout is ``log Σ_k π_k softmax(s_{b,k})`` (B, V): the
+    model's predictive distribution with the prompt marginalised. Without it, as TextAdapter.
+    """
+
+    name = "transformers-text-mixture"
+
+    def forward_embedded(self, model: nn.Module, state: EmbeddingState, key_values=None):
+        scores = super().forward_embedded(model, state, key_values)
+        log_pi = state.extra.get(MIXTURE_KEY)
+        if log_pi is None:
+            return scores
+        K = log_pi.numel()
+        if scores.dim() != 2 or scores.shape[0] % K:
+            raise ShapeError(f"scores: expected (B·{K}, V) scores of K prompted copies, got {tuple(scores.shape)}")
+        log_probs = torch.log_softmax(scores.float(), dim=-1).view(-1, K, scores.shape[-1])
+        return torch.logsumexp(log_pi.float().view(1, K, 1) + log_probs, dim=1)
+
+
+def mixture_frozen(model: nn.Module, tokenizer: Any, readout: str) -> FrozenModel:
+    """``model`` behind a :class:`MixtureTextAdapter` with the given readout (tokenizer and max_length kept)."""
+    frozen = text_frozen(model, tokenizer=tokenizer, readout=readout)
+    adapter = frozen.adapter
+    if isinstance(adapter, MixtureTextAdapter):
+        return frozen
+    return FrozenModel(frozen.model, adapter=MixtureTextAdapter(adapter.tokenizer, readout=adapter.readout_mode,
+                                                                max_length=adapter.max_length))
 
 
 class MixturePrompts(InputManipulation):
     """K soft prompts (K, L_p, D) and mixture weights w (K,): the batch (B, T, D) becomes (B·K, L_p + T, D),
-    row ``b·K + k`` holding ``[P_k; E(x_b)]``. Trainable parameters: K·L_p·D + K."""
+    row ``b·K + k`` holding ``[P_k; E(x_b)]``, and carries log π = log softmax(w) for the readout.
+    Trainable parameters: K·L_p·D + K."""
 
     configuration = Configuration.LEARNABLE
     operator = Operator.CONCATENATIVE
@@ -68,6 +107,7 @@ class MixturePrompts(InputManipulation):
             extra={k: v.repeat_interleave(K, dim=0) if isinstance(v, Tensor) and v.dim() >= 1 and v.shape[0] == state.batch_size
                    else v for k, v in state.extra.items()},
         )
+        expanded.extra[MIXTURE_KEY] = self.log_weights()
         prompts = self.prompt.to(state.embeds.dtype).repeat(state.batch_size, 1, 1)  # row b·K + k holds P_k
         return expanded.insert(prompts, resolve_position(self.position, state.length))
 
@@ -118,7 +158,7 @@ def build(
 ) -> Reprogrammer:
     """Mixture of soft prompts: ``p(y|x) = Σ_k π_k p(y | [P_k; E(x)])``."""
     config = resolve_config(SoftPromptMixtureConfig, config, overrides)
-    frozen = text_frozen(model, tokenizer=tokenizer, readout=score_readout(model, config.readout))
+    frozen = mixture_frozen(model, tokenizer, score_readout(model, config.readout))
     embedding = input_embeddings(frozen)
     L = config.num_virtual_tokens
     if config.templates:
@@ -136,5 +176,5 @@ def build(
         if any(len(group) != 1 for group in ids):
             raise ValueError("label_words: the mixture's identity output takes exactly one answer word per class")
         indices = [group[0] for group in ids]
-    output = MixtureAlignment(prompts, indices)
+    output = IdentityAlignment(indices)
     return Reprogrammer(frozen, prompts, output, paradigm="prompt-tuning", modality="text", name="soft-prompt-mixture")

@@ -7,8 +7,6 @@
   with θ_c initialised from the output embedding of class c's label word (WARP: Hambardzumyan et
   al., ACL 2021, arXiv 2101.00121; DART's differentiable label tokens: Zhang et al., ICLR 2022,
   arXiv 2108.13161). A linear alignment.
-* :class:`MixtureAlignment`: ``log Σ_k π_k p(y | t_k, x)`` over K prompts run as K copies of the
-  batch (Qin & Eisner, NAACL 2021, arXiv 2104.06599); the mixture weights π belong to the prompt part.
 """
 
 from __future__ import annotations
@@ -26,7 +24,7 @@ from reprogrammability.framework.symbolic import SymbolicForm, op, symbols, z
 
 from .common import token_ids
 
-__all__ = ["Verbalizer", "LabelEmbeddingAlignment", "MixtureAlignment", "label_word_ids"]
+__all__ = ["Verbalizer", "LabelEmbeddingAlignment", "label_word_ids"]
 
 _verbalize = op("v", r"\omega_{\mathrm{verb}}")
 
@@ -140,36 +138,3 @@ class LabelEmbeddingAlignment(OutputAlignment):
         count = C * D + (C if self.train_bias else 0)
         return SymbolicForm(theta * z + b, count, {C: self.weight.shape[0], D: self.weight.shape[1]},
                             description="label embeddings initialised from the verbalizer's words")
-
-
-class MixtureAlignment(OutputAlignment):
-    """Identity through a mixture: ``ŷ_w = log Σ_k π_k p(w | t_k, x)`` for scores z (B·K, V) of K prompted copies
-    of each input, over the whole vocabulary or restricted to the token ids ``indices`` (one per class).
-
-    The mixture weights π = softmax(w) are read from ``mixture`` (the prompt part that owns them), so
-    this alignment has no parameters of its own: the answer is the model's own (mixed) prediction.
-    """
-
-    alignment = Alignment.IDENTITY
-
-    def __init__(self, mixture: nn.Module, indices: Sequence[int] | Tensor | None = None):
-        super().__init__()
-        object.__setattr__(self, "mixture", mixture)  # shared with the input side, not a submodule
-        self.register_buffer("indices", None if indices is None else torch.as_tensor(indices, dtype=torch.long))
-
-    def forward(self, z: Tensor) -> Tensor:
-        K = self.mixture.num_prompts
-        if z.shape[0] % K:
-            raise ShapeError(f"z: {z.shape[0]} rows are not a multiple of the {K} prompts")
-        log_probs = torch.log_softmax(z.float(), dim=-1)
-        if self.indices is not None:
-            log_probs = log_probs[..., self.indices]
-        log_probs = log_probs.view(-1, K, log_probs.shape[-1])  # (B, K, V or C)
-        log_pi = self.mixture.log_weights().view(1, K, 1)
-        return torch.logsumexp(log_pi + log_probs, dim=1)
-
-    def symbolic(self) -> SymbolicForm:
-        return SymbolicForm(
-            expression=op("mix", r"\log\sum_k \pi_k p_k")(z),
-            description="the K prompts' predictions mixed with weights π (restricted to the classes' tokens)",
-        )

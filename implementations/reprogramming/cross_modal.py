@@ -540,15 +540,22 @@ class PromptAsPrefix(InputManipulation):
         text = f"dataset description: {self.description} task description: forecast the next {self.horizon} steps"
         return [text] * flat.shape[0]
 
+    def encode(self, prompts: list[str], device: torch.device) -> tuple[Tensor, Tensor]:
+        """Token ids and mask (B', T_p), right-padded by hand (many causal-LM tokenizers have no pad token)."""
+        rows = [self.tokenizer(p, truncation=True, max_length=self.max_length)["input_ids"] for p in prompts]
+        length = max(len(r) for r in rows)
+        ids = torch.zeros(len(rows), length, dtype=torch.long)
+        mask = torch.zeros(len(rows), length, dtype=torch.long)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
+            mask[i, : len(row)] = 1
+        return ids.to(device), mask.to(device)
+
     def forward(self, state: EmbeddingState) -> EmbeddingState:
         series = state.extra.get("normalised_series", state.extra.get("series"))
         if series is None:
             raise InterfaceError("PromptAsPrefix: needs the series in the embedding state (SeriesLanguageModelAdapter)")
-        encoded = self.tokenizer(
-            self.prompts(series), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-        )
-        ids = encoded["input_ids"].to(state.embeds.device)
-        mask = encoded["attention_mask"].to(state.embeds.device)
+        ids, mask = self.encode(self.prompts(series), state.embeds.device)
         if ids.shape[0] != state.batch_size:
             raise ShapeError(f"PromptAsPrefix: {ids.shape[0]} prompts for a batch of {state.batch_size} sequences")
         with torch.no_grad():

@@ -36,7 +36,7 @@ class TimeLLMConfig(MethodConfig):
     num_heads: int = Field(8, ge=1)
     key_dim: Optional[int] = Field(None, ge=1, description="d_k per head (default d_m / H)")
     num_prototypes: int = Field(1000, ge=1, description="V', the number of text prototypes")
-    head_features: Optional[int] = Field(None, ge=1, description="d_f hidden features read per patch (default: all)")
+    head_features: Optional[int] = Field(32, ge=1, description="d_f hidden features read per patch (the paper: 32)")
     description: str = Field("", description="the dataset description of the prompt-as-prefix")
     prompt: bool = Field(True, description="prepend the prompt-as-prefix (needs a tokenizer)")
     prompt_length: int = Field(128, ge=1, description="maximum prompt tokens")
@@ -97,7 +97,7 @@ def build(model, config=None, *, tokenizer: Any = None, **overrides) -> Reprogra
             raise ValueError("tokenizer: the prompt-as-prefix needs the LM's tokenizer (or pass prompt=False)")
         parts.append(PromptAsPrefix(embedding, tokenizer, cfg.description, cfg.horizon, max_length=cfg.prompt_length))
     width = embedding.weight.shape[1]
-    head = SeriesHead(patches.num_patches(cfg.input_length), cfg.head_features or width, cfg.horizon)
+    head = SeriesHead(patches.num_patches(cfg.input_length), min(cfg.head_features or width, width), cfg.horizon)
     return Reprogrammer(
         frozen,
         parts,
