@@ -2,9 +2,12 @@
 
 A reprogramming step on a frozen model cannot cost less than one forward pass plus one backward
 pass to the input (no weight gradients, no optimiser state for the model). Every suite measures
-ratios in one run, on the same model and batch, with interleaved repeated timing (warm-up rounds
-first, the order of the variants rotated every round, the ratio taken per round and the median
-reported):
+ratios in one run, on the same model and batch, with interleaved repeated timing: after warm-up,
+one step of every variant per round with the order rotated every round (so a busy machine slows
+all of them alike), the ratio taken per round and the median over rounds reported. The Trainer is
+timed inside its own loop (a data loader that stamps the clock), each of its steps paired with a
+bare step run right before it. Low-noise cross-checks are reported next to the ratios: the work a
+reprogramming step adds to the bare step, and the re-fit of ILM/BLM, each timed alone.
 
 =========  =================================================================================  ========
 suite      ratio                                                                              target
@@ -25,12 +28,14 @@ or on CPU the peak of the running sum of the allocations and frees that torch's 
 during one step (tensors only, not the Python heap). The machine's load average goes into the report.
 
 Modes: default (EfficientNet-Lite0 at canvas 112, batch 16; a Llama-like LM with hidden size 256 and
-4 layers; about 10 minutes on two CPU cores), ``--quick`` (smaller shapes, under 2 minutes) and
-``--tiny`` (tiny random models, seconds: for tests of the mechanics, not for figures). The vision
-model has random weights: the time of a step does not depend on their values.
+4 layers; 5 to 8 minutes on one thread of a busy CPU), ``--quick`` (smaller shapes, under a minute)
+and ``--tiny`` (tiny random models, seconds: for tests of the mechanics, not for figures). The vision
+model has random weights: the time of a step does not depend on their values. ``--threads`` defaults
+to 1 (CPU time of one thread is the steadiest figure on a shared machine).
 
-Writes ``bench[-quick|-tiny].json``, ``.md`` (tables) and ``.png`` (ratios against targets) into
-``--output`` (``benchmarks/results/perf``); refuses to overwrite unless ``--overwrite``.
+Writes ``<stem>.json`` (everything), ``.md`` (the table) and ``.png`` (ratios against targets) into
+``--output`` (``benchmarks/results/perf``), the stem naming the run (``bench``, ``bench-quick``,
+``bench-quick-options-compile``, ``bench-cuda`` ...); refuses to overwrite unless ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -63,8 +68,9 @@ class Settings:
     canvas: int
     image: int
     classes: int
-    steps: int  # steps per timing round (the round's figure is their median)
-    rounds: int  # timed rounds (after ``warmup`` untimed ones)
+    steps: int  # batches in one Trainer epoch of the visual suite
+    pairs: int  # timed rounds of one step of every variant, interleaved (after ``warmup`` untimed ones)
+    trainer_rounds: int  # Trainer epochs, each step paired with a bare step run right before it
     warmup: int
     lm_hidden: int
     lm_layers: int
@@ -74,10 +80,11 @@ class Settings:
     lm_batch: int
     lm_length: int
     virtual_tokens: int
-    lm_steps: int
+    lm_pairs: int
     icl_queries: int
     icl_batch: int
     icl_ks: tuple[int, ...]
+    icl_rounds: int
     mapping_samples: int
     mapping_batch: int
     mapping_canvas: int
@@ -86,22 +93,22 @@ class Settings:
 
 MODES: dict[str, Settings] = {
     "default": Settings(
-        mode="default", vision_model="efficientnet_lite0", batch=16, canvas=112, image=80, classes=10, steps=3,
-        rounds=5, warmup=1, lm_hidden=256, lm_layers=4, lm_heads=8, lm_kv_heads=4, lm_vocab=2048, lm_batch=8,
-        lm_length=64, virtual_tokens=16, lm_steps=4, icl_queries=16, icl_batch=8, icl_ks=(0, 4, 8),
-        mapping_samples=64, mapping_batch=16, mapping_canvas=96, mapping_rounds=5,
+        mode="default", vision_model="efficientnet_lite0", batch=16, canvas=112, image=80, classes=10, steps=4,
+        pairs=25, trainer_rounds=4, warmup=2, lm_hidden=256, lm_layers=4, lm_heads=8, lm_kv_heads=4, lm_vocab=2048,
+        lm_batch=8, lm_length=64, virtual_tokens=16, lm_pairs=20, icl_queries=16, icl_batch=8, icl_ks=(0, 4, 8),
+        icl_rounds=7, mapping_samples=64, mapping_batch=16, mapping_canvas=96, mapping_rounds=8,
     ),
     "quick": Settings(
         mode="quick", vision_model="efficientnet_lite0", batch=8, canvas=64, image=48, classes=10, steps=2,
-        rounds=3, warmup=1, lm_hidden=128, lm_layers=2, lm_heads=4, lm_kv_heads=2, lm_vocab=1024, lm_batch=4,
-        lm_length=32, virtual_tokens=8, lm_steps=3, icl_queries=8, icl_batch=8, icl_ks=(0, 4, 8),
-        mapping_samples=32, mapping_batch=8, mapping_canvas=64, mapping_rounds=3,
+        pairs=10, trainer_rounds=3, warmup=1, lm_hidden=128, lm_layers=2, lm_heads=4, lm_kv_heads=2, lm_vocab=1024,
+        lm_batch=4, lm_length=32, virtual_tokens=8, lm_pairs=8, icl_queries=8, icl_batch=8, icl_ks=(0, 4, 8),
+        icl_rounds=3, mapping_samples=32, mapping_batch=8, mapping_canvas=64, mapping_rounds=3,
     ),
     "tiny": Settings(
-        mode="tiny", vision_model="tiny_cnn", batch=4, canvas=32, image=24, classes=4, steps=2, rounds=1, warmup=0,
-        lm_hidden=32, lm_layers=2, lm_heads=4, lm_kv_heads=2, lm_vocab=1276, lm_batch=2, lm_length=12,
-        virtual_tokens=4, lm_steps=1, icl_queries=4, icl_batch=4, icl_ks=(0, 8), mapping_samples=8,
-        mapping_batch=4, mapping_canvas=32, mapping_rounds=1,
+        mode="tiny", vision_model="tiny_cnn", batch=4, canvas=32, image=24, classes=4, steps=2, pairs=1,
+        trainer_rounds=1, warmup=0, lm_hidden=32, lm_layers=2, lm_heads=4, lm_kv_heads=2, lm_vocab=1276, lm_batch=2,
+        lm_length=12, virtual_tokens=4, lm_pairs=1, icl_queries=4, icl_batch=4, icl_ks=(0, 8), icl_rounds=1,
+        mapping_samples=8, mapping_batch=4, mapping_canvas=32, mapping_rounds=1,
     ),
 }
 
@@ -204,7 +211,8 @@ def interleaved(
             figure = variants[name]()
             if r >= warmup:
                 times[name].append(figure)
-        log(f"  round {r + 1}/{warmup + rounds}" + (" (warm-up)" if r < warmup else ""))
+        if r + 1 == warmup + rounds or (r + 1) % max(1, (warmup + rounds) // 4) == 0:
+            log(f"  round {r + 1}/{warmup + rounds}" + (f" ({warmup} warm-up)" if warmup else ""))
     return times
 
 
@@ -308,8 +316,15 @@ def _images(count: int, size: int, classes: int, seed: int = 0):
     return torch.rand(count, 3, size, size, generator=g), torch.arange(count) % classes
 
 
-def _timed_loader(dataset, batch_size: int, clock: Clock, seed: int = 0):
-    """A DataLoader (the Trainer uses it as is) that stamps the clock each time the loop asks for a batch."""
+def _timed_loader(dataset, batch_size: int, clock: Clock, between: Callable[[], Any] | None = None, seed: int = 0):
+    """A DataLoader (the Trainer uses it as is) that times each step of the loop that iterates it.
+
+    ``starts[i]`` is the stamp when the i-th pass asked for its first batch; ``passes[i]`` lists, for each
+    batch of the i-th pass, the (wall, cpu) seconds from just before the batch is
+    fetched to the moment the loop asks for the next one (data loading and the whole step). With ``between``,
+    while gradients are enabled (training, not the Trainer's no-grad pass that fits ω), ``between`` runs and is
+    timed right before each fetch: ``paired[i]`` lists (step, between) pairs taken under the same conditions.
+    """
     import torch
     from torch.utils.data import DataLoader
 
@@ -317,13 +332,29 @@ def _timed_loader(dataset, batch_size: int, clock: Clock, seed: int = 0):
 
     class TimedLoader(DataLoader):
         passes: list[list[tuple[float, float]]]
+        starts: list[tuple[float, float]]
+        paired: list[list[tuple[tuple[float, float], tuple[float, float]]]]
 
         def __iter__(self):
             iterator = super().__iter__()
-            stamps: list[tuple[float, float]] = []
-            self.passes.append(stamps)
+            steps: list[tuple[float, float]] = []
+            pairs: list[tuple[tuple[float, float], tuple[float, float]]] = []
+            self.passes.append(steps)
+            self.paired.append(pairs)
+            start, other = None, None
             while True:
-                stamps.append(clock.now())
+                entry = clock.now()
+                if start is None:
+                    self.starts.append(entry)
+                if start is not None:
+                    steps.append((entry[0] - start[0], entry[1] - start[1]))
+                    if other is not None:
+                        pairs.append((steps[-1], other))
+                start, other = entry, None
+                if between is not None and torch.is_grad_enabled():
+                    between()
+                    start = clock.now()
+                    other = (start[0] - entry[0], start[1] - entry[1])
                 try:
                     batch = next(iterator)
                 except StopIteration:
@@ -332,7 +363,7 @@ def _timed_loader(dataset, batch_size: int, clock: Clock, seed: int = 0):
 
     loader = TimedLoader(dataset, batch_size=batch_size, shuffle=True, collate_fn=_collate,
                          generator=torch.Generator().manual_seed(seed))
-    loader.passes = []
+    loader.passes, loader.paired, loader.starts = [], [], []
     return loader
 
 
@@ -391,23 +422,25 @@ def suite_visual(s: Settings, device, clock: Clock, log) -> tuple[list[Ratio], d
 
     dataset = TensorDataset(images, labels)
 
-    def trainer_round() -> tuple[float, float]:
-        loader = _timed_loader(dataset, s.batch, clock)
+    def trainer_pairs() -> list[tuple[tuple[float, float], tuple[float, float]]]:
+        """One Trainer epoch; each of its steps paired with a bare step run right before it."""
+        loader = _timed_loader(dataset, s.batch, clock, between=step_bare)
         Trainer(reprogrammer, batch_size=s.batch, epochs=1, learning_rate=0.01, progress=False,
                 device=str(device)).fit(loader)
-        stamps = loader.passes[-1]  # the training epoch (the first pass fitted ω)
-        walls = [b[0] - a[0] for a, b in zip(stamps, stamps[1:])]
-        cpus = [b[1] - a[1] for a, b in zip(stamps, stamps[1:])]
-        return statistics.median(walls), statistics.median(cpus)
+        return loader.paired[-1]
 
     variants = {
-        "bare": lambda: per_step(clock, step_bare, s.steps),
-        "reprogramming": lambda: per_step(clock, step_reprogramming, s.steps),
-        "trainer": trainer_round,
-        "finetune": lambda: per_step(clock, step_finetune, s.steps),
+        "bare": lambda: per_step(clock, step_bare, 1),
+        "reprogramming": lambda: per_step(clock, step_reprogramming, 1),
+        "finetune": lambda: per_step(clock, step_finetune, 1),
     }
     log(f"visual: {s.vision_model}, batch {s.batch}, canvas {s.canvas}, image {s.image}")
-    times = interleaved(variants, s.rounds, s.warmup, log)
+    times = interleaved(variants, s.pairs, s.warmup, log)
+    log(f"visual: {s.trainer_rounds} Trainer epochs of {s.steps} steps, each step paired with a bare step")
+    trainer_pairs()  # warm-up
+    pairs = [pair for _ in range(s.trainer_rounds) for pair in trainer_pairs()]
+    times["trainer"] = [trainer for trainer, _ in pairs]
+    times["bare_beside_trainer"] = [bare for _, bare in pairs]
     reprogrammer.frozen.assert_unchanged()
     # the work a reprogramming step adds to the bare step, timed alone (short, so little exposed to load):
     # the program's forward and backward, the label map with the loss, and Adam on the program
@@ -423,13 +456,13 @@ def suite_visual(s: Settings, device, clock: Clock, log) -> tuple[list[Ratio], d
         program_optimizer.step()
 
     per_step(clock, step_extra, 3)
-    extra_work = clock.pick(per_step(clock, step_extra, 4 * s.steps))
+    extra_work = clock.pick(per_step(clock, step_extra, 12))
     bare_median = statistics.median(clock.pick(t) for t in times["bare"])
     step_vs_bare = paired_ratio(clock, times, "reprogramming", "bare")
     step_vs_bare["extra"].update(extra_work_s=extra_work, extra_work_share_of_bare=extra_work / bare_median)
     ratios = [
         make_ratio("visual.step/bare", **step_vs_bare),
-        make_ratio("visual.trainer_step/bare", **paired_ratio(clock, times, "trainer", "bare")),
+        make_ratio("visual.trainer_step/bare", **paired_ratio(clock, times, "trainer", "bare_beside_trainer")),
         make_ratio("visual.step/finetune", **paired_ratio(clock, times, "reprogramming", "finetune")),
     ]
     details = {
@@ -497,11 +530,11 @@ def suite_options(s: Settings, device, clock: Clock, log, with_compile: bool = F
         return step
 
     variants = {
-        "default": lambda: per_step(clock, default_step, s.steps),
-        "channels_last": lambda: per_step(clock, cl_step, s.steps),
-        "bf16_autocast": lambda: per_step(clock, lambda: default_step(autocast=True), s.steps),
-        "frozen_weights": lambda: per_step(clock, input_backward(frozen_net), s.steps),
-        "weights_require_grad": lambda: per_step(clock, input_backward(grad_net), s.steps),
+        "default": lambda: per_step(clock, default_step, 1),
+        "channels_last": lambda: per_step(clock, cl_step, 1),
+        "bf16_autocast": lambda: per_step(clock, lambda: default_step(autocast=True), 1),
+        "frozen_weights": lambda: per_step(clock, input_backward(frozen_net), 1),
+        "weights_require_grad": lambda: per_step(clock, input_backward(grad_net), 1),
     }
     details: dict[str, Any] = {}
     if with_compile:
@@ -510,9 +543,9 @@ def suite_options(s: Settings, device, clock: Clock, log, with_compile: bool = F
         compiled_step()
         compiled_step()  # compile (and a possible re-compile) outside the timed rounds
         details["compile_seconds"] = time.perf_counter() - start
-        variants["compiled"] = lambda: per_step(clock, compiled_step, s.steps)
+        variants["compiled"] = lambda: per_step(clock, compiled_step, 1)
     log(f"options: {', '.join(variants)}")
-    times = interleaved(variants, s.rounds, s.warmup, log)
+    times = interleaved(variants, s.pairs, s.warmup, log)
     ratios = [
         make_ratio("options.channels_last/default", **paired_ratio(clock, times, "channels_last", "default")),
         make_ratio("options.bf16_autocast/fp32", **paired_ratio(clock, times, "bf16_autocast", "default")),
@@ -730,8 +763,8 @@ def suite_prompt(s: Settings, device, clock: Clock, log, real: bool = False) -> 
             peft_optimizer.step()
 
         log(f"prompt: {method} (max |Δscore| ours vs peft before training: {difference:.1e})")
-        times = interleaved({"ours": lambda: per_step(clock, ours_step, s.lm_steps),
-                             "peft": lambda: per_step(clock, peft_step, s.lm_steps)}, s.rounds, s.warmup, log)
+        times = interleaved({"ours": lambda: per_step(clock, ours_step, 1),
+                             "peft": lambda: per_step(clock, peft_step, 1)}, s.lm_pairs, s.warmup, log)
         memory = {}
         for name, step in (("ours", ours_step), ("peft", peft_step)):
             step()  # the optimiser state exists; the previous step's gradients are freed inside the step
@@ -796,7 +829,7 @@ def suite_icl(s: Settings, device, clock: Clock, log, real: bool = False) -> tup
 
         run.scores = {}  # type: ignore[attr-defined]
         log(f"icl: k = {k}")
-        times = interleaved({"cached": run(True), "reencode": run(False)}, s.rounds, s.warmup, log)
+        times = interleaved({"cached": run(True), "reencode": run(False)}, s.icl_rounds, s.warmup, log)
         difference = float((run.scores[True] - run.scores[False]).abs().max())  # type: ignore[attr-defined]
         prompt = built[True].inputs[0](queries[:1])
         prefix_tokens = len(tokenizer(prompt.prefixes[0])["input_ids"]) if prompt.prefixes[0] else 0
@@ -840,7 +873,7 @@ def suite_mapping(s: Settings, device, clock: Clock, log) -> tuple[list[Ratio], 
             Trainer(reprogrammer, epochs=1, batch_size=s.mapping_batch, learning_rate=0.01, progress=False,
                     device=str(device)).fit(loader)
             end = clock.now()
-            start = loader.passes[-1][0]
+            start = loader.starts[-1]
             return end[0] - start[0], end[1] - start[1]
 
         return go

@@ -314,3 +314,14 @@ def test_importing_the_generator_does_not_import_torch():
     code = "import sys, reprogrammability.docs_gen; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "False"
+
+
+def test_a_worker_that_runs_out_of_time_does_not_break_the_build(monkeypatch, tmp_path):
+    monkeypatch.setenv("REPROGRAMMABILITY_CACHE_DIR", str(tmp_path))
+    forms = docs_gen.symbolic_forms(CATALOG, workers=1, timeout=0.5)
+    assert {f["status"] for f in forms.values()} == {"error"}
+    assert "timed out" in forms["bar"]["message"]
+    assert not (tmp_path / "docs-symbolic.json").exists() or json.loads(
+        (tmp_path / "docs-symbolic.json").read_text()) == {}          # failures are not cached
+    page = docs_gen.method_page(CATALOG, CATALOG.method("bar"), forms["bar"])
+    assert '!!! failure "The example could not be built"' in page

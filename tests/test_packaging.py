@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -50,9 +51,13 @@ def contents(python: str, env: dict | None = None) -> dict:
 
 @pytest.mark.timeout(600)
 def test_wheel_and_editable_installs_are_the_same(tmp_path):
+    # build from a clean copy of the sources, so no stale build/ folder of the checkout can leak in
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "site", "*.egg-info", "__pycache__", "docs_screenshots", "outputs", ".pytest_cache"))
     wheel_dir = tmp_path / "wheel"
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheel_dir), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheel_dir), str(source)],
         capture_output=True, text=True,
     )
     assert build.returncode == 0, build.stderr
