@@ -26,11 +26,6 @@ def catalog() -> Catalog:
     return Catalog.load()
 
 
-def _methods_md_ids() -> list[str]:
-    text = (REPO / "notes" / "METHODS.md").read_text(encoding="utf-8")
-    return re.findall(r"^\| ([a-z0-9-]+) \| (?:reprogramming|prompt_tuning|prompt_instruction) \|", text, re.M)
-
-
 # --- coverage --------------------------------------------------------------------------------------
 
 
@@ -40,22 +35,25 @@ def test_counts_meet_the_issue(catalog):
     assert len(catalog.glossary) >= 17
 
 
-def test_every_agreed_method_id_has_an_entry(catalog):
-    agreed = _methods_md_ids()
-    assert len(agreed) >= 61
-    missing = sorted(set(agreed) - set(catalog.methods))
-    assert not missing, f"notes/METHODS.md ids without catalog/methods/<id>.yaml: {missing}"
+def test_registry_and_catalog_cover_the_same_methods(catalog):
+    from reprogrammability.implementations import list_methods
+
+    registered = set(list_methods())
+    assert len(registered) >= 61
+    assert registered == set(catalog.methods), (
+        f"registered without a catalog entry: {sorted(registered - set(catalog.methods))}; "
+        f"catalog entries without a registered method: {sorted(set(catalog.methods) - registered)}"
+    )
 
 
-def test_implementation_paths_follow_the_agreed_layout(catalog):
-    families = {}
-    for line in (REPO / "notes" / "METHODS.md").read_text(encoding="utf-8").splitlines():
-        match = re.match(r"^\| ([a-z0-9-]+) \| (reprogramming|prompt_tuning|prompt_instruction) \|", line)
-        if match:
-            families[match.group(1)] = match.group(2)
-    for method_id, family in families.items():
-        expected = f"reprogrammability.implementations.{family}.{method_id.replace('-', '_')}:build"
-        assert catalog.methods[method_id].implementation == expected
+def test_implementation_paths_follow_the_layout(catalog):
+    """``reprogrammability.implementations.<family>.<id with - as _>:build``, one module per method."""
+    families = ("reprogramming", "prompt_tuning", "prompt_instruction")
+    for method_id, entry in catalog.methods.items():
+        module, _, factory = entry.implementation.partition(":")
+        prefix, family, name = module.rsplit(".", 2)
+        assert prefix == "reprogrammability.implementations" and family in families, entry.implementation
+        assert name == method_id.replace("-", "_") and factory == "build", entry.implementation
 
 
 @pytest.mark.parametrize(

@@ -20,12 +20,7 @@ from reprogrammability.catalog import Catalog, CatalogError
 
 PENDING: set[str] = set()
 
-DISPUTED: dict[str, str] = {
-    "r2dl": (
-        "coordinates.alignment: the catalog (and both survey lists) record rule-based, a fixed assignment of the "
-        "source model's labels to the target labels; the implementation trains a linear head."
-    ),
-}
+DISPUTED: dict[str, str] = {}
 
 CATALOG = Catalog.load()
 

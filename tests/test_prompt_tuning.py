@@ -19,7 +19,7 @@ PROMPT_TUNING_IDS = (
     "activation-prompt", "gpf", "gpf-plus",
 )
 
-# coordinates as in the catalog (catalog/methods/*.yaml); they differ from notes/METHODS.md's starting point for
+# coordinates as in the catalog (catalog/methods/*.yaml, which records the reasons), notably for
 # p-tuning (the encoder never reads x: concatenative), dart (trained label embeddings: linear) and
 # soft-prompt-mixture (the mixed prediction is the answer: identity)
 EXPECTED = {
