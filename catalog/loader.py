@@ -48,7 +48,7 @@ __all__ = [
 CATALOG_ROOT = Path(__file__).resolve().parent
 """Where the committed catalog data lives (``methods/``, ``papers/``, ``glossary.yaml``, ``excluded.yaml``)."""
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Entry = Union[MethodEntry, PaperEntry]
 
@@ -71,7 +71,7 @@ def parse_yaml(text: Union[str, bytes], file: str) -> Any:
         except UnicodeDecodeError as error:
             raise CatalogError(file, "<file>", f"not UTF-8 text ({error.reason} at byte {error.start})") from None
     try:
-        return yaml.load(text, Loader=_Loader)
+        return yaml.load(text, Loader=_SafeLoader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
