@@ -104,6 +104,18 @@ def tiny_lm(kind: str = "llama", seed: int = 0, **options: Any) -> tuple[nn.Modu
     return tiny_causal_lm(kind, seed=seed, **options), _tokenizer("causal")
 
 
+def few_shot_sentiment_example(build: Any, k: int) -> tuple[Any, list[str], Any]:
+    """The shared validator example of the k-shot text methods: ``build`` on a tiny LM with the tiny
+    sentiment pool as demonstrations, scored on the tiny test sentences."""
+    import torch
+
+    model, tokenizer = tiny_lm("llama")
+    texts, labels = zip(*TINY_SENTIMENT["train"])
+    reprogrammer = build(model, tokenizer=tokenizer, pool=(texts, labels), k=k, **TINY_TEMPLATE)
+    test_texts, test_labels = zip(*TINY_SENTIMENT["test"])
+    return reprogrammer, list(test_texts), torch.tensor(test_labels)
+
+
 def tiny_clip_model(seed: int = 0) -> tuple[nn.Module, Any]:
     """A tiny random CLIPModel and its tokenizer (``[BOS] x [EOS]``)."""
     from reprogrammability.implementations.models.tiny import tiny_clip

@@ -17,7 +17,7 @@ from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
 from .calibration import calibrate
-from .common import TINY_SENTIMENT, TINY_TEMPLATE, LabelWordConfig, resolve_config, tiny_lm
+from .common import LabelWordConfig, few_shot_sentiment_example, resolve_config
 from .icl_builder import build_label_word_method
 from .templates import CONTENT_FREE
 
@@ -34,13 +34,7 @@ class ContextualCalibrationConfig(LabelWordConfig):
 
 
 def example():
-    import torch
-
-    model, tokenizer = tiny_lm("llama")
-    texts, labels = zip(*TINY_SENTIMENT["train"])
-    reprogrammer = build(model, tokenizer=tokenizer, pool=(texts, labels), k=4, **TINY_TEMPLATE)
-    test_texts, test_labels = zip(*TINY_SENTIMENT["test"])
-    return reprogrammer, list(test_texts), torch.tensor(test_labels)
+    return few_shot_sentiment_example(build, k=4)
 
 
 @register_method(

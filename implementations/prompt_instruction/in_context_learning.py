@@ -15,7 +15,7 @@ from typing import Any
 from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
-from .common import TINY_SENTIMENT, TINY_TEMPLATE, LabelWordConfig, resolve_config, tiny_lm
+from .common import LabelWordConfig, few_shot_sentiment_example, resolve_config
 from .icl_builder import build_label_word_method
 
 __all__ = ["InContextLearningConfig", "build", "example"]
@@ -28,13 +28,7 @@ class InContextLearningConfig(LabelWordConfig):
 
 
 def example():
-    model, tokenizer = tiny_lm("llama")
-    texts, labels = zip(*TINY_SENTIMENT["train"])
-    reprogrammer = build(model, tokenizer=tokenizer, pool=(texts, labels), k=4, **TINY_TEMPLATE)
-    test_texts, test_labels = zip(*TINY_SENTIMENT["test"])
-    import torch
-
-    return reprogrammer, list(test_texts), torch.tensor(test_labels)
+    return few_shot_sentiment_example(build, k=4)
 
 
 @register_method(

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
-from .common import TINY_SENTIMENT, TINY_TEMPLATE, LabelWordConfig, resolve_config, tiny_lm
+from .common import LabelWordConfig, few_shot_sentiment_example, resolve_config
 from .icl_builder import build_label_word_method
 from .selection import HashingEmbedder
 
@@ -31,13 +31,7 @@ class KATEConfig(LabelWordConfig):
 
 
 def example():
-    import torch
-
-    model, tokenizer = tiny_lm("llama")
-    texts, labels = zip(*TINY_SENTIMENT["train"])
-    reprogrammer = build(model, tokenizer=tokenizer, pool=(texts, labels), k=3, **TINY_TEMPLATE)
-    test_texts, test_labels = zip(*TINY_SENTIMENT["test"])
-    return reprogrammer, list(test_texts), torch.tensor(test_labels)
+    return few_shot_sentiment_example(build, k=3)
 
 
 @register_method(
