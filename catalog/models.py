@@ -14,6 +14,7 @@ method really has them). This module imports no torch.
 from __future__ import annotations
 
 import re
+from datetime import date
 from enum import Enum
 from functools import partial
 from typing import Annotated, Any, Optional, Union
@@ -32,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from ..framework.axes import Access, Alignment, AxisValue, Configuration, Location, Modality, Operator, Paradigm
+from ..framework.axes import Access, Alignment, AxisValue, Configuration, Location, Modality, Operator, Paradigm, FWeights, default_access
 from ..framework.errors import SpecError
 from ..framework.spec import Spec, coordinates_str
 
@@ -212,6 +213,11 @@ class Paper(_Model):
     arxiv: Optional[ArxivId] = None
     url: Optional[Url] = None
     doi: Optional[Doi] = None
+    first_public: Optional[date] = Field(
+        default=None,
+        description="when the work first became public (arXiv v1 or first publication), ISO YYYY-MM-DD; "
+        "lineage is ordered by it, not by the venue year",
+    )
 
     @model_validator(mode="after")
     def _others_last(self) -> "Paper":
@@ -253,6 +259,8 @@ class RationaleField(str, Enum):
     VENUE = "venue"
     ARXIV = "arxiv"
     TITLE = "title"
+    F_WEIGHTS = "f_weights"
+    FIRST_PUBLIC = "first_public"
 
     def __str__(self) -> str:
         return self.value
@@ -318,6 +326,11 @@ class MethodEntry(_Entry):
     task_modality: Optional[Modality] = Field(default=None, description="the target task's data when it differs")
     coordinates: Coordinates
     access: Access
+    f_weights: FWeights = Field(
+        default=FWeights.FROZEN,
+        description="what the method does to f's own weights: frozen, added-modules (trained modules inside f) or "
+        "trained (f is fine-tuned too)",
+    )
     paper: Paper
     code_url: Optional[Url] = None
     implementation: Annotated[str, Strict(), StringConstraints(pattern=IMPLEMENTATION_PATTERN)] = Field(
@@ -413,7 +426,7 @@ class PaperEntry(_Entry):
     modality: Modality
     task_modality: Optional[Modality] = None
     coordinates: Coordinates
-    access: Optional[Access] = Field(default=None, description="defaults to gradient if learnable, else none")
+    access: Optional[Access] = Field(default=None, description="defaults to gradient if learnable, hidden-states at location hidden, else scores")
     summary: Annotated[str, Strict(), StringConstraints(min_length=30)]
     rationale: Rationale = Field(default_factory=dict)
     tags: list[Slug] = Field(default_factory=list)
@@ -432,7 +445,7 @@ class PaperEntry(_Entry):
     def resolved_access(self) -> Access:
         if self.access is not None:
             return self.access
-        return Access.GRADIENT if Configuration.LEARNABLE in self.coordinates.configuration else Access.NONE
+        return default_access(self.coordinates.configuration, self.coordinates.location)
 
     @property
     def bibliography(self) -> Paper:

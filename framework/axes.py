@@ -21,11 +21,15 @@ __all__ = [
     "Alignment",
     "AxisValue",
     "Configuration",
+    "FWeights",
     "Location",
     "Modality",
     "Operator",
     "Paradigm",
     "AXES",
+    "default_access",
+    "FIXED_ACCESS",
+    "LEARNED_ACCESS",
     "parse_axis_value",
 ]
 
@@ -154,15 +158,71 @@ class Modality(AxisValue):
 
 
 class Access(AxisValue):
-    """How the trainable parts obtain their learning signal through the frozen model."""
+    """What a method needs from the frozen model ``f``: the interface it runs against and learns through.
 
-    GRADIENT = ("gradient", "∇", "white-box: gradients are back-propagated through f to the manipulation")
+    The values answer "what can I run against a text-only API / a model whose scores I see / a model
+    whose internals or gradients I have". Fixed methods need one of the first three, learned ones one
+    of the last two (:data:`FIXED_ACCESS`, :data:`LEARNED_ACCESS`).
+    """
+
+    TEXT_ONLY = (
+        "text-only",
+        "T",
+        "a text API: prompts in, generated text out; answers are parsed from the text (no scores, no internals)",
+    )
+    SCORES = (
+        "scores",
+        "S",
+        "f's output scores (logits, probabilities, similarities) are read; nothing in front of f is optimised",
+    )
+    HIDDEN_STATES = (
+        "hidden-states",
+        "H",
+        "white-box, no gradients: f's internal activations are read or written (steering, task vectors)",
+    )
     ZEROTH_ORDER = (
         "zeroth-order",
         "ZO",
-        "black-box: only f's outputs are queried; gradients are estimated from finite differences",
+        "black-box training: only f's output scores are queried; gradients are estimated from finite differences",
     )
-    NONE = ("none", "∅", "nothing in front of f is optimised (fixed prompts, output mappings fitted on outputs)")
+    GRADIENT = ("gradient", "∇", "white-box training: gradients are back-propagated through f to the manipulation")
+
+    @classmethod
+    def parse(cls, value: "str | AxisValue", *, field: str | None = None) -> "AxisValue":
+        if isinstance(value, str) and value.strip().lower() == "none":
+            raise ValueError(
+                f"{field or 'access'}: 'none' was split into 'text-only' (a text API), 'scores' (output scores "
+                f"are read) and 'hidden-states' (internal activations are read or written); allowed: {cls.allowed()}"
+            )
+        return super().parse(value, field=field)
+
+
+class FWeights(AxisValue):
+    """What a method does to the weights of f itself: the boundary with parameter-centric adaptation."""
+
+    FROZEN = ("frozen", "f❄", "f's weights never change: adaptation happens only at its interfaces (reprogramming)")
+    ADDED_MODULES = (
+        "added-modules",
+        "f+Δ",
+        "f's own weights stay frozen but trained modules are inserted inside it (gated adapters, cross-attention)",
+    )
+    TRAINED = ("trained", "f✎", "f's weights are also trained (fine-tuned) together with the prompt or program")
+
+
+FIXED_ACCESS = frozenset({Access.TEXT_ONLY, Access.SCORES, Access.HIDDEN_STATES})
+"""Access values of a fixed method: it uses f, never trains through it."""
+LEARNED_ACCESS = frozenset({Access.ZEROTH_ORDER, Access.GRADIENT})
+"""Access values of a learned method: how its training signal passes through f."""
+
+
+def default_access(configurations, locations) -> Access:
+    """The access a method needs when it does not declare one: ``gradient`` if anything is learned,
+    ``hidden-states`` if a fixed part acts on hidden states, ``scores`` otherwise."""
+    if any(Configuration.parse(c) is Configuration.LEARNABLE for c in configurations):
+        return Access.GRADIENT
+    if any(Location.parse(loc) is Location.HIDDEN for loc in locations):
+        return Access.HIDDEN_STATES
+    return Access.SCORES
 
 
 _AXIS_SYMBOLS = {"Configuration": "λ", "Operator": "τ", "Location": "ℓ", "Alignment": "ω"}
@@ -178,7 +238,13 @@ AXES: dict[str, type[AxisValue]] = {
 
 def parse_axis_value(field: str, value: "str | AxisValue") -> AxisValue:
     """Parse a value for the named field of :data:`AXES` (or ``paradigm``, ``modality``, ``access``)."""
-    enums: dict[str, type[AxisValue]] = {**AXES, "paradigm": Paradigm, "modality": Modality, "access": Access}
+    enums: dict[str, type[AxisValue]] = {
+        **AXES,
+        "paradigm": Paradigm,
+        "modality": Modality,
+        "access": Access,
+        "f_weights": FWeights,
+    }
     if field not in enums:
         raise ValueError(f"field: {field!r} is not one of {sorted(enums)}")
     return enums[field].parse(value, field=field)

@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from .alignment import IdentityAlignment, OutputAlignment
-from .axes import Access, Configuration, Location, Modality, Paradigm
+from .axes import Access, Configuration, default_access, Location, Modality, Paradigm
 from .frozen import FrozenModel
 from .manipulation import InputManipulation
 from .spec import Spec
@@ -39,8 +39,8 @@ class Reprogrammer(nn.Module):
         input: one input manipulation, several (applied in order, each at its own location), or none.
         output: the output alignment; identity when omitted.
         paradigm: the community the method comes from (model reprogramming, prompt tuning, prompt instruction).
-        access: how trainable parts get gradients through f; ``gradient`` when anything in front of f
-            is learnable, else ``none``.
+        access: what the method needs from f (:class:`Access`); ``gradient`` when anything in front of f
+            is learnable, else ``hidden-states`` when a part acts on hidden states, else ``scores``.
         modality, task_modality: the model's data and, for cross-modal methods, the task's.
         name: a readable name (the catalog id for reference implementations).
     """
@@ -126,7 +126,7 @@ class Reprogrammer(nn.Module):
     def access(self) -> Access:
         if self._access is not None:
             return self._access
-        return Access.GRADIENT if Configuration.LEARNABLE in self.configuration else Access.NONE
+        return default_access(self.configuration, [m.location for m in self.inputs])
 
     @property
     def spec(self) -> Spec:

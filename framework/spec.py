@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .axes import Access, Alignment, AxisValue, Configuration, Location, Modality, Operator, Paradigm
+from .axes import FIXED_ACCESS, LEARNED_ACCESS, Access, Alignment, AxisValue, Configuration, Location, Modality, Operator, Paradigm
 from .errors import SpecError
 
 __all__ = ["Spec", "SpecRule", "SPEC_RULES", "coordinates_str"]
@@ -197,18 +197,18 @@ def _linear_has_parameters(s: Spec) -> Optional[str]:
 
 
 def _fixed_needs_no_access(s: Spec) -> Optional[str]:
-    if s.configuration == (Configuration.FIXED,) and s.access is not Access.NONE:
+    if s.configuration == (Configuration.FIXED,) and s.access not in FIXED_ACCESS:
         return (
             f"configuration is fixed but access is {s.access}; nothing in front of f is optimised, "
-            "so access must be 'none'"
+            f"so access must be one of {sorted(map(str, FIXED_ACCESS))}"
         )
     return None
 
 
 def _learnable_needs_access(s: Spec) -> Optional[str]:
-    if Configuration.LEARNABLE in s.configuration and s.access is Access.NONE:
+    if Configuration.LEARNABLE in s.configuration and s.access not in LEARNED_ACCESS:
         return (
-            "configuration is learnable but access is 'none'; a learned manipulation needs "
+            f"configuration is learnable but access is {s.access}; a learned manipulation needs "
             "'gradient' (white-box) or 'zeroth-order' (black-box) access"
         )
     return None
@@ -251,7 +251,7 @@ SPEC_RULES: tuple[SpecRule, ...] = (
         _rule_based_has_no_parameters,
     ),
     SpecRule("linear-alignment-has-parameters", "ω=linear ⇒ O has trainable parameters", _linear_has_parameters),
-    SpecRule("fixed-needs-no-model-access", "λ=fixed ⇒ access=none", _fixed_needs_no_access),
+    SpecRule("fixed-needs-no-model-access", "λ=fixed ⇒ access∈{text-only, scores, hidden-states}", _fixed_needs_no_access),
     SpecRule(
         "learnable-needs-model-access", "λ=learnable ⇒ access∈{gradient, zeroth-order}", _learnable_needs_access
     ),

@@ -19,7 +19,7 @@ import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from ..framework.axes import Access, Configuration, Paradigm
+from ..framework.axes import Access, Configuration, Location, Paradigm, default_access
 from ..framework.spec import Spec
 
 __all__ = ["MethodInfo", "register_method", "get_method", "list_methods", "create_method", "import_all_methods"]
@@ -70,7 +70,7 @@ def register_method(
             location=location,
             alignment=alignment,
             paradigm=paradigm,
-            access=access or ("gradient" if learnable else "none"),
+            access=access or default_access(configurations, [location] if isinstance(location, (str, Location)) else location),
             modality=modality,
         )
         if method_id in _REGISTRY and _REGISTRY[method_id].factory is not factory:

@@ -57,9 +57,9 @@ def test_query_combines_filters(capsys):
     assert sorted(e["id"] for e in json.loads(out)) == [
         "activation-addition", "function-vector", "structured-prompting", "task-vector"
     ]
-    code, out, _ = run(capsys, "query", "--access", "zeroth-order", "--access", "none", "--year", "2022-", "--json")
+    code, out, _ = run(capsys, "query", "--access", "zeroth-order", "--access", "text-only", "--year", "2022-", "--json")
     entries = json.loads(out)
-    assert entries and all(e["access"] in ("zeroth-order", "none") and e["paper"]["year"] >= 2022 for e in entries)
+    assert entries and all(e["access"] in ("zeroth-order", "text-only") and e["paper"]["year"] >= 2022 for e in entries)
 
 
 def test_query_papers_and_all(capsys, catalog):

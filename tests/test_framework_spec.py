@@ -41,7 +41,7 @@ def rules_broken(**changes) -> set[str]:
 def test_axes_carry_symbol_and_meaning():
     assert [a.axis_symbol() for a in AXES.values()] == ["λ", "τ", "ℓ", "ω"]
     assert len(Configuration) == 2 and len(Operator) == 3 and len(Location) == 3 and len(Alignment) == 4
-    assert len(Paradigm) == 3 and {a.value for a in Access} == {"gradient", "zeroth-order", "none"}
+    assert len(Paradigm) == 3 and {a.value for a in Access} == {"gradient", "zeroth-order", "text-only", "scores", "hidden-states"}
     for enum in (*AXES.values(), Paradigm, Access):
         for member in enum:
             assert member.meaning, member
@@ -77,7 +77,7 @@ def test_unknown_value_names_the_field():
 @pytest.mark.parametrize(
     "changes, rule",
     [
-        (dict(configuration="fixed", access="none", paradigm="prompt-instruction", input_parameters=5),
+        (dict(configuration="fixed", access="scores", paradigm="prompt-instruction", input_parameters=5),
          "fixed-has-no-trainable-parameters"),
         (dict(input_parameters=0), "learnable-has-trainable-parameters"),
         (dict(alignment_parameters=10), "statistical-alignment-has-no-gradient-parameters"),
@@ -85,10 +85,11 @@ def test_unknown_value_names_the_field():
         (dict(alignment="identity", alignment_parameters=3), "rule-based-alignment-has-no-parameters"),
         (dict(alignment="linear", alignment_parameters=0), "linear-alignment-has-parameters"),
         (dict(configuration="fixed", paradigm="prompt-instruction"), "fixed-needs-no-model-access"),
-        (dict(access="none"), "learnable-needs-model-access"),
+        (dict(access="scores"), "learnable-needs-model-access"),
+        (dict(access="hidden-states"), "learnable-needs-model-access"),
         (dict(modality="text"), "additive-needs-continuous-input"),
         (dict(paradigm="prompt-instruction"), "paradigm-matches-configuration"),
-        (dict(configuration="fixed", access="none"), "paradigm-matches-configuration"),
+        (dict(configuration="fixed", access="text-only"), "paradigm-matches-configuration"),
     ],
 )
 def test_each_rule_fires(changes, rule):
@@ -106,7 +107,7 @@ def test_rule_messages_say_what_is_allowed():
     with pytest.raises(SpecError) as info:
         make(configuration="fixed", paradigm="prompt-instruction")
     message = str(info.value)
-    assert "[fixed-needs-no-model-access]" in message and "access must be 'none'" in message
+    assert "[fixed-needs-no-model-access]" in message and "access must be one of ['hidden-states', 'scores', 'text-only']" in message
 
 
 def test_measured_rules_are_skipped_without_measurements():
@@ -131,3 +132,16 @@ def test_spec_is_torch_free():
     code = "import sys, reprogrammability.framework as F; F.Spec; print('torch' in sys.modules, 'sympy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+def test_access_none_was_split_and_the_error_says_into_what():
+    from reprogrammability.framework.axes import Access
+
+    with pytest.raises(ValueError, match="text-only.*scores.*hidden-states"):
+        Access.parse("none")
+
+
+@pytest.mark.parametrize("access", ["text-only", "scores", "hidden-states"])
+def test_every_fixed_access_value_is_allowed_for_a_fixed_method(access):
+    spec = make(configuration="fixed", paradigm="prompt-instruction", input_parameters=0, access=access)
+    assert str(spec.access) == access

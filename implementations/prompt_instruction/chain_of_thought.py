@@ -46,6 +46,7 @@ def example():
     operator="concatenative",
     location="input",
     alignment="rule-based",
+    access="text-only",
     modality="text",
     config=ChainOfThoughtConfig,
     example=example,
@@ -57,6 +58,6 @@ def build(model, config: ChainOfThoughtConfig | dict | None = None, **overrides:
     prompt = ExemplarPrompt(cot_exemplars(config.exemplars), input_template=config.input_template)
     rule = config.rule if config.rule != "answer-is" else "auto"  # "The answer is n", falling back to #### / last number
     return Reprogrammer(
-        frozen, input=prompt, output=AnswerExtraction(rule, config.missing), paradigm=Paradigm.PROMPT_INSTRUCTION,
+        frozen, input=prompt, output=AnswerExtraction(rule, config.missing), paradigm=Paradigm.PROMPT_INSTRUCTION, access="text-only",
         modality=Modality.TEXT, name="chain-of-thought",
     )

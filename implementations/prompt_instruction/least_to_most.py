@@ -58,6 +58,7 @@ def example():
     operator="concatenative",
     location="input",
     alignment="rule-based",
+    access="text-only",
     modality="text",
     config=LeastToMostConfig,
     example=example,
@@ -71,6 +72,6 @@ def build(model, config: LeastToMostConfig | dict | None = None, **overrides: An
         config.decomposition_exemplars, config.solution_exemplars, config.max_subquestions,
     )
     return Reprogrammer(
-        frozen, input=prompt, output=AnswerExtraction(config.rule, config.missing), paradigm=Paradigm.PROMPT_INSTRUCTION,
+        frozen, input=prompt, output=AnswerExtraction(config.rule, config.missing), paradigm=Paradigm.PROMPT_INSTRUCTION, access="text-only",
         modality=Modality.TEXT, name="least-to-most",
     )

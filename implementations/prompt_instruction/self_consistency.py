@@ -50,6 +50,7 @@ def example():
     operator="concatenative",
     location="input",
     alignment="rule-based",
+    access="text-only",
     modality="text",
     config=SelfConsistencyConfig,
     example=example,
@@ -63,6 +64,6 @@ def build(model, config: SelfConsistencyConfig | dict | None = None, **overrides
     )
     prompt = ExemplarPrompt(cot_exemplars(config.exemplars), input_template=config.input_template)
     return Reprogrammer(
-        frozen, input=prompt, output=MajorityVote(config.rule, config.missing), paradigm=Paradigm.PROMPT_INSTRUCTION,
+        frozen, input=prompt, output=MajorityVote(config.rule, config.missing), paradigm=Paradigm.PROMPT_INSTRUCTION, access="text-only",
         modality=Modality.TEXT, name="self-consistency",
     )

@@ -44,6 +44,7 @@ def example():
     operator="concatenative",
     location="input",
     alignment="rule-based",
+    access="text-only",
     modality="text",
     config=ZeroShotCoTConfig,
     example=example,
@@ -56,6 +57,6 @@ def build(model, config: ZeroShotCoTConfig | dict | None = None, **overrides: An
         reasoner_for(frozen, config), config.input_template, config.reasoning_trigger, config.answer_trigger
     )
     return Reprogrammer(
-        frozen, input=prompt, output=AnswerExtraction(config.rule, config.missing), paradigm=Paradigm.PROMPT_INSTRUCTION,
+        frozen, input=prompt, output=AnswerExtraction(config.rule, config.missing), paradigm=Paradigm.PROMPT_INSTRUCTION, access="text-only",
         modality=Modality.TEXT, name="zero-shot-cot",
     )
