@@ -427,6 +427,10 @@ class PaperEntry(_Entry):
     task_modality: Optional[Modality] = None
     coordinates: Coordinates
     access: Optional[Access] = Field(default=None, description="defaults to gradient if learnable, hidden-states at location hidden, else scores")
+    f_weights: FWeights = Field(
+        default=FWeights.FROZEN,
+        description="what the work does to f's own weights: frozen, added-modules or trained (fine-tuned too)",
+    )
     summary: Annotated[str, Strict(), StringConstraints(min_length=30)]
     rationale: Rationale = Field(default_factory=dict)
     tags: list[Slug] = Field(default_factory=list)
