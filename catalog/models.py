@@ -417,6 +417,9 @@ class PaperEntry(_Entry):
     url: Optional[Url] = None
     doi: Optional[Doi] = None
     code_url: Optional[Url] = None
+    first_public: Optional[date] = Field(
+        default=None, description="arXiv v1 date (or first publication), ISO YYYY-MM-DD; the venue year may be later"
+    )
     aliases: list[NonEmptyStr] = Field(
         default_factory=list, description="other titles or names under which lists cite the paper"
     )
@@ -455,7 +458,7 @@ class PaperEntry(_Entry):
     def bibliography(self) -> Paper:
         return Paper(
             title=self.title, authors=self.authors, year=self.year, venue=self.venue,
-            arxiv=self.arxiv, url=self.url, doi=self.doi,
+            arxiv=self.arxiv, url=self.url, doi=self.doi, first_public=self.first_public,
         )
 
     @property

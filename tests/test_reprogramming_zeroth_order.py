@@ -29,13 +29,16 @@ def _one_thread():
 
 
 def _problem():
-    """BAR on a tiny random CNN, canvas 8 (d = 3·8·8 = 192 program parameters), random program."""
+    """BAR on a tiny random CNN, canvas 8 (d = 3·8·8 = 192 program parameters), random program,
+    its frequency label map fitted from the queried outputs."""
     reprogrammer = create_method("bar", tiny_cnn(num_classes=10, width=4), num_classes=4, canvas_size=8, image_size=4)
     with torch.no_grad():
         reprogrammer.inputs[0].program.normal_(0.0, 0.5)
     generator = torch.Generator().manual_seed(3)
     inputs = torch.rand(16, 3, 4, 4, generator=generator)
     targets = torch.arange(16) % 4
+    with torch.no_grad():
+        reprogrammer.output.fit(reprogrammer.source_outputs(inputs), targets)
     return reprogrammer, inputs, targets
 
 

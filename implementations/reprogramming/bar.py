@@ -6,7 +6,10 @@ arXiv:2007.08714).
     ∇_W L ≈ (b / q) Σ_j [L(W + β U_j) − L(W)] / β · U_j           (random gradient-free estimate, RGF)
 
 The program is Elsayed et al.'s; the model is only queried for its outputs; the many-to-one map S_t
-assigns m source labels to every target label at random, once (rule-based). Train it with
+gives every target label the m source labels the frozen model predicts most often on its training
+images (frequency label mapping, fitted from queried outputs before training: statistical). The
+official code ranks source labels by their mean output probability per target class and keeps the
+top m; here the ranking counts arg-max predictions (the shared FLM estimator). Train it with
 ``Trainer(..., gradient_estimator=reprogrammer.gradient_estimator)`` (built by
 :func:`make_estimator` from the config); the trainer reports the query count.
 """
@@ -20,7 +23,7 @@ from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
 from ._common import VisualConfig, as_frozen, make_config, seeded_example, source_classes, tiny_image_example
-from .label_mapping import RandomLabelMapping
+from .label_mapping import ManyToOneLabelMapping
 from .programs import FullCanvasProgram
 from .zeroth_order import RandomGradientEstimator
 
@@ -32,7 +35,7 @@ class BARConfig(VisualConfig):
 
     image_size: int = Field(112, ge=1)
     labels_per_class: int = Field(1, ge=1, description="m source labels per target label (many-to-one)")
-    seed: int = Field(0, description="seed of the random label assignment and of the query directions")
+    seed: int = Field(0, description="seed of the query directions")
     num_directions: int = Field(10, ge=1, description="q random directions per step")
     smoothing: float = Field(0.01, gt=0, description="β, the finite-difference step")
     distribution: str = Field("sphere", pattern="^(sphere|gaussian)$")
@@ -55,19 +58,19 @@ def _example():
     configuration="learnable",
     operator="additive",
     location="input",
-    alignment="rule-based",
+    alignment="statistical",
     access="zeroth-order",
     modality="vision",
     config=BARConfig,
     example=_example,
 )
 def build(model, config=None, **overrides) -> Reprogrammer:
-    """BAR: Elsayed's program trained from output queries only (RGF), with a random many-to-one label map."""
+    """BAR: Elsayed's program trained from output queries only (RGF), with a many-to-one frequency label map."""
     cfg = make_config(BARConfig, config, overrides)
     frozen = as_frozen(model)
     program = FullCanvasProgram(cfg.canvas_size, cfg.image_size, cfg.mean, cfg.std, cfg.channels, resize_input=True)
     num_source = source_classes(frozen, torch.zeros(1, cfg.channels, cfg.canvas_size, cfg.canvas_size))
-    mapping = RandomLabelMapping(num_source, cfg.num_classes, cfg.labels_per_class, seed=cfg.seed)
+    mapping = ManyToOneLabelMapping(num_source, cfg.num_classes, cfg.labels_per_class)
     reprogrammer = Reprogrammer(
         frozen, program, mapping, paradigm="model-reprogramming", access="zeroth-order", modality="vision", name="bar"
     )
