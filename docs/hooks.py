@@ -1,6 +1,7 @@
 """mkdocs hooks: the pages generated at build time (catalog, methods, results, API reference) and MathML.
 
-The generation itself lives in :mod:`reprogrammability.docs_gen`; this file only connects it to
+The generation itself lives in :mod:`reprogrammability.docs_gen` (one module per page kind in
+``docs_gen/pages/``); this file only connects it to
 mkdocs' events. Nothing here touches the network.
 """
 

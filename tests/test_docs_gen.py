@@ -1,4 +1,4 @@
-"""The documentation generator (reprogrammability/docs_gen.py) piece by piece, without mkdocs."""
+"""The documentation generator (reprogrammability/docs_gen/) piece by piece, without mkdocs."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def test_sphinx_roles_are_dropped():
 
 
 def test_table_latex_has_no_pipes():
-    assert "|" not in docs_gen._table_latex(r"\sum_{d=1}^{|D_c|} \|x\|")
+    assert "|" not in docs_gen.table_latex(r"\sum_{d=1}^{|D_c|} \|x\|")
 
 
 # --- code blocks -------------------------------------------------------------------------------------
@@ -163,9 +163,9 @@ def test_papers_page_lists_every_paper_with_a_filter():
     rows = [line for line in page.splitlines() if line.startswith("| 19") or line.startswith("| 20")]
     assert len(rows) == len(CATALOG.methods) + len(CATALOG.papers)
     for paper in CATALOG.papers.values():
-        assert docs_gen._cell(paper.title) in page
+        assert docs_gen.cell(paper.title) in page
     for method in CATALOG.methods.values():
-        assert docs_gen._cell(method.paper.title) in page
+        assert docs_gen.cell(method.paper.title) in page
 
 
 def test_glossary_page_has_every_term_and_valid_method_links():
