@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from .axes import Alignment
+from .checks import check_finite, check_labels, check_scores
 from .errors import NotFittedError, ShapeError
 from .manipulation import trainable_parameter_count
 from .symbolic import SymbolicForm, op, symbols, z
@@ -27,6 +28,41 @@ __all__ = [
     "LinearAlignment",
     "StatisticalAlignment",
 ]
+
+
+def _index_tensor(indices, name: str) -> Tensor:
+    """Source-class indices as a non-empty ``torch.long`` tensor of non-negative whole numbers."""
+    try:
+        tensor = torch.as_tensor(indices)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(f"{name}: expected integer source-class indices, got {type(indices).__name__}") from error
+    if tensor.is_floating_point() or tensor.is_complex():
+        raise TypeError(f"{name}: expected integer source-class indices, got {tensor.dtype}")
+    if tensor.numel() == 0:
+        raise ShapeError(f"{name}: expected at least one source-class index, got shape {tuple(tensor.shape)}")
+    tensor = tensor.long()
+    if int(tensor.min()) < 0:
+        raise ValueError(f"{name}: source-class index {int(tensor.min())} is negative; allowed: 0, 1, ...")
+    return tensor
+
+
+def _index_width(alignment: nn.Module) -> int:
+    """1 + the largest source index ``alignment.indices`` reads, cached on the host (no device read per forward)."""
+    cached = alignment.__dict__.get("_index_width")
+    if cached is None or cached[0] is not alignment.indices or cached[1] != alignment.indices._version:
+        cached = (alignment.indices, alignment.indices._version, int(alignment.indices.max()) + 1)
+        alignment.__dict__["_index_width"] = cached
+    return cached[2]
+
+
+def _check_source_width(z: Tensor, width: int, *, exact: bool = True) -> None:
+    """``z`` (..., C_s): C_s must equal ``width`` (or, for index maps, exceed every index read)."""
+    if not isinstance(z, Tensor) or z.dim() == 0:
+        raise ShapeError(f"z: expected the frozen model's outputs (B, C_s), got {type(z).__name__}")
+    have = z.shape[-1]
+    if (have != width) if exact else (have < width):
+        wanted = f"C_s = {width}" if exact else f"C_s ≥ {width} (the largest source index read is {width - 1})"
+        raise ShapeError(f"z: expected the frozen model's outputs (..., C_s) with {wanted}, got shape {tuple(z.shape)}")
 
 
 class OutputAlignment(nn.Module):
@@ -68,12 +104,17 @@ class IdentityAlignment(OutputAlignment):
 
     def __init__(self, indices: Sequence[int] | Tensor | None = None):
         super().__init__()
-        self.register_buffer(
-            "indices", None if indices is None else torch.as_tensor(indices, dtype=torch.long), persistent=True
-        )
+        if indices is not None:
+            indices = _index_tensor(indices, "indices")
+            if indices.dim() != 1:
+                raise ShapeError(f"indices: expected shape (C_t,), got {tuple(indices.shape)}")
+        self.register_buffer("indices", indices, persistent=True)
 
     def forward(self, z: Tensor) -> Tensor:
-        return z if self.indices is None else z[..., self.indices]
+        if self.indices is None:
+            return z
+        _check_source_width(z, _index_width(self), exact=False)
+        return z[..., self.indices]
 
     def symbolic(self) -> SymbolicForm:
         expression = z if self.indices is None else sp.Indexed(sp.IndexedBase("z"), sp.Symbol("S"))
@@ -91,7 +132,7 @@ class IndexMapping(OutputAlignment):
 
     def __init__(self, indices: Sequence[int] | Sequence[Sequence[int]] | Tensor):
         super().__init__()
-        indices = torch.as_tensor(indices, dtype=torch.long)
+        indices = _index_tensor(indices, "indices")
         if indices.dim() == 1:
             indices = indices.unsqueeze(1)
         if indices.dim() != 2 or indices.numel() == 0:
@@ -108,6 +149,7 @@ class IndexMapping(OutputAlignment):
         return self.indices.shape[0]
 
     def forward(self, z: Tensor) -> Tensor:
+        _check_source_width(z, _index_width(self), exact=False)
         return z[..., self.indices].mean(dim=-1)
 
     def symbolic(self) -> SymbolicForm:
@@ -126,6 +168,7 @@ class LinearAlignment(OutputAlignment):
         self.linear = nn.Linear(in_features, out_features, bias=bias)
 
     def forward(self, z: Tensor) -> Tensor:
+        _check_source_width(z, self.linear.in_features)
         return self.linear(z)
 
     def symbolic(self) -> SymbolicForm:
@@ -151,6 +194,9 @@ class StatisticalAlignment(OutputAlignment):
 
     def __init__(self, num_source: int, num_target: int):
         super().__init__()
+        for field, value in (("num_source", num_source), ("num_target", num_target)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{field}: expected a positive number of classes, got {value!r}")
         if num_target > num_source:
             raise ValueError(f"num_target: {num_target} target classes exceed the {num_source} source classes")
         self.num_source, self.num_target = int(num_source), int(num_target)
@@ -164,13 +210,13 @@ class StatisticalAlignment(OutputAlignment):
 
     @torch.no_grad()
     def fit(self, source_outputs: Tensor, targets: Tensor) -> "StatisticalAlignment":
-        if source_outputs.dim() != 2 or source_outputs.shape[1] != self.num_source:
-            raise ShapeError(
-                f"source_outputs: expected shape (N, {self.num_source}), got {tuple(source_outputs.shape)}"
-            )
+        """Estimate ω from source outputs (N, C_s), finite, N ≥ 1, and labels (N,) in ``[0, C_t)``."""
+        source_outputs = check_scores(source_outputs, "source_outputs", self.num_source)
+        targets = check_labels(targets, "targets", self.num_target).to(source_outputs.device)
         if targets.shape != source_outputs.shape[:1]:
             raise ShapeError(f"targets: expected shape ({source_outputs.shape[0]},), got {tuple(targets.shape)}")
-        omega = self.estimate(source_outputs.float(), targets.long())
+        omega = self.estimate(source_outputs.float(), targets)
+        check_finite(omega, f"{type(self).__name__}.omega", "the estimate is not finite: every target class must occur in the data")
         self.omega.copy_(omega.to(self.omega.device, self.omega.dtype))
         self.fitted.fill_(True)
         self._fitted_on_host = True
@@ -190,6 +236,7 @@ class StatisticalAlignment(OutputAlignment):
     def forward(self, z: Tensor) -> Tensor:
         if not self.is_fitted:
             raise NotFittedError(f"{type(self).__name__}: call fit(source_outputs, targets) before using it")
+        _check_source_width(z, self.num_source)
         return z @ self.omega.to(z.dtype)
 
     def symbolic(self) -> SymbolicForm:

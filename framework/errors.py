@@ -9,6 +9,10 @@ __all__ = [
     "InterfaceError",
     "ShapeError",
     "NotFittedError",
+    "InputError",
+    "DTypeError",
+    "NonFiniteError",
+    "SavedProgramError",
 ]
 
 
@@ -39,6 +43,23 @@ class ShapeError(ReprogrammabilityError, ValueError):
 
 class NotFittedError(ReprogrammabilityError, RuntimeError):
     """A statistical output alignment was used before ``fit``."""
+
+
+class InputError(ReprogrammabilityError, ValueError):
+    """A value is empty, out of range or otherwise not allowed; the message names the argument and what is allowed."""
+
+
+class DTypeError(ReprogrammabilityError, TypeError):
+    """A tensor has a dtype the part does not accept; the message names the argument and the allowed dtypes."""
+
+
+class NonFiniteError(InputError):
+    """NaN or ±inf in data, in a loss or in learned tensors, where only finite numbers are allowed."""
+
+
+class SavedProgramError(ReprogrammabilityError, ValueError):
+    """A saved program (``reprogrammer.json`` + ``reprogrammer.safetensors``) does not belong to this reprogrammer,
+    is incomplete, or is corrupt; the message names the field that differs."""
 
 
 def expect_shape(name: str, tensor, expected: tuple) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
+from . import checks
 from .axes import Location
 from .errors import FrozenModelError, InterfaceError
 from .interfaces import EmbeddingState, ModelAdapter, ModuleAdapter
@@ -115,6 +116,10 @@ class FrozenModel(nn.Module):
         self._watched = self._tensors()
         self._versions = {name: t._version for name, t in self._watched}
         self._watched_versions = [t._version for _, t in self._watched]
+        # what the boundary check needs: f's floating dtype (inputs are cast to it) and its token vocabulary
+        self._input_dtype = next((t.dtype for _, t in self._watched if t.is_floating_point()), None)
+        embedding = self.adapter.embedding_module(self.model) if hasattr(self, "adapter") else None
+        self._vocabulary = getattr(embedding, "num_embeddings", None)
 
     def fingerprint(self) -> str:
         """SHA-256 over the names, dtypes, shapes and bytes of every parameter and buffer."""
@@ -187,8 +192,14 @@ class FrozenModel(nn.Module):
             return tensor.device
         return torch.device("cpu")
 
+    def check_input(self, x: Any, name: str = "x") -> Any:
+        """``x`` checked at f's boundary (:func:`~reprogrammability.framework.checks.model_input`): not empty,
+        no uint8/bool images, finite (CPU tensors), token ids in range; floating tensors cast to f's dtype."""
+        return checks.model_input(x, name, dtype=self._input_dtype, vocabulary=self._vocabulary)
+
     def forward(self, x: Any, manipulations: Sequence[nn.Module] = ()) -> Any:
         """``f(I(x))``: apply each manipulation at its location, run f, return its readout."""
+        x = self.check_input(x)
         if self.model.training:
             self.model.eval()
         try:
@@ -198,6 +209,7 @@ class FrozenModel(nn.Module):
 
     def trace(self, x: Any, manipulations: Sequence[nn.Module] = ()) -> InterfaceTrace:
         """Run like :meth:`forward` and record what f saw at its input, embedding and hidden interfaces."""
+        x = self.check_input(x)
         record = InterfaceTrace()
         handles = []
         embedding_module = self.adapter.embedding_module(self.model)

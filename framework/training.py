@@ -36,22 +36,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorDataset
 
+from . import checks
 from .axes import Alignment
+from .errors import InputError, NonFiniteError
 from .reprogrammer import Reprogrammer
 
 __all__ = ["Trainer", "TrainerConfig", "TrainResult", "GradientEstimator", "resolve_device", "seed_everything"]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"``: CUDA when present, else CPU."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError as error:
-        raise ValueError(f"device: {device!r} is not a torch device (use 'auto', 'cpu', 'cuda', 'cuda:0')") from error
+    """``"auto"``: CUDA when present, else CPU; any other name must be a device present on this machine."""
+    return checks.check_device(device, "device")
 
 
 def seed_everything(seed: int) -> None:
@@ -274,11 +269,22 @@ class Trainer:
         if isinstance(data, tuple) and len(data) == 2:
             inputs, targets = data
             if isinstance(inputs, Tensor):
-                return TensorDataset(inputs, torch.as_tensor(targets))
-            return _Pairs(inputs, targets)
-        if isinstance(data, Dataset):
-            return data
-        raise TypeError(f"data: expected (inputs, targets), a Dataset or a DataLoader, got {type(data).__name__}")
+                targets = torch.as_tensor(targets)
+                if inputs.dim() == 0 or targets.dim() == 0 or inputs.shape[0] != targets.shape[0]:
+                    raise InputError(
+                        f"data: inputs {tuple(inputs.shape)} and targets {tuple(targets.shape)} must have "
+                        "the same number of samples (first dimension)"
+                    )
+                dataset: Dataset = TensorDataset(inputs, targets)
+            else:
+                dataset = _Pairs(inputs, targets)
+        elif isinstance(data, Dataset):
+            dataset = data
+        else:
+            raise TypeError(f"data: expected (inputs, targets), a Dataset or a DataLoader, got {type(data).__name__}")
+        if hasattr(dataset, "__len__") and len(dataset) == 0:  # type: ignore[arg-type]
+            raise InputError("data: is empty; expected at least one (input, target) pair")
+        return dataset
 
     def _loader(
         self, data: Any, *, shuffle: bool, seed: int | None = None, shard: tuple[int, int] | None = None
@@ -426,12 +432,15 @@ class Trainer:
                 model.train()
                 seen, loss_sum, correct = 0, 0.0, 0
                 collected: list[tuple[Tensor, Tensor]] = []
+                bad_loss = torch.zeros((), dtype=torch.bool, device=self.device)  # no synchronisation per step
                 for inputs, targets in loader:
                     if result.steps >= total:
                         break
+                    targets, label_bound = self._check_batch(inputs, targets, "train")
                     inputs, targets = self._inputs(inputs), targets.to(self.device, non_blocking=True)
                     optimizer.zero_grad(set_to_none=True)
                     if self.gradient_estimator is not None:
+                        self._check_label_bound(label_bound, _declared_classes(output), "train")
                         loss = self.gradient_estimator.estimate(model, inputs, targets, self.loss_fn)
                         if world > 1:  # average the estimated gradients over the ranks
                             for p in params:
@@ -443,8 +452,12 @@ class Trainer:
                     else:
                         with self._autocast():
                             logits, source = step(inputs)
+                            self._check_label_bound(label_bound, logits, "train")
                             loss = self.loss_fn(logits.float(), targets)
                         loss.backward()
+                    bad_loss |= ~torch.isfinite(loss.detach()).all()
+                    if self.device.type == "cpu" and bool(bad_loss):  # free on the CPU; elsewhere at the epoch's end
+                        self._raise_nonfinite_loss(epoch, result.steps)
                     if c.gradient_clip:
                         nn.utils.clip_grad_norm_(params, c.gradient_clip)
                     optimizer.step()
@@ -467,6 +480,8 @@ class Trainer:
                     loss_sum, correct, seen = totals[0], totals[1], int(totals[2])
                 if seen == 0:
                     break
+                if bool(bad_loss):
+                    self._raise_nonfinite_loss(epoch, None)
                 if output.refit_each_epoch and collected:
                     z, y = torch.cat([z for z, _ in collected]), torch.cat([y for _, y in collected])
                     if world > 1:  # ω from the logits of every rank, so it is identical everywhere
@@ -484,8 +499,40 @@ class Trainer:
             result.history.append({"epoch": 0, **{f"eval_{k}": v for k, v in self.evaluate(eval).items()}})
         result.seconds = time.perf_counter() - start
         result.queries = getattr(self.gradient_estimator, "queries", 0)
+        for name, tensor in model.learned_state().items():
+            checks.check_finite(tensor, f"learned tensor {name!r}", "training diverged: lower learning_rate")
         frozen.assert_unchanged()
         return result
+
+    def _check_batch(self, inputs: Any, targets: Tensor, name: str) -> tuple[Tensor, int | None]:
+        """A batch checked on the host before it moves to the device: not empty, finite, no uint8 images; for the
+        default cross-entropy, integer class labels ≥ 0. Returns the targets and their largest label (or None)."""
+        checks.model_input(inputs, f"{name} inputs")
+        if self.loss_fn is not nn.functional.cross_entropy or (targets.is_floating_point() and targets.dim() != 1):
+            if targets.is_floating_point() and targets.device.type == "cpu":
+                checks.check_finite(targets, f"{name} targets")
+            return targets, None  # soft labels, regression targets or a custom loss: values are the loss's business
+        targets = checks.check_labels(targets, f"{name} targets")
+        return targets, int(targets.max())
+
+    @staticmethod
+    def _check_label_bound(label_bound: int | None, logits: Tensor | int | None, name: str) -> None:
+        """Labels must be below the number of predicted classes (``logits``' last size, or a count)."""
+        classes = logits if isinstance(logits, int) or logits is None else None
+        if isinstance(logits, Tensor) and logits.dim() >= 1:
+            classes = logits.shape[-1]
+        if label_bound is not None and classes is not None and label_bound >= classes:
+            raise InputError(
+                f"{name} targets: label {label_bound} is out of range; the reprogrammer predicts {classes} "
+                f"classes, allowed labels are 0..{classes - 1}"
+            )
+
+    def _raise_nonfinite_loss(self, epoch: int, step: int | None) -> None:
+        where = f"epoch {epoch + 1}" + (f", step {step + 1}" if step is not None else "")
+        raise NonFiniteError(
+            f"loss: not finite (NaN or inf) in {where}; the training inputs are finite, so the learned parts "
+            f"diverged: lower learning_rate (now {self.config.learning_rate}) or set gradient_clip. Nothing was saved"
+        )
 
     @torch.no_grad()
     def predict(self, data: Any) -> Tensor:
@@ -503,9 +550,11 @@ class Trainer:
         model = self._model().eval()
         seen, loss_sum, correct = 0, 0.0, 0
         for inputs, targets in self._loader(data, shuffle=False):
+            targets, label_bound = self._check_batch(inputs, targets, "data")
             inputs, targets = self._inputs(inputs), targets.to(self.device, non_blocking=True)
             with self._autocast():
                 logits = model(inputs).float()
+            self._check_label_bound(label_bound, logits, "data")
             loss_sum += float(self.loss_fn(logits, targets)) * targets.shape[0]
             if not targets.is_floating_point():  # classification; regression targets have no accuracy
                 correct += int((logits.argmax(-1) == targets).sum())
@@ -513,6 +562,16 @@ class Trainer:
         if seen == 0:
             raise ValueError("data: is empty")
         return {"accuracy": correct / seen, "loss": loss_sum / seen}
+
+
+def _declared_classes(output: nn.Module) -> int | None:
+    """The number of target classes an output alignment declares, when it declares one."""
+    for attribute in ("num_target", "num_classes", "out_features"):
+        value = getattr(output, attribute, None)
+        if isinstance(value, int):
+            return value
+    linear = getattr(output, "linear", None)
+    return getattr(linear, "out_features", None) if isinstance(linear, nn.Linear) else None
 
 
 def _progress(total: int, *, enabled: bool, desc: str):

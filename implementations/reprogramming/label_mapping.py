@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from reprogrammability.framework.alignment import IndexMapping, StatisticalAlignment
+from reprogrammability.framework.checks import check_finite, check_labels, check_scores
 from reprogrammability.framework.errors import ShapeError
 from reprogrammability.framework.symbolic import SymbolicForm, op, z
 
@@ -56,7 +57,11 @@ __all__ = [
 
 # -- pure estimators ------------------------------------------------------------------------------
 def frequency_matrix(source_outputs: Tensor, targets: Tensor, num_source: int, num_target: int) -> Tensor:
-    """d (C_s, C_t), float64: d[s, t] = #{i : argmax_j z_ij = s and y_i = t} (first maximum on ties)."""
+    """d (C_s, C_t), float64: d[s, t] = #{i : argmax_j z_ij = s and y_i = t} (first maximum on ties).
+
+    ``source_outputs`` (N, C_s) finite, N ≥ 1; ``targets`` (N,) in ``[0, C_t)``.
+    """
+    source_outputs, targets = _checked_pairs(source_outputs, targets, num_source, num_target)
     predictions = source_outputs.argmax(dim=1)
     counts = torch.zeros(num_source * num_target, dtype=torch.float64, device=source_outputs.device)
     counts.index_add_(0, predictions * num_target + targets, torch.ones_like(predictions, dtype=torch.float64))
@@ -74,6 +79,9 @@ def greedy_assignment(scores: Tensor, per_target: int = 1) -> Tensor:
     its target column, remove that row, and remove the column once it holds ``per_target`` rows.
     Returns (C_t, per_target) source indices, each row in the order the rows were assigned.
     """
+    if not isinstance(scores, Tensor) or scores.dim() != 2:
+        raise ShapeError(f"scores: expected shape (C_s, C_t), got {tuple(scores.shape) if isinstance(scores, Tensor) else type(scores).__name__}")
+    check_finite(scores, "scores")
     num_source, num_target = scores.shape
     if per_target < 1 or per_target * num_target > num_source:
         raise ValueError(
@@ -123,6 +131,8 @@ def blm_omega(source_outputs: Tensor, targets: Tensor, num_target: int, laplace:
     d = frequency matrix of (argmax source prediction, target label);
     ω[s, t] = P̂(t | s) / Σ_s' P̂(t | s')  with  P̂(t | s) = d[s, t] / (Σ_t' d[s, t'] + λ).
     """
+    if not isinstance(source_outputs, Tensor) or source_outputs.dim() != 2:
+        check_source_outputs(source_outputs, -1)
     counts = frequency_matrix(source_outputs, targets, source_outputs.shape[1], num_target)
     return _bayes_reweighting(counts, laplace)
 
@@ -136,6 +146,9 @@ def blm_plus_omega(
     d[s, t] = Σ_{i: y_i = t} q_i[s]; then the same Bayes reweighting as BLM. With λ = 0 a source class
     never in any top-k gives 0/0 = NaN, as in the reference code.
     """
+    if not isinstance(source_outputs, Tensor) or source_outputs.dim() != 2:
+        check_source_outputs(source_outputs, -1)
+    source_outputs, targets = _checked_pairs(source_outputs, targets, source_outputs.shape[1], num_target)
     if not 1 <= top_k <= source_outputs.shape[1]:
         raise ValueError(f"top_k: expected 1..{source_outputs.shape[1]}, got {top_k}")
     probabilities = torch.softmax(source_outputs.float(), dim=1)
@@ -346,5 +359,21 @@ class ShuffledLabelMapping(IndexMapping):
 
 
 def check_source_outputs(source_outputs: Tensor, num_source: int) -> None:
-    if source_outputs.dim() != 2 or source_outputs.shape[1] != num_source:
-        raise ShapeError(f"source_outputs: expected shape (N, {num_source}), got {tuple(source_outputs.shape)}")
+    """Raise :class:`ShapeError` unless ``source_outputs`` is (N, num_source) (``num_source=-1``: any width)."""
+    shape = tuple(source_outputs.shape) if isinstance(source_outputs, Tensor) else type(source_outputs).__name__
+    if (
+        not isinstance(source_outputs, Tensor)
+        or source_outputs.dim() != 2
+        or (num_source != -1 and source_outputs.shape[1] != num_source)
+    ):
+        width = "C_s" if num_source == -1 else num_source
+        raise ShapeError(f"source_outputs: expected shape (N, {width}), got {shape}")
+
+
+def _checked_pairs(source_outputs: Tensor, targets: Tensor, num_source: int, num_target: int) -> tuple[Tensor, Tensor]:
+    """``(source_outputs, targets)`` checked by the framework's boundary checks (finite scores, labels in range)."""
+    source_outputs = check_scores(source_outputs, "source_outputs", num_source)
+    targets = check_labels(targets, "targets", num_target).to(source_outputs.device)
+    if targets.shape[0] != source_outputs.shape[0]:
+        raise ShapeError(f"targets: expected shape ({source_outputs.shape[0]},), got {tuple(targets.shape)}")
+    return source_outputs, targets
