@@ -25,8 +25,14 @@ differs from the survey's list, see ``nnr catalog crosscheck``) under ``rational
 Errors name the file and the field, e.g. ``methods/bar.yaml: coordinates.operator (entry 'bar'):
 'multiplicative' is not one of 'additive', 'concatenative' or 'parametric'``.
 
-Parsed YAML is cached in ``~/.cache/reprogrammability`` (keyed by a hash of the files' bytes) to
-keep ``nnr catalog`` fast; ``REPROGRAMMABILITY_CATALOG_CACHE=0`` disables the cache.
+Modules run one way: :mod:`.models` (entries) → :mod:`.parsing` (YAML with limits) and :mod:`.data`
+(``CatalogData``, the validated whole) → functions over it (:mod:`.query`, :mod:`.resolve`,
+:mod:`.graph`, :mod:`.export`, :mod:`.checks`, :mod:`.bibtex`) → :mod:`.loader` (``Catalog``, the
+facade with ``load()`` and one-line methods).
+
+Parsed YAML is cached in ``$REPROGRAMMABILITY_CACHE`` (default ``~/.cache/reprogrammability``, the
+folder the model cache uses), keyed by a hash of the files' bytes and verified on every read, to
+keep ``nnr catalog`` fast; ``REPROGRAMMABILITY_CATALOG_CACHE=0`` disables it.
 """
 
 from __future__ import annotations
@@ -36,7 +42,8 @@ from typing import Any
 
 _LAZY = {
     "Catalog": ".loader",
-    "Resolution": ".loader",
+    "CatalogData": ".data",
+    "Resolution": ".resolve",
     "CATALOG_ROOT": ".loader",
     "load_method_file": ".loader",
     "load_papers_file": ".loader",
@@ -52,6 +59,7 @@ _LAZY = {
     "Relation": ".models",
     "RelationType": ".models",
     "PaperKind": ".models",
+    "ParameterCentricTerm": ".models",
     "query": ".query",
     "export": ".export",
     "write_export": ".export",

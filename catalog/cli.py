@@ -297,27 +297,41 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_parameter_centric(catalog, term) -> None:
+    from reprogrammability.tables import format_table, wrap
+
+    names = term.term + (f" ({', '.join(term.variants)})" if term.variants else "")
+    print(f"{names}: parameter-centric adaptation (PCA), not reprogramming")
+    print(f"  f_weights: {term.f_weights.value} ({term.f_weights.meaning})")
+    print(wrap(term.definition))
+    print()
+    print(wrap("What distinguishes it from reprogramming: " + term.distinction))
+    print()
+    print("  nearest reprogramming relatives:")
+    rows = [[r.method, catalog.methods[r.method].coordinates, r.why] for r in term.relatives]
+    print(format_table(rows, ["method", "coordinates", "why"], indent="     ", max_width={2: 70}))
+    print()
+
+
 @_guard
 def _cmd_resolve(args: argparse.Namespace) -> int:
-    from .models import normalise_name
     from reprogrammability.tables import format_table, wrap
+
+    from .resolve import suggestions
 
     catalog = _catalog()
     term = " ".join(args.term)
+    if not term.strip():
+        raise ValueError("term: give a name, e.g. 'soft prompt', 'label mapping' or 'LoRA'")
     resolution = catalog.resolve(term)
     if args.json:
         _print_json(resolution.to_dicts())
         return 0 if resolution else 1
     if not resolution:
-        import difflib
-
-        names = [n for t in catalog.glossary for n in t.names]
-        for method in catalog.methods.values():
-            names += [method.name, *([method.acronym] if method.acronym else []), *method.aliases]
-        keys = {normalise_name(n): n for n in names}
-        close = difflib.get_close_matches(normalise_name(term), list(keys), n=5, cutoff=0.6)
-        hint = f"; did you mean {', '.join(repr(keys[c]) for c in close)}?" if close else ""
-        print(f"nnr catalog: no glossary term or method name matches {term!r}{hint}", file=sys.stderr)
+        close = suggestions(catalog, term)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        print(f"nnr catalog: no glossary term, method or parameter-centric name matches {term!r}{hint}",
+              file=sys.stderr)
         return 1
     for glossary_term in resolution.terms:
         names = glossary_term.term + (f" ({', '.join(glossary_term.variants)})" if glossary_term.variants else "")
@@ -336,7 +350,9 @@ def _cmd_resolve(args: argparse.Namespace) -> int:
         if glossary_term.see_also:
             print(f"\n  see also: {', '.join(glossary_term.see_also)}")
         print()
-    if not resolution.terms:
+    for pca_term in resolution.parameter_centric:
+        _print_parameter_centric(catalog, pca_term)
+    if not resolution.terms and resolution.methods:
         print(f"{term!r} names a catalogued method:")
         _print_methods(resolution.methods)
     return 0

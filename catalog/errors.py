@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from ..framework.errors import ReprogrammabilityError
 
-__all__ = ["CatalogError"]
+__all__ = ["CatalogError", "short_repr"]
 
 
 class CatalogError(ReprogrammabilityError, ValueError):
@@ -26,3 +26,17 @@ class CatalogError(ReprogrammabilityError, ValueError):
         if entry:
             where += f" (entry {entry!r})"
         super().__init__(f"{where}: {message}")
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` bounded in depth, items and ``limit`` characters: never echo untrusted data unboundedly."""
+    import reprlib
+
+    bounded = reprlib.Repr()
+    bounded.maxlevel, bounded.maxlist, bounded.maxtuple, bounded.maxdict, bounded.maxset = 3, 6, 6, 6, 6
+    bounded.maxstring, bounded.maxother = limit, limit
+    try:
+        text = bounded.repr(value)
+    except Exception:  # a value whose repr fails is still reported
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Union
 from .models import AXIS_FIELDS, MethodEntry, Paper, PaperEntry
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .loader import Catalog
+    from .data import CatalogData
 
 __all__ = ["EXPORT_FORMATS", "export", "write_export", "to_json", "to_csv", "to_bibtex", "to_mermaid", "to_graphml",
            "bibtex_key", "CSV_COLUMNS"]
@@ -36,7 +36,7 @@ def entry_dict(entry) -> dict:
     return entry.model_dump(mode="json")
 
 
-def to_json(catalog: "Catalog") -> str:
+def to_json(catalog: "CatalogData") -> str:
     """``{"methods": [...], "papers": [...], "glossary": [...], "excluded": [...]}`` with the YAML field names."""
     document = {
         "methods": [entry_dict(m) for m in catalog.methods.values()],
@@ -85,7 +85,7 @@ def csv_row(entry: Union[MethodEntry, PaperEntry]) -> dict:
     return row
 
 
-def to_csv(catalog: "Catalog") -> str:
+def to_csv(catalog: "CatalogData") -> str:
     """One row per method and per paper; several values joined with ``+``, authors with ``; ``."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
@@ -164,7 +164,7 @@ def bibtex_entry(paper: Paper, key: str, note: str = "") -> str:
     return f"@{kind}{{{key},\n{body}\n}}\n"
 
 
-def to_bibtex(catalog: "Catalog") -> str:
+def to_bibtex(catalog: "CatalogData") -> str:
     """One entry per distinct paper (methods that share a paper share its entry); keys are unique."""
     groups: dict[str, tuple[Paper, list[str]]] = {}
     for entry in [*catalog.methods.values(), *catalog.papers.values()]:
@@ -195,7 +195,7 @@ def _mermaid_label(text: str) -> str:
     return text.replace('"', "#quot;")
 
 
-def to_mermaid(catalog: "Catalog") -> str:
+def to_mermaid(catalog: "CatalogData") -> str:
     """A Mermaid flowchart: one subgraph per paradigm, one node per method, one arrow per relation."""
     lines = ["flowchart LR"]
     by_paradigm: dict[str, list[MethodEntry]] = {}
@@ -216,11 +216,13 @@ def to_mermaid(catalog: "Catalog") -> str:
 # --- GraphML ------------------------------------------------------------------------------------------
 
 
-def to_graphml(catalog: "Catalog") -> str:
+def to_graphml(catalog: "CatalogData") -> str:
     """The graph of :meth:`Catalog.graph` (methods, papers, axis values, relations) as GraphML."""
     import networkx as nx
 
-    return "\n".join(nx.generate_graphml(catalog.graph())) + "\n"
+    from .graph import build_graph
+
+    return "\n".join(nx.generate_graphml(build_graph(catalog))) + "\n"
 
 
 # --- dispatch -----------------------------------------------------------------------------------------
@@ -228,14 +230,14 @@ def to_graphml(catalog: "Catalog") -> str:
 _WRITERS = {"json": to_json, "csv": to_csv, "bibtex": to_bibtex, "mermaid": to_mermaid, "graphml": to_graphml}
 
 
-def export(catalog: "Catalog", fmt: str) -> str:
+def export(catalog: "CatalogData", fmt: str) -> str:
     """The catalog as text in ``fmt``, one of :data:`EXPORT_FORMATS`."""
     if fmt not in _WRITERS:
         raise ValueError(f"format: {fmt!r} is not one of {list(EXPORT_FORMATS)}")
     return _WRITERS[fmt](catalog)
 
 
-def write_export(catalog: "Catalog", fmt: str, path: Union[str, Path], *, force: bool = False) -> Path:
+def write_export(catalog: "CatalogData", fmt: str, path: Union[str, Path], *, force: bool = False) -> Path:
     """Write :func:`export` to ``path``; an existing file is only replaced with ``force=True``."""
     path = Path(path)
     text = export(catalog, fmt)

@@ -26,7 +26,7 @@ import networkx as nx
 from .models import AXIS_FIELDS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .loader import Catalog
+    from .data import CatalogData
 
 __all__ = [
     "build_graph",
@@ -55,7 +55,7 @@ def _add_values(graph: nx.MultiDiGraph, node: str, values: dict[str, Sequence]) 
             graph.add_edge(node, target, kind="value", type=axis)
 
 
-def build_graph(catalog: "Catalog") -> nx.MultiDiGraph:
+def build_graph(catalog: "CatalogData") -> nx.MultiDiGraph:
     """Methods, papers and axis values with relation, about and value edges (see the module docstring)."""
     graph = nx.MultiDiGraph(name="reprogrammability catalog")
     for method in catalog.methods.values():

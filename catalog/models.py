@@ -53,6 +53,8 @@ __all__ = [
     "ExclusionCategory",
     "SurveySource",
     "ExcludedItem",
+    "ParameterCentricTerm",
+    "Relative",
     "FieldError",
     "IMPLEMENTATION_PATTERN",
     "normalise_name",
@@ -503,6 +505,43 @@ class GlossaryTerm(_Model):
         for sense in self.senses:
             seen.extend(m for m in sense.methods if m not in seen)
         return seen
+
+
+class Relative(_Model):
+    """A catalogued method close to a parameter-centric technique, and why."""
+
+    method: Slug = Field(description="id of a catalogued method")
+    why: Annotated[str, Strict(), StringConstraints(min_length=10)]
+
+
+def _not_frozen(value: FWeights) -> FWeights:
+    if value is FWeights.FROZEN:
+        raise ValueError("a parameter-centric technique changes f's weights: use 'trained' or 'added-modules'")
+    return value
+
+
+class ParameterCentricTerm(_Model):
+    """A name of parameter-centric adaptation (PCA): it changes or extends f's own weights, reprogramming never does.
+
+    The survey contrasts reprogramming (f frozen, adapted at its interfaces) with PCA (fine-tuning,
+    adapters, low-rank updates, bias tuning). These names are not catalogued methods; ``nnr catalog
+    resolve LoRA`` answers with this entry and the nearest reprogramming relatives.
+    """
+
+    term: NonEmptyStr
+    variants: list[NonEmptyStr] = Field(default_factory=list, description="other spellings and abbreviations")
+    f_weights: Annotated[FWeights, AfterValidator(_not_frozen)] = Field(
+        description="what it does to f's weights: trained (f's weights change) or added-modules (trained modules inside f)"
+    )
+    definition: Annotated[str, Strict(), StringConstraints(min_length=20)]
+    distinction: Annotated[str, Strict(), StringConstraints(min_length=20)] = Field(
+        description="what distinguishes it from reprogramming"
+    )
+    relatives: list[Relative] = Field(min_length=1, description="the nearest reprogramming relatives in the catalog")
+
+    @property
+    def names(self) -> list[str]:
+        return [self.term, *self.variants]
 
 
 class ExclusionCategory(str, Enum):

@@ -13,7 +13,7 @@ from ..framework.axes import Access, Alignment, AxisValue, Configuration, Locati
 from .models import MethodEntry, PaperEntry
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .loader import Catalog
+    from .data import CatalogData
 
 __all__ = ["query", "parse_year_range", "FILTERS", "KINDS"]
 
@@ -117,7 +117,7 @@ def _matches(entry: Union[MethodEntry, PaperEntry], wanted: dict[str, set], year
 
 
 def query(
-    catalog: "Catalog",
+    catalog: "CatalogData",
     *,
     configuration: Values = None,
     operator: Values = None,

@@ -14,7 +14,7 @@ from typing import Optional
 
 from pydantic import TypeAdapter
 
-from .models import ExcludedItem, GlossaryTerm, MethodEntry, PaperEntry
+from .models import ExcludedItem, GlossaryTerm, MethodEntry, PaperEntry, ParameterCentricTerm
 
 __all__ = ["SCHEMA_DIR", "schema_documents", "schema_text", "write_schemas", "stale_schemas"]
 
@@ -29,6 +29,9 @@ def schema_documents() -> dict[str, dict]:
         "papers.schema.json": (list[PaperEntry], "A list of papers: catalog/papers/*.yaml"),
         "glossary.schema.json": (list[GlossaryTerm], "Literature names: catalog/glossary.yaml"),
         "excluded.schema.json": (list[ExcludedItem], "Survey items left out: catalog/excluded.yaml"),
+        "parameter-centric.schema.json": (
+            list[ParameterCentricTerm], "Names of parameter-centric adaptation: catalog/parameter-centric.yaml"
+        ),
     }
     documents = {}
     for name, (model, title) in specs.items():

@@ -237,7 +237,7 @@ def test_glossary_sense_must_contain_its_methods(tmp_path, real):
 def test_glossary_duplicate_name(tmp_path, real):
     root = _mini_catalog(tmp_path, real)
     terms = yaml.safe_load((root / "glossary.yaml").read_text())
-    terms.append({**terms[0], "term": "Adversarial-Reprogramming", "variants": []})
+    terms.append({**copy.deepcopy(terms[0]), "term": "Adversarial-Reprogramming", "variants": []})
     _write(root / "glossary.yaml", terms)
     _expect(root, "glossary.yaml", "[1].term", match="already listed")
 
