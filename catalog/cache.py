@@ -3,8 +3,8 @@
 Parsing YAML dominates the start-up time of ``nnr catalog``, so the parsed documents are kept as
 JSON in the package's cache folder, keyed by a hash of every file's bytes. The cache folder follows
 the project's one convention (shared with the model cache in
-``implementations/models/pretrained.py``): ``$REPROGRAMMABILITY_CACHE``, else
-``$XDG_CACHE_HOME/reprogrammability``, else ``~/.cache/reprogrammability``.
+``implementations/models/pretrained.py``, which imports it from here): ``$REPROGRAMMABILITY_CACHE``,
+else ``~/.cache/reprogrammability``.
 ``REPROGRAMMABILITY_CATALOG_CACHE=0`` switches the catalog cache off.
 
 A cache file is used only when it has the expected shape: format version, the same digest, exactly
@@ -36,12 +36,9 @@ _KEEP = 8  # several checkouts may share the folder: keep the newest few
 
 
 def cache_root() -> Path:
-    """``$REPROGRAMMABILITY_CACHE``, else ``$XDG_CACHE_HOME/reprogrammability``, else ``~/.cache/reprogrammability``."""
+    """``$REPROGRAMMABILITY_CACHE`` if set, else ``~/.cache/reprogrammability`` (models and catalog alike)."""
     configured = os.environ.get(CACHE_ENV)
-    if configured:
-        return Path(configured).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "reprogrammability"
+    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "reprogrammability"
 
 
 def catalog_cache_dir() -> Optional[Path]:

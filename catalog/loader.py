@@ -24,7 +24,6 @@ from .errors import CatalogError
 from .models import AXIS_FIELDS, ExcludedItem, GlossaryTerm, MethodEntry, PaperEntry, ParameterCentricTerm
 from .parsing import (
     CATALOG_ROOT,
-    YAML_SUFFIXES,
     display_path,
     load_excluded_file,
     load_glossary_file,
@@ -35,7 +34,8 @@ from .parsing import (
     validate_entry,
 )
 from .query import query as _query
-from .resolve import Resolution, resolve as _resolve
+from .resolve import Resolution
+from .resolve import resolve as _resolve
 
 if TYPE_CHECKING:  # pragma: no cover
     import networkx

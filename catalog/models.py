@@ -33,7 +33,18 @@ from pydantic import (
     model_validator,
 )
 
-from ..framework.axes import Access, Alignment, AxisValue, Configuration, Location, Modality, Operator, Paradigm, FWeights, default_access
+from ..framework.axes import (
+    Access,
+    Alignment,
+    AxisValue,
+    Configuration,
+    FWeights,
+    Location,
+    Modality,
+    Operator,
+    Paradigm,
+    default_access,
+)
 from ..framework.errors import SpecError
 from ..framework.spec import Spec, coordinates_str
 
@@ -431,7 +442,9 @@ class PaperEntry(_Entry):
     modality: Modality
     task_modality: Optional[Modality] = None
     coordinates: Coordinates
-    access: Optional[Access] = Field(default=None, description="defaults to gradient if learnable, hidden-states at location hidden, else scores")
+    access: Optional[Access] = Field(
+        default=None, description="defaults to gradient if learnable, hidden-states at location hidden, else scores"
+    )
     f_weights: FWeights = Field(
         default=FWeights.FROZEN,
         description="what the work does to f's own weights: frozen, added-modules or trained (fine-tuned too)",
@@ -531,7 +544,7 @@ class ParameterCentricTerm(_Model):
     term: NonEmptyStr
     variants: list[NonEmptyStr] = Field(default_factory=list, description="other spellings and abbreviations")
     f_weights: Annotated[FWeights, AfterValidator(_not_frozen)] = Field(
-        description="what it does to f's weights: trained (f's weights change) or added-modules (trained modules inside f)"
+        description="what it does to f's weights: trained (they change) or added-modules (trained modules inside f)"
     )
     definition: Annotated[str, Strict(), StringConstraints(min_length=20)]
     distinction: Annotated[str, Strict(), StringConstraints(min_length=20)] = Field(

@@ -65,7 +65,9 @@ class _LimitedLoader(_BaseLoader):  # type: ignore[misc, valid-type]
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         if node in self.constructed_objects or node in self.recursive_objects:
-            raise _Refused(node, "anchors and aliases (&name / *name) are not allowed in catalog files; write the value out")
+            raise _Refused(
+                node, "anchors and aliases (&name / *name) are not allowed in catalog files; write the value out"
+            )
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
@@ -115,7 +117,8 @@ def parse_yaml(text: Union[str, bytes], file: str) -> Any:
     except RecursionError:
         raise CatalogError(file, "<document>", f"nested too deeply (more than {MAX_DEPTH} levels)") from None
     except Exception as error:  # the YAML constructors raise ValueError, OverflowError, ... on odd scalars
-        raise CatalogError(file, "<document>", f"not valid YAML: {type(error).__name__}: {short_repr(str(error), 200)}") from None
+        detail = short_repr(str(error), 200)
+        raise CatalogError(file, "<document>", f"not valid YAML: {type(error).__name__}: {detail}") from None
     finally:
         loader.dispose()
 
@@ -132,7 +135,8 @@ def read_yaml_file(path: Path, file: str) -> Any:
     """Read and parse ``path``; ``file`` is the name used in errors."""
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
-            raise CatalogError(file, "<file>", f"larger than {MAX_FILE_BYTES // 1024} KiB ({path.stat().st_size} bytes)")
+            size = path.stat().st_size
+            raise CatalogError(file, "<file>", f"larger than {MAX_FILE_BYTES // 1024} KiB ({size} bytes)")
         data = path.read_bytes()
     except OSError as error:
         raise CatalogError(file, "<file>", f"cannot be read: {error.strerror or error}") from None
@@ -235,7 +239,9 @@ def load_method_file(path: Union[str, Path], *, root: Optional[Path] = None) -> 
     file = display_path(path, root)
     entry = validate_entry(MethodEntry, read_yaml_file(path, file), file)
     if path.suffix in YAML_SUFFIXES and path.stem != entry.id:
-        raise CatalogError(file, "id", f"id {entry.id!r} differs from the file name {short_repr(path.stem)}", entry=entry.id)
+        raise CatalogError(
+            file, "id", f"id {entry.id!r} differs from the file name {short_repr(path.stem)}", entry=entry.id
+        )
     return entry
 
 

