@@ -64,7 +64,7 @@ def _example():
     "blackvip",
     paradigm="model-reprogramming",
     configuration="learnable",
-    operator="parametric",
+    operator=["additive", "parametric"],
     location="input",
     alignment="identity",
     access="zeroth-order",

@@ -495,9 +495,10 @@ class SampleSpecificMaskProgram(VisualProgram):
 
     r resizes the image to the whole canvas (no padding), δ (C, H, W) is the shared pattern, f_mask the
     :class:`MaskGenerator` giving a sample-specific C-channel mask. Trainable: |f_mask| + C·H·W.
+    The result is added to the image and depends on the input through a network: τ = additive + parametric.
     """
 
-    operator = Operator.PARAMETRIC
+    operator = (Operator.ADDITIVE, Operator.PARAMETRIC)
 
     def __init__(
         self,
@@ -613,9 +614,10 @@ class CoordinatorPrompt(VisualProgram):
     prompt from the coordinator, ``x' = N(clip(r(x) + ε · g_dec([g_enc(r(x)); φ]), 0, 1))``.
 
     Only g_dec and φ are trainable (by zeroth-order SPSA-GC in the paper). Trainable: |g_dec| + T.
+    The prompt is added to the image and generated from it by a network: τ = additive + parametric.
     """
 
-    operator = Operator.PARAMETRIC
+    operator = (Operator.ADDITIVE, Operator.PARAMETRIC)
 
     def __init__(
         self,

@@ -36,7 +36,7 @@ def _example():
     "smm",
     paradigm="model-reprogramming",
     configuration="learnable",
-    operator="parametric",
+    operator=["additive", "parametric"],
     location="input",
     alignment="statistical",
     modality="vision",
