@@ -1,4 +1,4 @@
-"""Compare the catalog with the survey's own classified list (``../shared/survey``).
+"""Compare the catalog with the survey's own classified list (shipped in ``catalog/survey/``).
 
 ``crosscheck()`` returns one :class:`CrosscheckRow` per place where the survey's data and ours
 differ: their list breaking its own schema, a different label on an axis, a different year or
@@ -6,7 +6,9 @@ arXiv id, an item we excluded, and (never, if the catalog is complete) an item w
 carries the reason; ``crosscheck_markdown()`` renders the rows as a documentation page with the
 CC-BY-4.0 attribution the survey's data requires.
 
-The survey's files are read only here; the catalog itself never depends on them at run time.
+The survey's files are read only here; the catalog itself never depends on them at run time. They
+are package data (CC BY 4.0, see ``survey/ATTRIBUTION.md``), so the cross-check works from a clone
+and from an installed wheel.
 """
 
 from __future__ import annotations
@@ -76,8 +78,8 @@ class CrosscheckRow:
 
 
 def default_survey_path() -> Path:
-    """``../shared/survey`` beside the repository checkout (the repository root is the catalog's parent)."""
-    return CATALOG_ROOT.parent.parent / "shared" / "survey"
+    """The survey's data shipped with the package: ``survey/`` inside the catalog."""
+    return CATALOG_ROOT / "survey"
 
 
 # --- their vocabulary ----------------------------------------------------------------------------------

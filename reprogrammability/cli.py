@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, str] = {
     "catalog": "reprogrammability.catalog.cli",
     "validate": "reprogrammability.framework.validation_cli",
     "bench": "reprogrammability.bench",
+    "theory": "reprogrammability.framework.theory.cli",
 }
 """Subcommand name -> module with ``register(subparsers)``; a module that is absent is skipped."""
 

@@ -1,7 +1,8 @@
-"""The cross-check against the survey's own list (``../shared/survey``): complete and every difference explained."""
+"""The cross-check against the survey's own list (shipped in the package): complete and every difference explained."""
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,10 @@ import yaml
 from reprogrammability.catalog import Catalog
 from reprogrammability.catalog.crosscheck import (
     ATTRIBUTION,
+    AWESOME,
+    AWESOME_SCHEMA,
+    BIBS,
+    METHODS,
     CrosscheckRow,
     crosscheck,
     crosscheck_markdown,
@@ -18,10 +23,6 @@ from reprogrammability.catalog.crosscheck import (
 )
 
 SURVEY = default_survey_path()
-needs_survey = pytest.mark.skipif(
-    not (SURVEY / "awesome-papers.yaml").exists(),
-    reason=f"the survey's data is not checked out at {SURVEY} (clone shared/ beside the repository)",
-)
 
 
 @pytest.fixture(scope="module")
@@ -39,19 +40,16 @@ def test_their_vocabulary_is_read_into_ours():
     assert normalise_their_value("paradigm", "soft-prompts")[0] == {"prompt-tuning"}
 
 
-@needs_survey
 def test_every_survey_item_is_catalogued_or_excluded(rows):
     missing = [f"{r.source}: {r.item}" for r in rows if r.category == "coverage" and r.ours == "missing"]
     assert not missing, "survey items neither in the catalog nor in catalog/excluded.yaml:\n" + "\n".join(missing)
 
 
-@needs_survey
 def test_every_difference_has_a_reason(rows):
     unexplained = [f"{r.source} {r.entry} {r.field}: {r.theirs} -> {r.ours}" for r in rows if not r.reason.strip()]
     assert not unexplained, "add a `rationale` to these entries:\n" + "\n".join(unexplained)
 
 
-@needs_survey
 def test_the_known_problems_of_their_list_are_reported(rows):
     def has(**match) -> bool:
         return any(all(getattr(r, k) == v for k, v in match.items()) for r in rows)
@@ -67,14 +65,12 @@ def test_the_known_problems_of_their_list_are_reported(rows):
     assert has(category="bibliographic", entry="bar", field="year", theirs="2021", ours="2020")
 
 
-@needs_survey
 def test_no_row_for_mere_vocabulary_differences(rows):
     # PPT: their embedding/concat/rule-based is our embedding/concatenative/rule-based: only schema rows remain
     ppt = [r for r in rows if r.entry == "ppt"]
     assert ppt and all(r.category == "schema" for r in ppt)
 
 
-@needs_survey
 def test_our_labels_obey_our_schema_where_theirs_break_theirs(rows):
     broken = {r.field for r in rows if r.category == "schema"}
     assert broken  # their list breaks its own schema ...
@@ -84,7 +80,6 @@ def test_our_labels_obey_our_schema_where_theirs_break_theirs(rows):
         assert type(entry).model_validate(dumped).model_dump(mode="json") == dumped
 
 
-@needs_survey
 def test_summaries_are_in_our_own_words():
     items = yaml.safe_load((SURVEY / "awesome-papers.yaml").read_text(encoding="utf-8"))
     theirs = [str(i.get(k, "")).lower() for i in items if isinstance(i, dict) for k in ("tldr", "summary")]
@@ -96,7 +91,6 @@ def test_summaries_are_in_our_own_words():
             assert not any(window in text for text in theirs), f"{entry.id}: '{window}' copies the survey"
 
 
-@needs_survey
 def test_markdown_page_with_attribution(rows):
     page = crosscheck_markdown(rows)
     assert page.startswith("# ")
@@ -111,5 +105,17 @@ def test_missing_survey_folder_is_a_clear_error(tmp_path):
         crosscheck(Catalog.load(), tmp_path / "nowhere")
 
 
-def test_default_survey_path_is_beside_the_checkout():
-    assert default_survey_path() == Path(__file__).resolve().parents[2] / "shared" / "survey"
+def test_the_survey_data_ships_inside_the_package_with_its_attribution():
+    package = resources.files("reprogrammability.catalog") / "survey"
+    assert SURVEY.resolve() == Path(str(package)).resolve()
+    shipped = {child.name for child in package.iterdir()}
+    assert {AWESOME, AWESOME_SCHEMA, METHODS, *BIBS, "ATTRIBUTION.md"} <= shipped
+    attribution = (package / "ATTRIBUTION.md").read_text(encoding="utf-8")
+    assert "CC BY 4.0" in attribution and "zyecs/awesome-reprogrammability" in attribution
+    assert all(f"`{name}`" in attribution for name in shipped - {"ATTRIBUTION.md"})  # every file is attributed
+    assert "zyecs/awesome-reprogrammability" in ATTRIBUTION and "CC BY 4.0" in ATTRIBUTION
+
+
+def test_the_default_cross_check_reads_the_shipped_data(rows):
+    assert rows == crosscheck(Catalog.load())  # no path needed: the default is the shipped copy
+    assert {r.source.split(" ")[0] for r in rows} >= {AWESOME, METHODS}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +27,10 @@ from reprogrammability.implementations.reprogramming.label_mapping import (
     greedy_assignment,
 )
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "label_mapping"
-FILES = sorted(FIXTURES.glob("*.npz"))
-pytestmark = pytest.mark.skipif(not FILES, reason=f"label-mapping fixtures not found under {FIXTURES}")
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "label_mapping"
+"""Outputs of the published ILM-VP and BLM code, vendored with the tests (see the README there)."""
+CASES = ("c100_from_1000", "c10_from_1000", "c10_from_200_unstructured", "c37_from_500", "c5_from_20_ties")
+FILES = [FIXTURES / f"{case}.npz" for case in CASES]  # named, not globbed: a missing file fails, never skips
 
 
 def _load(path: Path):
@@ -39,11 +41,21 @@ def _load(path: Path):
 
 
 def _keys(prefix: str) -> list[tuple[Path, str]]:
-    return [(path, key) for path in FILES for key in np.load(path).files if key.startswith(prefix)]
+    return [(path, key) for path in FILES if path.exists() for key in np.load(path).files if key.startswith(prefix)]
 
 
 def _id(value):
     return value.stem if isinstance(value, Path) else str(value)
+
+
+def test_the_vendored_fixtures_are_complete_and_unchanged():
+    sums = dict(reversed(line.split()) for line in (FIXTURES / "SHA256SUMS").read_text().splitlines() if line)
+    assert sorted(sums) == sorted(path.name for path in FILES) == sorted(p.name for p in FIXTURES.glob("*.npz"))
+    for path in FILES:
+        assert path.exists(), f"{path} is missing: the label-mapping fixtures are part of the repository"
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == sums[path.name], f"{path.name} was altered"
+    # the BLM and BLM+ tests are parametrised from the files' keys: each kind is present in every case
+    assert {path for path, _ in _keys("blm_omega_lap")} == {path for path, _ in _keys("blmp_omega_k")} == set(FILES)
 
 
 def test_every_fixture_key_is_covered():
