@@ -15,6 +15,9 @@ from typing import Any, Callable
 
 __all__ = ["register"]
 
+CHECK_NAMES = ("time-order", "glossary", "axis-rules")
+"""The whole-catalog checks (:data:`reprogrammability.catalog.checks.CHECKS`), named here to keep start-up light."""
+
 _FILTERS = ("configuration", "operator", "location", "alignment", "paradigm", "modality", "access")
 _SYMBOLS = {"configuration": "λ", "operator": "τ", "location": "ℓ", "alignment": "ω"}
 
@@ -443,6 +446,42 @@ def _cmd_crosscheck(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    if args.entry:
+        if args.only:
+            print("nnr catalog check: --only applies to the whole-catalog check (give no ENTRY)", file=sys.stderr)
+            return 2
+        return int(args.run_entry_check(args))
+    if args.implementation:
+        print("nnr catalog check: --implementation needs an ENTRY (a method's YAML file)", file=sys.stderr)
+        return 2
+    from .checks import check_catalog
+    from .errors import CatalogError
+
+    try:
+        catalog = _catalog()
+    except CatalogError as error:
+        if args.json:
+            _print_json([{"check": "load", "file": error.file, "field": error.field, "entry": error.entry or "",
+                          "message": error.detail}])
+        else:
+            print(f"nnr catalog check: the catalog does not load: {error}", file=sys.stderr)
+        return 1
+    findings = check_catalog(catalog, args.only)
+    if args.json:
+        _print_json([f.to_dict() for f in findings])
+    else:
+        for finding in findings:
+            print(finding)
+        checks = args.only or ", ".join(CHECK_NAMES)
+        summary = f"{len(catalog.methods)} methods, {len(catalog.papers)} papers, {len(catalog.glossary)} glossary terms"
+        if findings:
+            print(f"\n{len(findings)} finding{'s' if len(findings) != 1 else ''} ({checks}; {summary})")
+        else:
+            print(f"catalog consistent ({checks}; {summary})")
+    return 1 if findings else 0
+
+
 # --- registration ----------------------------------------------------------------------------------------
 
 
@@ -510,6 +549,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     from reprogrammability.framework import validation_cli
 
-    p = sub.add_parser("check", help="validate a new catalog entry (YAML) together with its implementation")
+    p = sub.add_parser(
+        "check",
+        help="check the whole catalog (time order, glossary, axis rules), or one new entry with its implementation",
+        description="Without ENTRY: load the catalog and run the consistency checks (time order of relations, "
+        "glossary reachability, axis rules); exit 1 when anything is found. With ENTRY: validate that entry "
+        "together with its implementation (schema, coordinates and every check of `nnr validate`).",
+    )
     validation_cli.add_catalog_check_arguments(p)
-    p.set_defaults(handler=validation_cli.run_catalog_check)
+    for action in p._actions:  # the entry is optional here: without it the whole catalog is checked
+        if action.dest == "entry":
+            action.nargs, action.required, action.default = "?", False, None
+    p.add_argument("--only", choices=CHECK_NAMES, help="without ENTRY: run only this check")
+    p.set_defaults(handler=_cmd_check, run_entry_check=validation_cli.run_catalog_check)

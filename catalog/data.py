@@ -201,7 +201,8 @@ class CatalogData:
                         )
 
     def _check_parameter_centric(self) -> None:
-        taken = {normalise_name(n): f"glossary term {t.term!r}" for t in self.glossary for n in t.names}
+        """Relatives must exist; a parameter-centric name may repeat a glossary name but never a method's name."""
+        taken: dict[str, str] = {}
         for method in self.methods.values():
             for name in [method.id, method.name, *([method.acronym] if method.acronym else []), *method.aliases]:
                 taken.setdefault(normalise_name(name), f"method {method.id!r}")

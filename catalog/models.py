@@ -66,6 +66,8 @@ __all__ = [
     "ExcludedItem",
     "ParameterCentricTerm",
     "Relative",
+    "ProgramPart",
+    "Readout",
     "FieldError",
     "IMPLEMENTATION_PATTERN",
     "normalise_name",
@@ -314,6 +316,78 @@ def _spec_for(
         raise FieldError("coordinates", str(error)) from None
 
 
+class ProgramPart(str, Enum):
+    """What the input manipulation I does, the fact from which the operator τ follows (see :mod:`.rules`)."""
+
+    ADD = "add"
+    INSERT = "insert"
+    REWRITE = "rewrite"
+    INPUT_DEPENDENT = "input-dependent"
+
+    @property
+    def meaning(self) -> str:
+        return {
+            "add": "adds a term to what it acts on and keeps its shape (u + δ)",
+            "insert": "inserts prompt elements (tokens, vectors, text, keys/values) and keeps u intact and in order",
+            "rewrite": "replaces u by a function of it (a remapping, a resampling, marks drawn over it)",
+            "input-dependent": "the added or inserted term is computed from the input (a generator, a meta-network)",
+        }[self.value]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Readout(str, Enum):
+    """How predictions are read from f's outputs, the fact from which the alignment ω follows (see :mod:`.rules`)."""
+
+    SOURCE_CLASSES = "source-classes"
+    CLASS_NAMES = "class-names"
+    FREE_ANSWER = "free-answer"
+    LABEL_WORDS = "label-words"
+    ANSWER_PARSER = "answer-parser"
+    FIXED_ASSIGNMENT = "fixed-assignment"
+    ESTIMATED_MAP = "estimated-map"
+    TRAINED_MAP = "trained-map"
+
+    @property
+    def meaning(self) -> str:
+        return {
+            "source-classes": "f's own classes are the task's labels (or a subset of them)",
+            "class-names": "f scores or generates the task's own class names (CLIP class prompts, an LM's label text)",
+            "free-answer": "the generated text is the answer, compared as it is",
+            "label-words": "hand-chosen words stand for the classes and their scores are read (a verbalizer)",
+            "answer-parser": "a hand-written parser extracts the label from generated text",
+            "fixed-assignment": "a hand-fixed assignment of f's classes to task labels (e.g. the first C)",
+            "estimated-map": "a map estimated from data by counting or Bayesian rules, not by gradients",
+            "trained-map": "a map trained by gradient (an affine layer, trained label embeddings)",
+        }[self.value]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _unique_parts(values: list) -> list:
+    if not values:
+        raise ValueError("at least one value is required")
+    if len(set(values)) != len(values):
+        raise ValueError(f"a value is repeated in {[getattr(v, 'value', v) for v in values]}")
+    return values
+
+
+def _one_or_list_schema(enum: type[Enum]) -> dict:
+    one = {"type": "string", "enum": [member.value for member in enum]}
+    return {"oneOf": [one, {"type": "array", "items": one, "minItems": 1, "uniqueItems": True}]}
+
+
+ProgramParts = Annotated[
+    list[ProgramPart], BeforeValidator(_as_list), AfterValidator(_unique_parts),
+    WithJsonSchema(_one_or_list_schema(ProgramPart)),
+]
+Readouts = Annotated[
+    list[Readout], BeforeValidator(_as_list), AfterValidator(_unique_parts), WithJsonSchema(_one_or_list_schema(Readout))
+]
+
+
 class _Entry(_Model):
     _source: str = PrivateAttr(default="<memory>")
 
@@ -343,6 +417,16 @@ class MethodEntry(_Entry):
         default=FWeights.FROZEN,
         description="what the method does to f's own weights: frozen, added-modules (trained modules inside f) or "
         "trained (f is fine-tuned too)",
+    )
+    program: Optional[ProgramParts] = Field(
+        default=None,
+        description="what I does: add, insert, rewrite, input-dependent; the operator τ must follow from it by the "
+        "rule in docs/axes/operator.md (nnr catalog check)",
+    )
+    readout: Optional[Readouts] = Field(
+        default=None,
+        description="how predictions are read from f: source-classes, class-names, free-answer, label-words, "
+        "answer-parser, fixed-assignment, estimated-map, trained-map; ω must follow from it (docs/axes/alignment.md)",
     )
     paper: Paper
     code_url: Optional[Url] = None
