@@ -1,0 +1,93 @@
+"""Run the checks and write ``benchmarks/results/theory.json`` (machine, versions, seeds, every result).
+
+Reproduce: ``nnr theory check --variants --output benchmarks/results/theory.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from .registry import PROPOSITIONS, get
+
+COMMAND = "nnr theory check --variants --output benchmarks/results/theory.json"
+DEFAULT_PATH = Path("benchmarks") / "results" / "theory.json"
+
+
+def environment() -> dict[str, Any]:
+    import numpy
+    import scipy
+    import torch
+    import transformers
+
+    from reprogrammability import __version__
+
+    return {
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "device": "cpu",
+            "dtype": "float64",
+        },
+        "versions": {
+            "python": platform.python_version(),
+            "reprogrammability": __version__,
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "numpy": numpy.__version__,
+            "scipy": scipy.__version__,
+        },
+    }
+
+
+def run_report(
+    only: str | None = None,
+    thorough: bool = False,
+    seed: int = 0,
+    variants: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Every check (and with ``variants`` every broken variant) as one JSON-ready report."""
+    log = log or (lambda message: None)
+    chosen = [get(only)] if only else list(PROPOSITIONS)
+    results, broken = [], []
+    for proposition in chosen:
+        result = proposition.run(thorough=thorough, seed=seed)
+        log(f"{proposition.id}: {'pass' if result.passed else 'FAIL'} {result.quantity} = {result.value:.3g}")
+        results.append(result.to_dict())
+        if variants:
+            for name in proposition.variants:
+                outcome = proposition.run(thorough=thorough, seed=seed, variant=name)
+                log(f"  broken variant {name}: {'passes (BAD)' if outcome.passed else 'fails, as it must'}")
+                broken.append(
+                    {"proposition": proposition.id, "variant": name, "passed": outcome.passed, "value": outcome.value}
+                )
+    return {
+        "command": COMMAND,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **environment(),
+        "seed": seed,
+        "thorough": thorough,
+        "results": results,
+        "broken_variants": broken,
+    }
+
+
+def write_report(report: dict[str, Any], path: str | os.PathLike) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1, default=float) + "\n", encoding="utf-8")
+    return path
+
+
+def load_report(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The committed report, or None when there is none."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
