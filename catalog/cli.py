@@ -18,7 +18,7 @@ __all__ = ["register"]
 CHECK_NAMES = ("time-order", "glossary", "axis-rules")
 """The whole-catalog checks (:data:`reprogrammability.catalog.checks.CHECKS`), named here to keep start-up light."""
 
-_FILTERS = ("configuration", "operator", "location", "alignment", "paradigm", "modality", "access")
+_FILTERS = ("configuration", "operator", "location", "alignment", "paradigm", "modality", "access", "f_weights")
 _SYMBOLS = {"configuration": "λ", "operator": "τ", "location": "ℓ", "alignment": "ω"}
 
 
@@ -43,7 +43,7 @@ def _guard(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             return 0
-        except (KeyError, ValueError, FileExistsError, FileNotFoundError) as error:
+        except (KeyError, ValueError, OSError) as error:
             message = error.args[0] if isinstance(error, KeyError) and error.args else error
             print(f"nnr catalog: {message}", file=sys.stderr)
             return 1
@@ -70,14 +70,18 @@ def _values(values) -> str:
 
 
 def _filters(args: argparse.Namespace) -> dict:
+    """The filters given on the command line; an empty value stays in, so that the query rejects it."""
     found: dict[str, Any] = {}
     for name in _FILTERS:
         value = getattr(args, name, None)
-        if value:
+        if value is not None:
             found[name] = value
-    if getattr(args, "year", None):
-        found["year"] = args.year
-    if getattr(args, "text", None):
+    for name in ("year", "runs_on"):
+        if getattr(args, name, None) is not None:
+            found[name] = getattr(args, name)
+    if getattr(args, "keeps_f_frozen", False):
+        found["keeps_f_frozen"] = True
+    if getattr(args, "text", None) is not None:
         found["text"] = " ".join(args.text) if isinstance(args.text, list) else args.text
     return found
 
@@ -92,23 +96,31 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
         "modality": (
             "vision, text, vision-language, audio, time-series, graph, tabular, molecule, protein, dna, general"
         ),
-        "access": "gradient, zeroth-order, none",
+        "access": "text-only, scores, hidden-states, zeroth-order, gradient",
+        "f_weights": "frozen, added-modules, trained (what the method does to f's own weights)",
     }
     group = parser.add_argument_group("filters (repeat or comma-separate values: any of them matches)")
     for name, allowed in from_framework.items():
         symbol = _SYMBOLS.get(name)
         label = f"{symbol} {name}" if symbol else name
-        group.add_argument(f"--{name}", action="append", metavar="VALUE", help=f"{label}: {allowed}")
+        group.add_argument(f"--{name.replace('_', '-')}", dest=name, action="append", metavar="VALUE",
+                           help=f"{label}: {allowed}")
+    group.add_argument("--keeps-f-frozen", action="store_true",
+                       help="only entries that leave f's weights untouched (f_weights=frozen)")
+    group.add_argument("--runs-on", metavar="WHAT", choices=["text-api", "scores", "gradients", "white-box"],
+                       help="what you have of f: text-api (generated text), scores (output scores), gradients "
+                       "(backpropagation through f), white-box (also hidden states)")
     group.add_argument("--year", metavar="RANGE", help="2022, 2020-2023, 2020- or -2021")
     group.add_argument("--text", metavar="WORDS", help="words that must all appear (ids, names, titles, summaries)")
 
 
 def _method_rows(methods) -> tuple[list, list]:
-    headers = ["id", "name", "paradigm", "λ", "τ", "ℓ", "ω", "access", "year"]
+    headers = ["id", "name", "paradigm", "λ", "τ", "ℓ", "ω", "access", "f", "year"]
     rows = [
         [
             m.id, m.label, m.paradigm.symbol, _values(m.coordinates.configuration), _values(m.coordinates.operator),
-            _values(m.coordinates.location), _values(m.coordinates.alignment), m.access.value, m.year,
+            _values(m.coordinates.location), _values(m.coordinates.alignment), m.access.value, m.f_weights.value,
+            m.year,
         ]
         for m in methods
     ]
@@ -222,17 +234,23 @@ def _show_method(catalog, method) -> None:
     modality = method.modality.value + (f" -> {method.task_modality.value}" if method.task_modality else "")
     print(f"  modality       {modality}")
     print(f"  access         {method.access.value}: {method.access.meaning}")
+    print(f"  f's weights    {method.f_weights.value}: {method.f_weights.meaning}")
     rows = []
     for axis, symbol in _SYMBOLS.items():
         values = getattr(method.coordinates, axis)
         rows.append([f"{symbol} {axis}", _values(values), "; ".join(v.meaning for v in values)])
     print()
     print(format_table(rows, ["axis", "value", "meaning"], indent="  ", max_width={2: 80}))
+    if method.program:
+        print(f"  program        {', '.join(p.value for p in method.program)} (what I does; τ follows from it)")
+    if method.readout:
+        print(f"  readout        {', '.join(r.value for r in method.readout)} (how f is read; ω follows from it)")
     paper = method.paper
     print()
     print(f"  paper          {paper.title}")
     print(f"                 {'; '.join(paper.authors)}")
-    print(f"                 {paper.venue} {paper.year}" + (f", arXiv {paper.arxiv}" if paper.arxiv else ""))
+    print(f"                 {paper.venue} {paper.year}" + (f", arXiv {paper.arxiv}" if paper.arxiv else "")
+          + (f"; first public {paper.first_public.isoformat()}" if paper.first_public else ""))
     if paper.url:
         print(f"                 {paper.url}")
     if method.code_url:
@@ -274,6 +292,7 @@ def _show_paper(catalog, paper) -> None:
     print(f"  modality    {modality}")
     print(f"  coordinates {paper.coordinates}")
     print(f"  access      {paper.resolved_access.value}")
+    print(f"  f_weights   {paper.f_weights.value}: {paper.f_weights.meaning}")
     print()
     print(wrap(paper.summary))
     for field, reason in paper.rationale.items():
@@ -373,8 +392,12 @@ def _cmd_graph(args: argparse.Namespace) -> int:
         else:
             print(f"{args.path[0]} and {args.path[1]} are not connected by relations")
         return 0
+    if args.axes is not None and not args.shared:
+        raise ValueError("--axes: only applies with --shared ID")
     if args.shared:
         axes = [a.strip() for value in (args.axes or []) for a in value.split(",") if a.strip()] or None
+        if args.axes is not None and not axes:
+            raise ValueError("--axes: an empty value compares nothing; give axes such as 'operator,location'")
         same = catalog.sharing_coordinates(args.shared, axes) if axes else catalog.sharing_coordinates(args.shared)
         if args.json:
             _print_json([_dump(catalog.methods[m]) for m in same])
@@ -416,8 +439,12 @@ def _cmd_graph(args: argparse.Namespace) -> int:
 
 @_guard
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .export import export, write_export
+    from .export import check_output, export, write_export
 
+    if args.force and not args.output:
+        raise ValueError("--force: only applies with --output FILE")
+    if args.output:
+        check_output(args.output, force=args.force)  # before any work
     catalog = _catalog()
     if args.output:
         path = write_export(catalog, args.format, args.output, force=args.force)

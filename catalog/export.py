@@ -19,7 +19,7 @@ from .models import AXIS_FIELDS, MethodEntry, Paper, PaperEntry
 if TYPE_CHECKING:  # pragma: no cover
     from .data import CatalogData
 
-__all__ = ["EXPORT_FORMATS", "export", "write_export", "to_json", "to_csv", "to_bibtex", "to_mermaid", "to_graphml",
+__all__ = ["EXPORT_FORMATS", "export", "write_export", "check_output", "to_json", "to_csv", "to_bibtex", "to_mermaid", "to_graphml",
            "bibtex_key", "CSV_COLUMNS"]
 
 EXPORT_FORMATS = ("json", "csv", "bibtex", "mermaid", "graphml")
@@ -237,12 +237,54 @@ def export(catalog: "CatalogData", fmt: str) -> str:
     return _WRITERS[fmt](catalog)
 
 
-def write_export(catalog: "CatalogData", fmt: str, path: Union[str, Path], *, force: bool = False) -> Path:
-    """Write :func:`export` to ``path``; an existing file is only replaced with ``force=True``."""
+def check_output(path: Union[str, Path], *, force: bool = False) -> Path:
+    """``path`` as a file to write, or a clear error: empty, a folder, an existing file without ``force``,
+    or a parent that is a file."""
+    if not str(path).strip():
+        raise ValueError("output: an empty path; give a file name such as catalog.json")
     path = Path(path)
-    text = export(catalog, fmt)
+    if path.is_dir():
+        raise IsADirectoryError(f"output: {path} is a folder; give a file name inside it (e.g. {path / 'catalog.json'})")
     if path.exists() and not force:
         raise FileExistsError(f"output: {path} already exists; pass force=True (--force) to overwrite it")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(f"output: {parent} is a file, so {path} cannot be created")
+            break
+    return path
+
+
+def write_export(catalog: "CatalogData", fmt: str, path: Union[str, Path], *, force: bool = False) -> Path:
+    """Write :func:`export` to ``path`` atomically; an existing file is only replaced with ``force=True``."""
+    import os
+    import tempfile
+
+    path = check_output(path, force=force)
+    text = export(catalog, fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        if force:
+            os.replace(tmp, path)
+        else:  # refuse, never overwrite, a file that appeared meanwhile
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise
+            except OSError:  # a file system without hard links
+                if path.exists():
+                    raise FileExistsError(str(path)) from None
+                os.replace(tmp, path)
+            else:
+                os.unlink(tmp)
+    except FileExistsError:
+        Path(tmp).unlink(missing_ok=True)
+        raise FileExistsError(f"output: {path} already exists; pass force=True (--force) to overwrite it") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
