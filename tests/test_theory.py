@@ -30,7 +30,7 @@ def test_check_passes_with_a_measured_residual(results, proposition_id):
     assert result.passed, result.to_dict()
     assert result.instances >= 1
     assert result.value == result.value  # a number, not NaN
-    if theory.get(proposition_id).kind == "identity" and proposition_id != "reprogramming-risk-bound":
+    if theory.get(proposition_id).kind == "identity":
         assert 0.0 <= result.value <= 1e-11
 
 
@@ -117,3 +117,27 @@ def test_committed_results_cover_every_proposition():
     assert {(row["proposition"], row["variant"]) for row in report["broken_variants"]} == set(VARIANTS)
     assert not any(row["passed"] for row in report["broken_variants"])
     assert report["machine"] and report["versions"]["torch"] and report["seed"] == 0
+
+
+def test_theory_page_renders_statements_sources_and_measured_values():
+    from reprogrammability.docs_gen.pages.theory import theory_page
+
+    report = load_report(ROOT / DEFAULT_PATH)
+    page = theory_page(report)
+    for proposition in theory.PROPOSITIONS:
+        assert f"## {proposition.title}" in page
+        assert proposition.statement in page
+        assert all(f"arXiv:{source.arxiv}" in page for source in proposition.sources)
+    for row in report["results"]:
+        assert f"{row['value']:.3g}" in page
+    assert ": not run." not in page and "the check is vacuous" not in page
+    assert "No results yet" in theory_page(None)
+
+
+def test_method_pages_link_their_propositions():
+    from reprogrammability.docs_gen.pages.theory import method_theory_lines
+
+    lines = method_theory_lines("methods/prefix-tuning.md", "prefix-tuning")
+    assert lines[0] == "## Theory"
+    assert "(../theory.md#prefix-tuning-is-a-gated-interpolation-of-two-attentions)" in "\n".join(lines)
+    assert method_theory_lines("methods/chain-of-thought.md", "chain-of-thought") == []

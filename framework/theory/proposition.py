@@ -10,7 +10,9 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-__all__ = ["Source", "Proposition", "CheckResult"]
+__all__ = ["Source", "Proposition", "CheckResult", "KINDS"]
+
+KINDS = ("identity", "bound", "limitation")
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,8 @@ class Proposition:
     id: str
     title: str
     kind: str
-    """``"identity"`` (an equality checked to a residual) or ``"limitation"`` (a constructed counterexample)."""
+    """``"identity"`` (an equality checked to a residual), ``"bound"`` (an inequality checked with its slack) or
+    ``"limitation"`` (a constructed counterexample)."""
     statement: str
     assumptions: tuple[str, ...]
     sources: tuple[Source, ...]
@@ -61,8 +64,8 @@ class Proposition:
     """How the check builds its instances and what it measures (Markdown)."""
 
     def __post_init__(self) -> None:
-        if self.kind not in ("identity", "limitation"):
-            raise ValueError(f"kind: expected 'identity' or 'limitation', got {self.kind!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind: expected one of {', '.join(KINDS)}, got {self.kind!r}")
 
     def check_function(self) -> Callable[..., "CheckResult"]:
         module_name, _, function = self.check.partition(":")

@@ -314,7 +314,7 @@ PROPOSITIONS: tuple[Proposition, ...] = (
     Proposition(
         id="reprogramming-risk-bound",
         title="Reprogramming risk ≤ source risk + representation alignment",
-        kind="identity",
+        kind="bound",
         statement=(
             r"For a $K$-way source classifier $f = \eta\circ z$ reprogrammed by an additive program $\delta$, "
             r"the target risk is bounded by the source risk plus a Wasserstein-1 alignment term: "

@@ -21,6 +21,7 @@ from ..common import (
     table_latex,
     values_of,
 )
+from .theory import method_theory_lines
 
 
 def usage_snippet(method_id: str, info: dict) -> str:
@@ -205,6 +206,7 @@ def method_page(catalog: Any, entry: Any, info: dict, glossary_names: Optional[d
         links = ", ".join(method_link(source, m, catalog.methods[m].label) for m in same)
         lines.append(f"- same coordinates (λ, τ, ℓ, ω): {links}")
     lines += ["", f"See the [lineage graph]({relative_link(source, 'catalog/taxonomy.md')}#lineage).", ""]
+    lines += method_theory_lines(source, entry.id)
 
     paper = entry.paper
     url = paper_url(paper)
