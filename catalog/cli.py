@@ -455,6 +455,37 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 @_guard
+def _cmd_import_bib(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import yaml
+
+    from .bibtex import paper_stubs
+    from .export import check_output
+
+    source = Path(args.file)
+    if not source.is_file():
+        raise FileNotFoundError(f"file: no BibTeX file {args.file!r}")
+    if args.force and not args.output:
+        raise ValueError("--force: only applies with --output FILE")
+    if args.output:
+        check_output(args.output, force=args.force)
+    text = source.read_text(encoding="utf-8", errors="replace")
+    stubs = paper_stubs(text, None if args.include_known else _catalog(), file=str(source))
+    header = (
+        f"# {len(stubs)} paper stub(s) from {source.name}: fill in kind, methods, paradigm, modality, coordinates\n"
+        "# and summary, then move them into catalog/papers/*.yaml and run `nnr catalog check`.\n"
+    )
+    body = yaml.safe_dump(stubs, sort_keys=False, allow_unicode=True, width=100) if stubs else "[]\n"
+    if args.output:
+        Path(args.output).write_text(header + body, encoding="utf-8")
+        print(f"wrote {args.output} ({len(stubs)} stubs)", file=sys.stderr)
+    else:
+        sys.stdout.write(header + body)
+    return 0
+
+
+@_guard
 def _cmd_crosscheck(args: argparse.Namespace) -> int:
     from .crosscheck import crosscheck, crosscheck_markdown
 
@@ -566,6 +597,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     p.set_defaults(handler=_cmd_export)
+
+    p = sub.add_parser("import-bib", help="paper entry stubs (YAML) from a .bib file, to complete by hand")
+    p.add_argument("file", help="a BibTeX file")
+    p.add_argument("--output", "-o", metavar="FILE", help="write the stubs to FILE instead of standard output")
+    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.add_argument("--include-known", action="store_true", help="also papers already in the catalog")
+    p.set_defaults(handler=_cmd_import_bib)
 
     p = sub.add_parser("crosscheck", help="where our labels differ from the survey's list, with the reasons")
     p.add_argument("--survey", metavar="PATH", help="the survey's data folder (default ../shared/survey)")

@@ -10,11 +10,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
-from .models import AXIS_FIELDS, MethodEntry, Paper, PaperEntry
+from .bibtex import bibtex_key, to_bibtex  # BibTeX through bibtexparser (re-exported here)
+from .models import AXIS_FIELDS, MethodEntry, PaperEntry
 
 if TYPE_CHECKING:  # pragma: no cover
     from .data import CatalogData
@@ -93,95 +93,6 @@ def to_csv(catalog: "CatalogData") -> str:
     for entry in [*catalog.methods.values(), *catalog.papers.values()]:
         writer.writerow(csv_row(entry))
     return buffer.getvalue()
-
-
-# --- BibTeX -------------------------------------------------------------------------------------------
-
-JOURNALS = {
-    "ijcv", "ai open", "digital discovery", "tmlr", "nature machine intelligence", "acm computing surveys",
-    "tacl", "jmlr", "tpami", "ieee tpami", "distill", "nature", "tip", "ieee tip", "transformer circuits thread",
-    "ieee/acm taslp", "taslp", "bioinformatics", "briefings in bioinformatics", "neural networks",
-    "medical image analysis", "ieee transactions on medical imaging", "patterns", "tkde", "ieee tkde",
-    "pattern recognition", "science", "nature communications", "journal of chemical information and modeling",
-}
-_STOPWORDS = {"a", "an", "the", "on", "of", "for", "to", "via", "with", "in", "and", "is", "are", "do", "what",
-              "how", "when", "why", "can", "does", "be", "by", "as", "at", "from", "your", "you", "we"}
-_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-            "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-
-
-def _escape(text: str) -> str:
-    return "".join(_SPECIAL.get(char, char) for char in text)
-
-
-def _ascii_word(text: str) -> str:
-    import unicodedata
-
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return re.sub(r"[^a-z0-9]", "", text.lower())
-
-
-def bibtex_key(paper: Paper) -> str:
-    """``<first author's surname><year><first significant title word>``, e.g. ``lester2021power``."""
-    first = paper.authors[0]
-    surname = first.split(",")[0] if "," in first else first.split()[-1]
-    words = [_ascii_word(w) for w in re.split(r"[\s\-:/]+", paper.title)]
-    word = next((w for w in words if w and w not in _STOPWORDS), "paper")
-    return f"{_ascii_word(surname) or 'anon'}{paper.year}{word}"
-
-
-def _entry_type(paper: Paper) -> str:
-    venue = paper.venue.strip().lower()
-    if venue in ("arxiv", "arxiv preprint", "preprint"):
-        return "misc"
-    if venue in JOURNALS or venue.startswith(("transactions", "journal", "ieee transactions")):
-        return "article"
-    return "inproceedings"
-
-
-def bibtex_entry(paper: Paper, key: str, note: str = "") -> str:
-    kind = _entry_type(paper)
-    fields = [
-        ("title", "{" + _escape(paper.title) + "}"),
-        ("author", _escape(" and ".join(paper.authors))),
-        ("year", str(paper.year)),
-    ]
-    if kind == "article":
-        fields.append(("journal", _escape(paper.venue)))
-    elif kind == "inproceedings":
-        fields.append(("booktitle", _escape(paper.venue)))
-    if paper.arxiv:
-        fields += [("eprint", paper.arxiv), ("archiveprefix", "arXiv")]
-    if paper.doi:
-        fields.append(("doi", paper.doi))
-    if paper.url:
-        fields.append(("url", paper.url))
-    elif paper.arxiv:
-        fields.append(("url", f"https://arxiv.org/abs/{paper.arxiv}"))
-    if note:
-        fields.append(("note", _escape(note)))
-    body = ",\n".join(f"  {name:<13} = {{{value}}}" for name, value in fields)
-    return f"@{kind}{{{key},\n{body}\n}}\n"
-
-
-def to_bibtex(catalog: "CatalogData") -> str:
-    """One entry per distinct paper (methods that share a paper share its entry); keys are unique."""
-    groups: dict[str, tuple[Paper, list[str]]] = {}
-    for entry in [*catalog.methods.values(), *catalog.papers.values()]:
-        paper = entry.bibliography
-        identity = paper.arxiv or re.sub(r"\W+", " ", paper.title.lower()).strip()
-        groups.setdefault(identity, (paper, []))[1].append(entry.id)
-    used: set[str] = set()
-    chunks = []
-    for paper, ids in groups.values():
-        base = bibtex_key(paper)
-        key, suffix = base, 0
-        while key in used:
-            suffix += 1
-            key = base + "abcdefghijklmnopqrstuvwxyz"[(suffix - 1) % 26] * ((suffix - 1) // 26 + 1)
-        used.add(key)
-        chunks.append(bibtex_entry(paper, key, note="catalog: " + ", ".join(ids)))
-    return "\n".join(chunks)
 
 
 # --- Mermaid ------------------------------------------------------------------------------------------
