@@ -2,8 +2,7 @@
 
 A method module declares its coordinates where it defines its factory::
 
-    @register_method("soft-prompt", paradigm="prompt-tuning", configuration="learnable",
-                     operator="concatenative", location="embedding", alignment="rule-based",
+    @register_method("soft-prompt", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding ω=rule-based",
                      config=SoftPromptConfig, example=tiny_example)
     def build(model, config=None, **overrides) -> Reprogrammer: ...
 
@@ -22,7 +21,7 @@ from typing import Any, Callable, Optional
 from ..framework.axes import Access, Configuration, Location, Paradigm, default_access
 from ..framework.spec import Spec
 
-__all__ = ["MethodInfo", "register_method", "get_method", "list_methods", "create_method", "import_all_methods"]
+__all__ = ["MethodInfo", "parse_coordinates", "register_method", "get_method", "list_methods", "create_method", "import_all_methods"]
 
 
 @dataclass(frozen=True)
@@ -46,24 +45,67 @@ _REGISTRY: dict[str, MethodInfo] = {}
 _IMPORTED = False
 
 
+_AXIS_NAMES = {"λ": "configuration", "τ": "operator", "ℓ": "location", "ω": "alignment"}
+
+
+def parse_coordinates(text: str) -> dict[str, list[str]]:
+    """``"λ=learnable τ=parametric+additive ℓ=input ω=linear"`` -> ``{"configuration": ["learnable"], ...}``.
+
+    The inverse of :func:`reprogrammability.framework.spec.coordinates_str`; axes may also be named
+    (``configuration=learnable``). All four axes are required, each once.
+    """
+    found: dict[str, list[str]] = {}
+    for part in text.split():
+        key, sep, values = part.partition("=")
+        axis = _AXIS_NAMES.get(key, key)
+        if not sep or not values or axis not in _AXIS_NAMES.values():
+            raise ValueError(
+                f"coordinates: {part!r} is not AXIS=VALUE[+VALUE] with AXIS one of λ τ ℓ ω "
+                "(or configuration, operator, location, alignment)"
+            )
+        if axis in found:
+            raise ValueError(f"coordinates: the axis {axis} is given twice in {text!r}")
+        found[axis] = values.split("+")
+    missing = [a for a in _AXIS_NAMES.values() if a not in found]
+    if missing:
+        raise ValueError(f"coordinates: {text!r} lacks {', '.join(missing)}")
+    return found
+
+
 def register_method(
     method_id: str,
-    *,
     paradigm: str | Paradigm,
-    configuration: Any,
-    operator: Any,
-    location: Any,
-    alignment: Any,
+    coordinates: str | None = None,
+    *,
+    configuration: Any = None,
+    operator: Any = None,
+    location: Any = None,
+    alignment: Any = None,
     access: str | Access | None = None,
     modality: str = "general",
     config: Optional[type] = None,
     example: Optional[Callable[[], Any]] = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register ``factory(model, config=None, **overrides) -> Reprogrammer`` under ``method_id``."""
+    """Register ``factory(model, config=None, **overrides) -> Reprogrammer`` under ``method_id``.
+
+    The coordinates are either one string in the survey's notation, ``coordinates="λ=learnable
+    τ=additive ℓ=input ω=statistical"`` (see :func:`parse_coordinates`), or the four keywords
+    ``configuration``, ``operator``, ``location``, ``alignment``; not both.
+    """
+    keywords = {"configuration": configuration, "operator": operator, "location": location, "alignment": alignment}
+    if coordinates is not None:
+        given = [k for k, v in keywords.items() if v is not None]
+        if given:
+            raise ValueError(f"{method_id}: give the coordinates either as one string or as keywords, not both {given}")
+        keywords = dict(parse_coordinates(coordinates))
+    elif any(v is None for v in keywords.values()):
+        missing = [k for k, v in keywords.items() if v is None]
+        raise ValueError(f"{method_id}: coordinates missing: {missing} (or pass coordinates='λ=... τ=... ℓ=... ω=...')")
+    configuration, operator = keywords["configuration"], keywords["operator"]
+    location, alignment = keywords["location"], keywords["alignment"]
 
     def decorator(factory: Callable[..., Any]) -> Callable[..., Any]:
         configurations = [configuration] if isinstance(configuration, (str, Configuration)) else configuration
-        learnable = any(Configuration.parse(c) is Configuration.LEARNABLE for c in configurations)
         spec = Spec(
             configuration=configuration,
             operator=operator,

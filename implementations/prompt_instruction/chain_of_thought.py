@@ -12,12 +12,11 @@ from typing import Any
 
 from pydantic import Field
 
-from reprogrammability.framework.axes import Modality, Paradigm
 from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
 from .common import resolve_config
-from .generation_builder import GenerationConfig, generation_frozen, reasoning_example
+from .generation_builder import GenerationConfig, generation_frozen, reasoning_example, reasoning_reprogrammer
 from .reasoning import ARITHMETIC_EXEMPLARS, AnswerExtraction, ExemplarPrompt
 
 __all__ = ["ChainOfThoughtConfig", "build", "example", "cot_exemplars"]
@@ -39,25 +38,12 @@ def example():
     return reasoning_example(build, exemplars=list(ARITHMETIC_EXEMPLARS[:1]))
 
 
-@register_method(
-    "chain-of-thought",
-    paradigm="prompt-instruction",
-    configuration="fixed",
-    operator="concatenative",
-    location="input",
-    alignment="rule-based",
-    access="text-only",
-    modality="text",
-    config=ChainOfThoughtConfig,
-    example=example,
-)
+@register_method("chain-of-thought", "prompt-instruction", "λ=fixed τ=concatenative ℓ=input ω=rule-based",
+                 access="text-only", modality="text", config=ChainOfThoughtConfig, example=example)
 def build(model, config: ChainOfThoughtConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Chain-of-thought: exemplars with rationales, greedy generation, answer-extraction rule."""
     config = resolve_config(ChainOfThoughtConfig, config, overrides)
     frozen = generation_frozen(model, config)
     prompt = ExemplarPrompt(cot_exemplars(config.exemplars), input_template=config.input_template)
     rule = config.rule if config.rule != "answer-is" else "auto"  # "The answer is n", falling back to #### / last number
-    return Reprogrammer(
-        frozen, input=prompt, output=AnswerExtraction(rule, config.missing), paradigm=Paradigm.PROMPT_INSTRUCTION, access="text-only",
-        modality=Modality.TEXT, name="chain-of-thought",
-    )
+    return reasoning_reprogrammer(frozen, prompt, AnswerExtraction(rule, config.missing), "chain-of-thought")

@@ -7,13 +7,17 @@ from typing import Any, Callable, Literal, Sequence
 from pydantic import Field
 from torch import nn
 
+from reprogrammability.framework.axes import Modality, Paradigm
 from reprogrammability.framework.frozen import FrozenModel
 from reprogrammability.framework.reprogrammer import Reprogrammer
 
 from .common import PromptConfig, tiny_lm
 from .reasoning import GenerationAdapter, Reasoner
 
-__all__ = ["GenerationConfig", "generation_frozen", "reasoner_for", "reasoning_example", "ARITHMETIC_TEST"]
+__all__ = [
+    "GenerationConfig", "generation_frozen", "reasoner_for", "reasoning_reprogrammer", "reasoning_example",
+    "ARITHMETIC_TEST",
+]
 
 
 class GenerationConfig(PromptConfig):
@@ -52,6 +56,15 @@ def reasoner_for(frozen: FrozenModel, config: GenerationConfig, stop: Sequence[s
         stop=tuple(config.stop if stop is None else stop), generator=config.generator,
     )
     return Reasoner(frozen, adapter)
+
+
+def reasoning_reprogrammer(frozen: FrozenModel, prompt: nn.Module, output: nn.Module, name: str) -> Reprogrammer:
+    """``ŷ = O(f(I(x)))`` of a reasoning method: a fixed text prompt I, f generating text (only its text is read:
+    ``access="text-only"``), and O extracting the answer from that text."""
+    return Reprogrammer(
+        frozen, input=prompt, output=output, paradigm=Paradigm.PROMPT_INSTRUCTION, access="text-only",
+        modality=Modality.TEXT, name=name,
+    )
 
 
 ARITHMETIC_TEST: tuple[tuple[str, float], ...] = (

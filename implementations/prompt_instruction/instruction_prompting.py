@@ -45,17 +45,8 @@ def example():
     return reprogrammer, list(test_texts), torch.tensor(test_labels)
 
 
-@register_method(
-    "instruction-prompting",
-    paradigm="prompt-instruction",
-    configuration="fixed",
-    operator="concatenative",
-    location="input",
-    alignment="rule-based",
-    modality="text",
-    config=InstructionPromptingConfig,
-    example=example,
-)
+@register_method("instruction-prompting", "prompt-instruction", "λ=fixed τ=concatenative ℓ=input ω=rule-based",
+                 modality="text", config=InstructionPromptingConfig, example=example)
 def build(model, config: InstructionPromptingConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Zero-shot instruction prompt with the answer options, ranked by label-word log-likelihood."""
     config = resolve_config(InstructionPromptingConfig, config, overrides)

@@ -14,12 +14,17 @@ from typing import Any
 
 from pydantic import Field
 
-from reprogrammability.framework.axes import Modality, Paradigm
 from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
 from .common import resolve_config
-from .generation_builder import GenerationConfig, generation_frozen, reasoner_for, reasoning_example
+from .generation_builder import (
+    GenerationConfig,
+    generation_frozen,
+    reasoner_for,
+    reasoning_example,
+    reasoning_reprogrammer,
+)
 from .reasoning import AnswerExtraction, LeastToMostPrompt
 
 __all__ = ["LeastToMostConfig", "build", "example", "DECOMPOSITION_EXEMPLARS", "SOLUTION_EXEMPLARS"]
@@ -51,18 +56,8 @@ def example():
     return reasoning_example(build, max_subquestions=1)
 
 
-@register_method(
-    "least-to-most",
-    paradigm="prompt-instruction",
-    configuration="fixed",
-    operator="concatenative",
-    location="input",
-    alignment="rule-based",
-    access="text-only",
-    modality="text",
-    config=LeastToMostConfig,
-    example=example,
-)
+@register_method("least-to-most", "prompt-instruction", "λ=fixed τ=concatenative ℓ=input ω=rule-based",
+                 access="text-only", modality="text", config=LeastToMostConfig, example=example)
 def build(model, config: LeastToMostConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Least-to-most: decompose into sub-questions, solve them in sequence, answer; rule-based extraction."""
     config = resolve_config(LeastToMostConfig, config, overrides)
@@ -71,7 +66,4 @@ def build(model, config: LeastToMostConfig | dict | None = None, **overrides: An
         reasoner_for(frozen, config, stop=["\n"] + list(config.stop)),
         config.decomposition_exemplars, config.solution_exemplars, config.max_subquestions,
     )
-    return Reprogrammer(
-        frozen, input=prompt, output=AnswerExtraction(config.rule, config.missing), paradigm=Paradigm.PROMPT_INSTRUCTION, access="text-only",
-        modality=Modality.TEXT, name="least-to-most",
-    )
+    return reasoning_reprogrammer(frozen, prompt, AnswerExtraction(config.rule, config.missing), "least-to-most")

@@ -17,13 +17,12 @@ from typing import Any
 
 from pydantic import Field
 
-from reprogrammability.framework.axes import Modality, Paradigm
 from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
 from .chain_of_thought import cot_exemplars
 from .common import resolve_config
-from .generation_builder import GenerationConfig, generation_frozen, reasoning_example
+from .generation_builder import GenerationConfig, generation_frozen, reasoning_example, reasoning_reprogrammer
 from .reasoning import ARITHMETIC_EXEMPLARS, ExemplarPrompt, MajorityVote
 
 __all__ = ["SelfConsistencyConfig", "build", "example"]
@@ -43,18 +42,8 @@ def example():
     return reasoning_example(build, num_samples=3, exemplars=list(ARITHMETIC_EXEMPLARS[:1]))
 
 
-@register_method(
-    "self-consistency",
-    paradigm="prompt-instruction",
-    configuration="fixed",
-    operator="concatenative",
-    location="input",
-    alignment="rule-based",
-    access="text-only",
-    modality="text",
-    config=SelfConsistencyConfig,
-    example=example,
-)
+@register_method("self-consistency", "prompt-instruction", "λ=fixed τ=concatenative ℓ=input ω=rule-based",
+                 access="text-only", modality="text", config=SelfConsistencyConfig, example=example)
 def build(model, config: SelfConsistencyConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Self-consistency: sample m chain-of-thought paths, majority vote over extracted answers."""
     config = resolve_config(SelfConsistencyConfig, config, overrides)
@@ -63,7 +52,4 @@ def build(model, config: SelfConsistencyConfig | dict | None = None, **overrides
         num_samples=config.num_samples, seed=config.seed,
     )
     prompt = ExemplarPrompt(cot_exemplars(config.exemplars), input_template=config.input_template)
-    return Reprogrammer(
-        frozen, input=prompt, output=MajorityVote(config.rule, config.missing), paradigm=Paradigm.PROMPT_INSTRUCTION, access="text-only",
-        modality=Modality.TEXT, name="self-consistency",
-    )
+    return reasoning_reprogrammer(frozen, prompt, MajorityVote(config.rule, config.missing), "self-consistency")

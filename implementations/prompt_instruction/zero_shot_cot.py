@@ -13,12 +13,17 @@ from typing import Any
 
 from pydantic import Field
 
-from reprogrammability.framework.axes import Modality, Paradigm
 from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
 from .common import resolve_config
-from .generation_builder import GenerationConfig, generation_frozen, reasoner_for, reasoning_example
+from .generation_builder import (
+    GenerationConfig,
+    generation_frozen,
+    reasoner_for,
+    reasoning_example,
+    reasoning_reprogrammer,
+)
 from .reasoning import AnswerExtraction, ZeroShotCoTPrompt
 
 __all__ = ["ZeroShotCoTConfig", "build", "example"]
@@ -37,18 +42,8 @@ def example():
     return reasoning_example(build)
 
 
-@register_method(
-    "zero-shot-cot",
-    paradigm="prompt-instruction",
-    configuration="fixed",
-    operator="concatenative",
-    location="input",
-    alignment="rule-based",
-    access="text-only",
-    modality="text",
-    config=ZeroShotCoTConfig,
-    example=example,
-)
+@register_method("zero-shot-cot", "prompt-instruction", "λ=fixed τ=concatenative ℓ=input ω=rule-based",
+                 access="text-only", modality="text", config=ZeroShotCoTConfig, example=example)
 def build(model, config: ZeroShotCoTConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Zero-shot CoT: "Let's think step by step." reasoning, then an answer trigger; first number."""
     config = resolve_config(ZeroShotCoTConfig, config, overrides)
@@ -56,7 +51,4 @@ def build(model, config: ZeroShotCoTConfig | dict | None = None, **overrides: An
     prompt = ZeroShotCoTPrompt(
         reasoner_for(frozen, config), config.input_template, config.reasoning_trigger, config.answer_trigger
     )
-    return Reprogrammer(
-        frozen, input=prompt, output=AnswerExtraction(config.rule, config.missing), paradigm=Paradigm.PROMPT_INSTRUCTION, access="text-only",
-        modality=Modality.TEXT, name="zero-shot-cot",
-    )
+    return reasoning_reprogrammer(frozen, prompt, AnswerExtraction(config.rule, config.missing), "zero-shot-cot")

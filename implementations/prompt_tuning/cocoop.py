@@ -42,17 +42,8 @@ def _example():
     return build(model, tokenizer=tokenizer, class_names=names), images, labels
 
 
-@register_method(
-    "cocoop",
-    paradigm="prompt-tuning",
-    configuration="learnable",
-    operator=["concatenative", "parametric"],
-    location="embedding",
-    alignment="identity",
-    modality="vision-language",
-    config=CoCoOpConfig,
-    example=_example,
-)
+@register_method("cocoop", "prompt-tuning", "λ=learnable τ=concatenative+parametric ℓ=embedding ω=identity",
+                 modality="vision-language", config=CoCoOpConfig, example=_example)
 def build(model: Any, config: CoCoOpConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
     """CoCoOp: CoOp's context plus an image-conditioned shift from a meta-network."""
     config = resolve_config(CoCoOpConfig, config, overrides)

@@ -45,17 +45,8 @@ def _example():
     return build(model, tokenizer=tokenizer, class_names=names), images, labels
 
 
-@register_method(
-    "maple",
-    paradigm="prompt-tuning",
-    configuration="learnable",
-    operator="concatenative",
-    location=["embedding", "hidden"],
-    alignment="identity",
-    modality="vision-language",
-    config=MaPLeConfig,
-    example=_example,
-)
+@register_method("maple", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding+hidden ω=identity",
+                 modality="vision-language", config=MaPLeConfig, example=_example)
 def build(model: Any, config: MaPLeConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
     """MaPLe: deep language prompts and vision prompts coupled to them by linear maps."""
     config = resolve_config(MaPLeConfig, config, overrides)

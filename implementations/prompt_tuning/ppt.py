@@ -13,21 +13,18 @@ is left out); :func:`pretrain_prompt` learns P₀ on it.
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import torch
 from pydantic import Field
 from torch import Tensor
 
-from reprogrammability.framework.errors import ShapeError
 from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
-from .common import hidden_size, resolve_config
-from .soft_prompt import SoftPrompt
-from .spot import load_prompt
-from .text import SoftPromptFields, VerbalizerFields, initial_prompt, tiny_text_example, verbalizer_frozen
+from .common import resolve_config
+from .text import SoftPromptFields, VerbalizerFields, tiny_text_example, verbalizer_frozen
+from .transferred_prompt import transferred_soft_prompt
 
 __all__ = ["PPTConfig", "build", "sentence_pair_task", "pretrain_prompt"]
 
@@ -35,7 +32,7 @@ __all__ = ["PPTConfig", "build", "sentence_pair_task", "pretrain_prompt"]
 class PPTConfig(SoftPromptFields, VerbalizerFields):
     """The pre-trained prompt (a file/folder; or pass ``pretrained_prompt=`` a tensor to ``build``)."""
 
-    pretrained: Optional[str] = Field(None, description="file or folder holding the pre-trained prompt (see spot.load_prompt)")
+    pretrained: Optional[str] = Field(None, description="file or folder holding the pre-trained prompt (see transferred_prompt.load_prompt)")
 
 
 def sentence_pair_task(
@@ -91,17 +88,8 @@ def _example():
     return reprogrammer, texts, labels
 
 
-@register_method(
-    "ppt",
-    paradigm="prompt-tuning",
-    configuration="learnable",
-    operator="concatenative",
-    location="embedding",
-    alignment="rule-based",
-    modality="text",
-    config=PPTConfig,
-    example=_example,
-)
+@register_method("ppt", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding ω=rule-based",
+                 modality="text", config=PPTConfig, example=_example)
 def build(
     model: Any,
     config: PPTConfig | dict | None = None,
@@ -112,17 +100,7 @@ def build(
 ) -> Reprogrammer:
     """PPT: prompt tuning initialised from a prompt pre-trained on a self-supervised task."""
     config = resolve_config(PPTConfig, config, overrides)
-    if pretrained_prompt is not None and config.pretrained is not None:
-        raise ValueError("pretrained/pretrained_prompt: give one pre-trained prompt, not both")
     frozen, verbalizer, tokenizer = verbalizer_frozen(model, tokenizer, config)
-    if pretrained_prompt is None and config.pretrained is not None:
-        pretrained_prompt = load_prompt(Path(config.pretrained))
-    if pretrained_prompt is None:
-        init = initial_prompt(frozen, tokenizer, config)
-    else:
-        init = pretrained_prompt.detach().float()
-        expected = (config.num_virtual_tokens, hidden_size(frozen))
-        if tuple(init.shape) != expected:
-            raise ShapeError(f"pretrained_prompt: expected shape {expected}, got {tuple(init.shape)}")
-    prompt = SoftPrompt(init, position=config.position)
+    prompt = transferred_soft_prompt(frozen, tokenizer, config, pretrained_prompt, config.pretrained,
+                                     names=("pretrained", "pretrained_prompt"))
     return Reprogrammer(frozen, prompt, verbalizer, paradigm="prompt-tuning", modality="text", name="ppt")

@@ -11,23 +11,20 @@ of prompt tokens (:func:`task_similarity`, :func:`rank_sources`).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Mapping, Optional
 
 import torch
 import torch.nn.functional as F
 from pydantic import Field
-from safetensors.torch import load_file
 from torch import Tensor
 
 from reprogrammability.framework.errors import ShapeError
-from reprogrammability.framework.reprogrammer import LEARNED_WEIGHTS, Reprogrammer
+from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
-from .common import hidden_size, resolve_config
-from .peft_format import PEFT_CONFIG, load_peft_weights
-from .soft_prompt import SoftPrompt
-from .text import SoftPromptFields, VerbalizerFields, initial_prompt, tiny_text_example, verbalizer_frozen
+from .common import resolve_config
+from .text import SoftPromptFields, VerbalizerFields, tiny_text_example, verbalizer_frozen
+from .transferred_prompt import load_prompt, transferred_soft_prompt
 
 __all__ = ["SPoTConfig", "build", "load_prompt", "task_similarity", "rank_sources"]
 
@@ -38,24 +35,6 @@ class SPoTConfig(SoftPromptFields, VerbalizerFields):
     source: Optional[str] = Field(
         None, description="a saved reprogrammer folder/.safetensors or a peft adapter folder holding the source prompt"
     )
-
-
-def load_prompt(path: str | Path) -> Tensor:
-    """A (L_p, D) prompt from a peft adapter folder, a ``save_learned`` folder or a ``.safetensors`` file."""
-    path = Path(path)
-    if path.is_dir() and (path / PEFT_CONFIG).exists():
-        config, embeddings = load_peft_weights(path)
-        if config["peft_type"] == "PREFIX_TUNING":
-            raise ValueError(f"source: {path} holds a prefix-tuning adapter, not an embedding prompt")
-        return embeddings
-    weights = path / LEARNED_WEIGHTS if path.is_dir() else path
-    if not weights.exists():
-        raise FileNotFoundError(f"source: no peft adapter, {LEARNED_WEIGHTS} or .safetensors file at {path}")
-    state = load_file(str(weights))
-    prompts = [v for k, v in state.items() if k.endswith(".prompt") or k == "prompt"]
-    if len(prompts) != 1 or prompts[0].dim() != 2:
-        raise ValueError(f"source: {weights} holds {len(prompts)} (L_p, D) prompt tensors, expected exactly one")
-    return prompts[0]
 
 
 def task_similarity(a: Tensor, b: Tensor) -> float:
@@ -78,17 +57,8 @@ def _example():
     return reprogrammer, texts, labels
 
 
-@register_method(
-    "spot",
-    paradigm="prompt-tuning",
-    configuration="learnable",
-    operator="concatenative",
-    location="embedding",
-    alignment="rule-based",
-    modality="text",
-    config=SPoTConfig,
-    example=_example,
-)
+@register_method("spot", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding ω=rule-based",
+                 modality="text", config=SPoTConfig, example=_example)
 def build(
     model: Any,
     config: SPoTConfig | dict | None = None,
@@ -99,17 +69,8 @@ def build(
 ) -> Reprogrammer:
     """SPoT: prompt tuning initialised from a source task's learned prompt."""
     config = resolve_config(SPoTConfig, config, overrides)
-    if source_prompt is not None and config.source is not None:
-        raise ValueError("source/source_prompt: give one source prompt, not both")
     frozen, verbalizer, tokenizer = verbalizer_frozen(model, tokenizer, config)
-    if source_prompt is None and config.source is not None:
-        source_prompt = load_prompt(config.source)
-    if source_prompt is None:  # the source-task stage: plain prompt tuning
-        init = initial_prompt(frozen, tokenizer, config)
-    else:
-        init = source_prompt.detach().float()
-        expected = (config.num_virtual_tokens, hidden_size(frozen))
-        if tuple(init.shape) != expected:
-            raise ShapeError(f"source_prompt: expected shape {expected} (num_virtual_tokens, D), got {tuple(init.shape)}")
-    prompt = SoftPrompt(init, position=config.position)
+    # without a source prompt this is the source-task stage: plain prompt tuning
+    prompt = transferred_soft_prompt(frozen, tokenizer, config, source_prompt, config.source,
+                                     names=("source", "source_prompt"))
     return Reprogrammer(frozen, prompt, verbalizer, paradigm="prompt-tuning", modality="text", name="spot")

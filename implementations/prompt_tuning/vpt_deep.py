@@ -26,17 +26,8 @@ def _example():
     return build(model, num_classes=3, num_prompts=4), images, labels
 
 
-@register_method(
-    "vpt-deep",
-    paradigm="prompt-tuning",
-    configuration="learnable",
-    operator="concatenative",
-    location=["embedding", "hidden"],
-    alignment="linear",
-    modality="vision",
-    config=VPTConfig,
-    example=_example,
-)
+@register_method("vpt-deep", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding+hidden ω=linear",
+                 modality="vision", config=VPTConfig, example=_example)
 def build(model: Any, config: VPTConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """VPT-deep: new prompt tokens at the input of every transformer layer; a linear head."""
     config = resolve_config(VPTConfig, config, overrides)
