@@ -1,0 +1,99 @@
+"""Issue 13 §4, text methods: BDPL, IDPG, OPRO, ProTeGi and LLaMA-Adapter on the tiny causal LM."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from reprogrammability.framework import Trainer
+from reprogrammability.implementations.prompt_tuning import bdpl
+from reprogrammability.implementations.prompt_tuning.text import tiny_text_example
+
+WORDS = ["great", "terrible", "good", "bad", "film", "food", "movie", "service"]
+
+
+@pytest.fixture()
+def llama():
+    return tiny_text_example("llama")
+
+
+def _bdpl(llama, **overrides):
+    model, tokenizer, texts, labels = llama
+    options = {"label_words": ["bad", "good"], "num_tokens": 1, "candidate_words": WORDS[:4], **overrides}
+    return bdpl.build(model, tokenizer=tokenizer, **options), texts, labels
+
+
+def _expected_loss(rp, texts, labels) -> tuple[torch.Tensor, torch.Tensor]:
+    """E_S[L(S)] under the current distributions, and L per prompt, by enumerating every prompt."""
+    (part,) = bdpl.PolicyGradientEstimator.parts_of(rp)
+    p = part.probabilities()
+    losses, weights = [], []
+    for choice in itertools.product(range(p.shape[1]), repeat=p.shape[0]):
+        choice_t = torch.tensor(choice)
+        with part.sampled(choice_t), torch.no_grad():
+            losses.append(F.cross_entropy(rp(texts).float(), labels))
+        weights.append(p[torch.arange(p.shape[0]), choice_t].prod())
+    losses_t, weights_t = torch.stack(losses), torch.stack(weights)
+    return (losses_t * weights_t).sum(), losses_t
+
+
+class _CachedScores:
+    """Stands in for the reprogrammer in the estimator: f's real scores for each prompt, computed once."""
+
+    def __init__(self, rp, texts):
+        (self.part,) = bdpl.PolicyGradientEstimator.parts_of(rp)
+        self.inputs = rp.inputs
+        self.scores = {}
+        for index in range(self.part.candidates.numel()):
+            with self.part.sampled(torch.tensor([index])), torch.no_grad():
+                self.scores[index] = rp(texts)
+
+    def __call__(self, inputs):
+        return self.scores[int(self.part._sample[0])]
+
+
+def test_bdpl_policy_gradient_is_the_gradient_of_the_expected_loss(llama):
+    rp, texts, labels = _bdpl(llama)
+    (part,) = bdpl.PolicyGradientEstimator.parts_of(rp)
+    with torch.no_grad():
+        part.logits.copy_(torch.tensor([[0.5, -0.3, 0.2, 0.0]]))
+    cached = _CachedScores(rp, texts)
+    losses = torch.stack([F.cross_entropy(cached.scores[i].float(), labels) for i in range(4)])
+    assert float(losses.max() - losses.min()) > 1e-3  # the prompts really score differently
+    # exact ∇_θ E_S[L(S)] = ∇_θ Σ_s p_s L(s)
+    theta = part.logits.detach().clone().requires_grad_(True)
+    exact = torch.autograd.grad((torch.softmax(theta, -1)[0] * losses).sum(), theta)[0]
+    estimator = bdpl.PolicyGradientEstimator(num_samples=8, seed=1)
+    estimates = []
+    for _ in range(2000):
+        estimator.estimate(cached, texts, labels, F.cross_entropy)
+        estimates.append(part.logits.grad.clone())
+    mean = torch.stack(estimates).mean(0)
+    assert estimator.queries == 2000 * 8
+    assert F.cosine_similarity(mean.flatten(), exact.flatten(), dim=0) > 0.95
+    assert torch.allclose(mean, exact, atol=0.2 * float(exact.abs().max()))
+
+
+def test_bdpl_training_lowers_the_expected_loss_and_keeps_f_frozen(llama):
+    rp, texts, labels = _bdpl(llama, num_tokens=2, candidate_words=WORDS[:5], num_samples=6)
+    fingerprint = rp.frozen.fingerprint()
+    before, losses = _expected_loss(rp, texts, labels)
+    Trainer(rp, epochs=25, batch_size=4, optimizer="sgd", learning_rate=300.0, momentum=0.0, progress=False,
+            gradient_estimator=rp.gradient_estimator).fit((texts, labels))
+    after, _ = _expected_loss(rp, texts, labels)
+    assert after < before - 0.5 * (before - losses.min())  # at least halfway from uniform to the best prompt
+    with torch.no_grad():  # the argmax prompt is among the best
+        best = F.cross_entropy(rp(texts).float(), labels)
+    assert best <= torch.quantile(losses, 0.25)
+    assert rp.frozen.fingerprint() == fingerprint
+    rp.frozen.assert_unchanged()
+
+
+def test_bdpl_rejects_bad_candidates(llama):
+    with pytest.raises(ValueError, match="candidate_ids"):
+        bdpl.CategoricalPromptTokens(2, [3, 3])
+    with pytest.raises(ValueError, match="num_samples"):
+        bdpl.PolicyGradientEstimator(num_samples=1)
