@@ -16,7 +16,7 @@ from reprogrammability.implementations.registry import register_method
 
 from .common import TINY_SENTIMENT, resolve_config, tiny_lm
 from .steering import ActivationAddition
-from .steering_builder import SteeringConfig, build_hidden_method, default_layer, steering_frozen
+from .steering_builder import SteeringConfig, build_hidden_method, steering_setup
 
 __all__ = ["ActivationAdditionConfig", "build", "example"]
 
@@ -38,21 +38,11 @@ def example():
     return reprogrammer, [f"review : {t} sentiment :" for t in texts], torch.tensor(labels)
 
 
-@register_method(
-    "activation-addition",
-    paradigm="prompt-instruction",
-    configuration="fixed",
-    operator="additive",
-    location="hidden",
-    alignment="identity",
-    modality="text",
-    config=ActivationAdditionConfig,
-    example=example,
-)
+@register_method("activation-addition", "prompt-instruction", "λ=fixed τ=additive ℓ=hidden ω=identity",
+                 modality="text", config=ActivationAdditionConfig, example=example)
 def build(model, config: ActivationAdditionConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Activation addition: a contrast-pair activation difference added at layer ℓ's front positions."""
     config = resolve_config(ActivationAdditionConfig, config, overrides)
-    frozen, _ = steering_frozen(model, config.tokenizer)
-    layer = default_layer(frozen, config.layer)
+    frozen, _, layer = steering_setup(model, config)
     steer = ActivationAddition.from_prompts(frozen, config.positive, config.negative, layer, config.coefficient)
     return build_hidden_method(frozen, config, steer, "activation-addition")

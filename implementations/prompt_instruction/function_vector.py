@@ -22,7 +22,7 @@ from reprogrammability.implementations.registry import register_method
 from .common import TINY_SENTIMENT, resolve_config, tiny_lm
 from .scoring import encode_segment
 from .steering import FunctionVector, average_indirect_effect, function_vector, head_activations
-from .steering_builder import DemonstrationConfig, build_hidden_method, default_layer, demonstration_prompts, steering_frozen
+from .steering_builder import DemonstrationConfig, build_hidden_method, demonstration_prompts, steering_setup
 
 __all__ = ["FunctionVectorConfig", "build", "example"]
 
@@ -48,22 +48,12 @@ def example():
     return reprogrammer, [f"{t} :" for t in test], torch.tensor(test_labels)
 
 
-@register_method(
-    "function-vector",
-    paradigm="prompt-instruction",
-    configuration="fixed",
-    operator="additive",
-    location="hidden",
-    alignment="identity",
-    modality="text",
-    config=FunctionVectorConfig,
-    example=example,
-)
+@register_method("function-vector", "prompt-instruction", "λ=fixed τ=additive ℓ=hidden ω=identity",
+                 modality="text", config=FunctionVectorConfig, example=example)
 def build(model, config: FunctionVectorConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Function vector: summed mean outputs of causally important heads, added at the last token."""
     config = resolve_config(FunctionVectorConfig, config, overrides)
-    frozen, scorer = steering_frozen(model, config.tokenizer)
-    layer = default_layer(frozen, config.layer)
+    frozen, scorer, layer = steering_setup(model, config)
     clean, answers = demonstration_prompts(config)
     mean_heads = head_activations(frozen, clean)
     if config.heads is None:

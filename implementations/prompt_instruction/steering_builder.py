@@ -19,7 +19,10 @@ from .scoring import CausalLMScorer, encode_segment
 from .selection import Pool
 from .templates import PromptBatch, Template
 
-__all__ = ["SteeringConfig", "DemonstrationConfig", "steering_frozen", "build_hidden_method", "demonstration_prompts"]
+__all__ = [
+    "SteeringConfig", "DemonstrationConfig", "steering_frozen", "steering_setup", "build_hidden_method",
+    "demonstration_prompts",
+]
 
 
 class SteeringConfig(PromptConfig):
@@ -55,6 +58,12 @@ def default_layer(frozen: FrozenModel, layer: Optional[int]) -> int:
     if not 0 <= chosen < count:
         raise ValueError(f"layer: {chosen} is outside 0..{count - 1}")
     return chosen
+
+
+def steering_setup(model: nn.Module, config: SteeringConfig) -> tuple[FrozenModel, CausalLMScorer, int]:
+    """The frozen LM (scored at the last token), its scorer, and the layer ℓ the edit acts at (default: depth // 3)."""
+    frozen, scorer = steering_frozen(model, config.tokenizer)
+    return frozen, scorer, default_layer(frozen, config.layer)
 
 
 def build_hidden_method(frozen: FrozenModel, config: SteeringConfig, manipulation: InputManipulation, name: str) -> Reprogrammer:

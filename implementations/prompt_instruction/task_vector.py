@@ -18,7 +18,7 @@ from reprogrammability.implementations.registry import register_method
 
 from .common import TINY_SENTIMENT, resolve_config, tiny_lm
 from .steering import TaskVectorPatch
-from .steering_builder import DemonstrationConfig, build_hidden_method, default_layer, demonstration_prompts, steering_frozen
+from .steering_builder import DemonstrationConfig, build_hidden_method, demonstration_prompts, steering_setup
 
 __all__ = ["TaskVectorConfig", "build", "example"]
 
@@ -40,25 +40,15 @@ def example():
     return reprogrammer, [f"{t} :" for t in test], torch.tensor(test_labels)
 
 
-@register_method(
-    "task-vector",
-    paradigm="prompt-instruction",
-    configuration="fixed",
-    operator="parametric",
-    location="hidden",
-    alignment="identity",
-    modality="text",
-    config=TaskVectorConfig,
-    example=example,
-)
+@register_method("task-vector", "prompt-instruction", "λ=fixed τ=parametric ℓ=hidden ω=identity",
+                 modality="text", config=TaskVectorConfig, example=example)
 def build(model, config: TaskVectorConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Task vector: the last-token layer-ℓ state of demonstration prompts, patched into zero-shot queries.
 
     Inputs are queries already written with ``input_template`` (e.g. ``"good movie ->"``).
     """
     config = resolve_config(TaskVectorConfig, config, overrides)
-    frozen, _ = steering_frozen(model, config.tokenizer)
-    layer = default_layer(frozen, config.layer)
+    frozen, _, layer = steering_setup(model, config)
     prompts, _ = demonstration_prompts(config)
     patch = TaskVectorPatch.from_demonstrations(frozen, prompts, layer)
     return build_hidden_method(frozen, config, patch, "task-vector")

@@ -20,21 +20,17 @@ from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
 from .clip import ConditionalCLIPAdapter, ContextPrompt, ImageConditionedContext
-from .common import MethodConfig, resolve_config
-from .coop import context_setup, tiny_clip_example
+from .common import resolve_config
+from .coop import ContextConfig, context_setup, tiny_clip_example
 
 __all__ = ["CoCoOpConfig", "build"]
 
 
-class CoCoOpConfig(MethodConfig):
+class CoCoOpConfig(ContextConfig):
     """Class names, context length/initialisation, the meta-network's reduction."""
 
-    class_names: list[str] = Field(..., min_length=1)
-    context_length: Optional[int] = Field(None, ge=1, description="M; default: the init phrase's tokens")
     context_init: Optional[str] = "a photo of a"
-    init_std: float = Field(0.02, gt=0)
     reduction: int = Field(16, ge=1, description="the meta-network's hidden size is D_img / reduction")
-    seed: int = 0
 
 
 def _example():
@@ -47,10 +43,7 @@ def _example():
 def build(model: Any, config: CoCoOpConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
     """CoCoOp: CoOp's context plus an image-conditioned shift from a meta-network."""
     config = resolve_config(CoCoOpConfig, config, overrides)
-    frozen, init, _, tokenizer = context_setup(
-        model, tokenizer, config.class_names, context_init=config.context_init, context_length=config.context_length,
-        init_std=config.init_std, seed=config.seed, adapter_cls=ConditionalCLIPAdapter,
-    )
+    frozen, init, _, tokenizer = context_setup(model, tokenizer, config, adapter_cls=ConditionalCLIPAdapter)
     context = ContextPrompt(init)
     image_dim = int(frozen.model.visual_projection.out_features)
     with torch.random.fork_rng(devices=[]):

@@ -12,7 +12,7 @@ prompt "a photo of a {class}." exactly) or from N(0, 0.02²).
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Sequence
+from typing import Any, Literal, Optional
 
 import torch
 from pydantic import Field
@@ -25,31 +25,32 @@ from reprogrammability.implementations.registry import register_method
 from .clip import ContextPrompt
 from .common import MethodConfig, clip_frozen, embed_tokens, find_tokenizer, input_embeddings, resolve_config, token_ids
 
-__all__ = ["CoOpConfig", "build", "context_setup", "tiny_clip_example"]
+__all__ = ["ContextConfig", "CoOpConfig", "build", "context_setup", "tiny_clip_example"]
 
 
-class CoOpConfig(MethodConfig):
-    """Class names, context length/initialisation, class-specific context, class-token position."""
+class ContextConfig(MethodConfig):
+    """The learned context of CoOp and its successors: class names, context length M and initialisation, seed."""
 
     class_names: list[str] = Field(..., min_length=1)
     context_length: Optional[int] = Field(None, ge=1, description="M; default: the init phrase's tokens, else 16")
     context_init: Optional[str] = Field(None, description="phrase whose token embeddings start the context")
     init_std: float = Field(0.02, gt=0, description="std of the random context when there is no init phrase")
+    seed: int = 0
+
+
+class CoOpConfig(ContextConfig):
+    """Class names, context length/initialisation, class-specific context, class-token position."""
+
     class_specific: bool = Field(False, description="one context per class (CSC)")
     class_token_position: Literal["end", "middle", "front"] = "end"
-    seed: int = 0
 
 
 def context_setup(
     model: Any,
     tokenizer: Any,
-    class_names: Sequence[str],
+    config: ContextConfig,
     *,
-    context_init: Optional[str],
-    context_length: Optional[int],
-    init_std: float = 0.02,
     class_specific: bool = False,
-    seed: int = 0,
     adapter_cls: Any = None,
 ) -> tuple[FrozenModel, torch.Tensor, list[int], Any]:
     """The frozen CLIP over class prompts ``"{rest} {name}."``, the initial context and each name's token count.
@@ -57,6 +58,8 @@ def context_setup(
     With an init phrase of n tokens and M < n, the first M tokens become the context and the rest
     stays fixed text in every class prompt (MaPLe's "a photo" + "of a {class}.").
     """
+    class_names, context_init, context_length = config.class_names, config.context_init, config.context_length
+    init_std, seed = config.init_std, config.seed
     raw = model.model if isinstance(model, FrozenModel) else model
     tokenizer = find_tokenizer(model, tokenizer, needed_for="CLIP class prompts")
     embedding = input_embeddings(raw)
@@ -97,24 +100,12 @@ def _example():
     return reprogrammer, images, labels
 
 
-@register_method(
-    "coop",
-    paradigm="prompt-tuning",
-    configuration="learnable",
-    operator="concatenative",
-    location="embedding",
-    alignment="identity",
-    modality="vision-language",
-    config=CoOpConfig,
-    example=_example,
-)
+@register_method("coop", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding ω=identity",
+                 modality="vision-language", config=CoOpConfig, example=_example)
 def build(model: Any, config: CoOpConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
     """CoOp: learned context vectors before (or around) each class name in CLIP's text prompts."""
     config = resolve_config(CoOpConfig, config, overrides)
-    frozen, init, name_lengths, tokenizer = context_setup(
-        model, tokenizer, config.class_names, context_init=config.context_init, context_length=config.context_length,
-        init_std=config.init_std, class_specific=config.class_specific, seed=config.seed,
-    )
+    frozen, init, name_lengths, tokenizer = context_setup(model, tokenizer, config, class_specific=config.class_specific)
     context = ContextPrompt(init, config.class_token_position, name_lengths)
     return Reprogrammer(frozen, context, IdentityAlignment(), paradigm="prompt-tuning", modality="vision-language",
                         name="coop")

@@ -19,22 +19,18 @@ from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
 from .clip import ContextPrompt, KnowledgeGuidedLoss
-from .common import MethodConfig, resolve_config
-from .coop import context_setup, tiny_clip_example
+from .common import resolve_config
+from .coop import ContextConfig, context_setup, tiny_clip_example
 
 __all__ = ["KgCoOpConfig", "build", "knowledge_guided_loss"]
 
 
-class KgCoOpConfig(MethodConfig):
+class KgCoOpConfig(ContextConfig):
     """CoOp's context settings plus the hand-crafted template and the weight λ of the knowledge term."""
 
-    class_names: list[str] = Field(..., min_length=1)
-    context_length: Optional[int] = Field(None, ge=1)
     context_init: Optional[str] = "a photo of a"
-    init_std: float = Field(0.02, gt=0)
     template: str = Field("a photo of a {}.", description="the hand-crafted prompt giving ŵ^clip")
     weight: float = Field(8.0, ge=0, description="λ")
-    seed: int = 0
 
 
 def knowledge_guided_loss(reprogrammer: Reprogrammer, config: KgCoOpConfig | dict | None = None, **overrides: Any):
@@ -51,24 +47,12 @@ def _example():
     return build(model, tokenizer=tokenizer, class_names=names), images, labels
 
 
-@register_method(
-    "kgcoop",
-    paradigm="prompt-tuning",
-    configuration="learnable",
-    operator="concatenative",
-    location="embedding",
-    alignment="identity",
-    modality="vision-language",
-    config=KgCoOpConfig,
-    example=_example,
-)
+@register_method("kgcoop", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding ω=identity",
+                 modality="vision-language", config=KgCoOpConfig, example=_example)
 def build(model: Any, config: KgCoOpConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
     """KgCoOp: CoOp's context; train with ``knowledge_guided_loss(reprogrammer)``."""
     config = resolve_config(KgCoOpConfig, config, overrides)
-    frozen, init, name_lengths, tokenizer = context_setup(
-        model, tokenizer, config.class_names, context_init=config.context_init, context_length=config.context_length,
-        init_std=config.init_std, seed=config.seed,
-    )
+    frozen, init, name_lengths, tokenizer = context_setup(model, tokenizer, config)
     reprogrammer = Reprogrammer(frozen, ContextPrompt(init), IdentityAlignment(), paradigm="prompt-tuning",
                                 modality="vision-language", name="kgcoop")
     reprogrammer.kgcoop_config = config  # the loss's settings travel with the reprogrammer

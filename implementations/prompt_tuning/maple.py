@@ -22,22 +22,20 @@ from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
 from .clip import ContextPrompt
-from .common import MethodConfig, resolve_config
-from .coop import context_setup, tiny_clip_example
+from .common import resolve_config
+from .coop import ContextConfig, context_setup, tiny_clip_example
 from .deep import CoupledDeepPrompts, CoupledPrompt, DeepPrompts
 
 __all__ = ["MaPLeConfig", "build"]
 
 
-class MaPLeConfig(MethodConfig):
+class MaPLeConfig(ContextConfig):
     """Class names, prompt length b and depth J, initialisation."""
 
-    class_names: list[str] = Field(..., min_length=1)
     context_length: int = Field(2, ge=1, description="b, language prompt tokens per layer")
     context_init: Optional[str] = "a photo of a"
     depth: int = Field(9, ge=1, description="J: prompts in layers 0 … J−1 of both towers")
     init_std: float = Field(0.02, gt=0, description="std of the deep (and uninitialised) prompts")
-    seed: int = 0
 
 
 def _example():
@@ -50,10 +48,7 @@ def _example():
 def build(model: Any, config: MaPLeConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
     """MaPLe: deep language prompts and vision prompts coupled to them by linear maps."""
     config = resolve_config(MaPLeConfig, config, overrides)
-    frozen, init, _, tokenizer = context_setup(
-        model, tokenizer, config.class_names, context_init=config.context_init, context_length=config.context_length,
-        init_std=config.init_std, seed=config.seed,
-    )
+    frozen, init, _, tokenizer = context_setup(model, tokenizer, config)
     clip = frozen.model
     text_dim = clip.text_model.config.hidden_size
     vision_dim = clip.vision_model.config.hidden_size

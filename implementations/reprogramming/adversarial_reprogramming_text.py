@@ -38,30 +38,13 @@ def _example():
     return reprogrammer, random_tokens(8, 12, 40, low=1), torch.arange(8) % 3
 
 
-@register_method(
-    "adversarial-reprogramming-text",
-    paradigm="model-reprogramming",
-    configuration="learnable",
-    operator="parametric",
-    location="embedding",
-    alignment="rule-based",
-    modality="text",
-    config=TextReprogrammingConfig,
-    example=_example,
-)
+@register_method("adversarial-reprogramming-text", "model-reprogramming", "λ=learnable τ=parametric ℓ=embedding ω=rule-based",
+                 modality="text", config=TextReprogrammingConfig, example=_example)
 def build(model, config=None, **overrides) -> Reprogrammer:
     """Text adversarial reprogramming: a learned target-to-source vocabulary remapping, first-k labels."""
     cfg = make_config(TextReprogrammingConfig, config, overrides)
     frozen = as_frozen(model)
-    remap = VocabularyRemap(
-        frozen.model.get_input_embeddings(),
-        cfg.target_vocab_size,
-        mode="softmax",
-        temperature=cfg.temperature,
-        passthrough=cfg.passthrough,
-        gumbel=cfg.gumbel,
-        seed=cfg.seed,
-    )
+    remap = VocabularyRemap.of_model(frozen, cfg, "softmax", temperature=cfg.temperature, gumbel=cfg.gumbel)
     return Reprogrammer(
         frozen,
         remap,

@@ -230,6 +230,15 @@ class VocabularyRemap(InputManipulation):
             keep[index] = True
         self.register_buffer("passthrough", keep)
 
+    @classmethod
+    def of_model(cls, frozen: Any, config: Any, mode: str, **options: Any) -> "VocabularyRemap":
+        """θ over the frozen model's own input embeddings, sized and seeded by a method's ``config``
+        (``target_vocab_size``, ``passthrough``, ``seed``)."""
+        return cls(
+            frozen.model.get_input_embeddings(), config.target_vocab_size, mode=mode,
+            passthrough=config.passthrough, seed=config.seed, **options,
+        )
+
     def weights(self, ids: Tensor) -> Tensor:
         """(B, T, V_s) combination weights of the source embeddings for target ids (B, T)."""
         logits = self.theta[ids]

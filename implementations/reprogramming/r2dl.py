@@ -47,28 +47,13 @@ def _example():
     return reprogrammer, random_tokens(8, 12, 30, low=1), torch.arange(8) % 3
 
 
-@register_method(
-    "r2dl",
-    paradigm="model-reprogramming",
-    configuration="learnable",
-    operator="parametric",
-    location="embedding",
-    alignment="rule-based",
-    modality="text",
-    config=R2DLConfig,
-    example=_example,
-)
+@register_method("r2dl", "model-reprogramming", "λ=learnable τ=parametric ℓ=embedding ω=rule-based",
+                 modality="text", config=R2DLConfig, example=_example)
 def build(model, config=None, **overrides) -> Reprogrammer:
     """R2DL: target tokens as learned linear combinations of the source embeddings, a many-to-one label map."""
     cfg = make_config(R2DLConfig, config, overrides)
     frozen = as_frozen(model)
-    remap = VocabularyRemap(
-        frozen.model.get_input_embeddings(),
-        cfg.target_vocab_size,
-        mode="linear",
-        passthrough=cfg.passthrough,
-        seed=cfg.seed,
-    )
+    remap = VocabularyRemap.of_model(frozen, cfg, "linear")
     num_source = source_classes(frozen, torch.ones(1, 2, dtype=torch.long))
     if num_source < cfg.num_classes:
         raise ValueError(
