@@ -51,6 +51,12 @@ def _guard(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
     return run
 
 
+def _short(value: Any) -> str:
+    from .errors import short_repr
+
+    return short_repr(value)
+
+
 def _catalog():
     from .loader import Catalog
 
@@ -193,7 +199,7 @@ def _cmd_papers(args: argparse.Namespace) -> int:
                 try:
                     kinds.add(PaperKind(part.strip()))
                 except ValueError:
-                    raise ValueError(f"--kind: {part!r} is not one of {[k.value for k in PaperKind]}") from None
+                    raise ValueError(f"--kind: {_short(part)} is not one of {[k.value for k in PaperKind]}") from None
         papers = [p for p in papers if p.kind in kinds]
     if args.json:
         _print_json([_dump(p) for p in papers])
@@ -320,7 +326,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _print_parameter_centric(catalog, term) -> None:
-    from reprogrammability.tables import format_table, wrap
+    from reprogrammability.tables import wrap
 
     names = term.term + (f" ({', '.join(term.variants)})" if term.variants else "")
     print(f"{names}: parameter-centric adaptation (PCA), not reprogramming")
@@ -330,8 +336,9 @@ def _print_parameter_centric(catalog, term) -> None:
     print(wrap("What distinguishes it from reprogramming: " + term.distinction))
     print()
     print("  nearest reprogramming relatives:")
-    rows = [[r.method, catalog.methods[r.method].coordinates, r.why] for r in term.relatives]
-    print(format_table(rows, ["method", "coordinates", "why"], indent="     ", max_width={2: 70}))
+    for relative in term.relatives:
+        print(f"   - {relative.method} ({catalog.methods[relative.method].coordinates})")
+        print(wrap(relative.why, indent="       "))
     print()
 
 
@@ -352,7 +359,7 @@ def _cmd_resolve(args: argparse.Namespace) -> int:
     if not resolution:
         close = suggestions(catalog, term)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        print(f"nnr catalog: no glossary term, method or parameter-centric name matches {term!r}{hint}",
+        print(f"nnr catalog: no glossary term, method or parameter-centric name matches {_short(term)}{hint}",
               file=sys.stderr)
         return 1
     for glossary_term in resolution.terms:
@@ -375,7 +382,7 @@ def _cmd_resolve(args: argparse.Namespace) -> int:
     for pca_term in resolution.parameter_centric:
         _print_parameter_centric(catalog, pca_term)
     if not resolution.terms and resolution.methods:
-        print(f"{term!r} names a catalogued method:")
+        print(f"{_short(term)} names a catalogued method:")
         _print_methods(resolution.methods)
     return 0
 
@@ -465,7 +472,7 @@ def _cmd_import_bib(args: argparse.Namespace) -> int:
 
     source = Path(args.file)
     if not source.is_file():
-        raise FileNotFoundError(f"file: no BibTeX file {args.file!r}")
+        raise FileNotFoundError(f"file: no BibTeX file {_short(args.file)}")
     if args.force and not args.output:
         raise ValueError("--force: only applies with --output FILE")
     if args.output:

@@ -112,7 +112,7 @@ class CatalogData:
             owner = names.get(key)
             if owner is not None and owner[0] != method.id:
                 raise CatalogError(
-                    method.source, where, f"{name!r} is already a name of {owner[0]!r} ({owner[1]})", entry=method.id
+                    method.source, where, f"{short_repr(name)} is already a name of {owner[0]!r} ({owner[1]})", entry=method.id
                 )
             names[key] = (method.id, where)
 
@@ -175,7 +175,7 @@ class CatalogData:
                 key = normalise_name(name)
                 where = f"[{i}].term" if j == 0 else f"[{i}].variants[{j - 1}]"
                 if key in terms:
-                    raise CatalogError(self.glossary_file, where, f"{name!r} is already listed as {terms[key]!r}")
+                    raise CatalogError(self.glossary_file, where, f"{short_repr(name)} is already listed as {short_repr(terms[key])}")
                 terms[key] = term.term
             for k, sense in enumerate(term.senses):
                 for m, method_id in enumerate(sense.methods):
@@ -211,8 +211,8 @@ class CatalogData:
                 where = f"[{i}].term" if j == 0 else f"[{i}].variants[{j - 1}]"
                 owner = taken.get(normalise_name(name))
                 if owner is not None:
-                    raise CatalogError(self.parameter_centric_file, where, f"{name!r} is already a name of {owner}")
-                taken[normalise_name(name)] = f"parameter-centric term {term.term!r}"
+                    raise CatalogError(self.parameter_centric_file, where, f"{short_repr(name)} is already a name of {owner}")
+                taken[normalise_name(name)] = f"parameter-centric term {short_repr(term.term)}"
             for k, relative in enumerate(term.relatives):
                 if relative.method not in self.methods:
                     raise CatalogError(

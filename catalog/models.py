@@ -46,6 +46,7 @@ from ..framework.axes import (
     default_access,
 )
 from ..framework.errors import SpecError
+from .errors import short_repr
 from ..framework.spec import Spec, coordinates_str
 
 __all__ = [
@@ -141,7 +142,7 @@ def _canonical(enum: type[AxisValue], values: tuple) -> tuple:
     if not values:
         raise ValueError(f"at least one value is required; allowed: {enum.allowed()}")
     if len(set(values)) != len(values):
-        raise ValueError(f"a value is repeated in {[v.value for v in values]}")
+        raise ValueError(f"a value is repeated in {short_repr([v.value for v in values])}")
     order = list(enum)
     return tuple(sorted(values, key=order.index))
 
@@ -370,7 +371,7 @@ def _unique_parts(values: list) -> list:
     if not values:
         raise ValueError("at least one value is required")
     if len(set(values)) != len(values):
-        raise ValueError(f"a value is repeated in {[getattr(v, 'value', v) for v in values]}")
+        raise ValueError(f"a value is repeated in {short_repr([getattr(v, 'value', v) for v in values])}")
     return values
 
 
@@ -453,7 +454,7 @@ class MethodEntry(_Entry):
         for index, alias in enumerate(self.aliases):
             key = normalise_name(alias)
             if key in names:
-                raise FieldError(f"aliases[{index}]", f"{alias!r} repeats the {names[key]}")
+                raise FieldError(f"aliases[{index}]", f"{short_repr(alias)} repeats the {names[key]}")
             names[key] = f"aliases[{index}]"
         for index, relation in enumerate(self.relations):
             if relation.target == self.id:
@@ -542,7 +543,7 @@ class PaperEntry(_Entry):
         if "others" in self.authors[:-1]:
             raise FieldError("authors", "'others' (et al.) may only be the last author")
         if len(set(self.methods)) != len(self.methods):
-            raise FieldError("methods", f"a method id is repeated in {self.methods}")
+            raise FieldError("methods", f"a method id is repeated in {short_repr(self.methods)}")
         if len(self.paradigm) == 1:
             _spec_for(self.coordinates, self.paradigm[0], self.resolved_access, self.modality, self.task_modality)
         return self
