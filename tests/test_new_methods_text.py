@@ -97,3 +97,43 @@ def test_bdpl_rejects_bad_candidates(llama):
         bdpl.CategoricalPromptTokens(2, [3, 3])
     with pytest.raises(ValueError, match="num_samples"):
         bdpl.PolicyGradientEstimator(num_samples=1)
+
+
+# --- IDPG ------------------------------------------------------------------------------------------------
+
+from reprogrammability.implementations.prompt_tuning import idpg  # noqa: E402
+from reprogrammability.implementations.prompt_tuning.instance_prompt import SENTENCE_FEATURES  # noqa: E402
+
+
+def test_idpg_prompt_is_generated_from_the_models_own_sentence_features(llama):
+    model, tokenizer, texts, labels = llama
+    rp = idpg.build(model, tokenizer=tokenizer, num_classes=2, num_virtual_tokens=3, generator_hidden=4)
+    (prompt,) = rp.inputs
+    adapter, raw = rp.frozen.adapter, rp.frozen.model
+    state = adapter.embed(raw, adapter.prepare(raw, texts + [texts[0]]))
+    # M(x) is f's feature readout of the plain input (what the linear head reads without a prompt)
+    with torch.no_grad():
+        features = rp.frozen.adapter.forward_embedded(raw, adapter.embed(raw, adapter.prepare(raw, texts + [texts[0]])))
+    assert torch.equal(state.extra[SENTENCE_FEATURES], features)
+    P = prompt.prompts(state)
+    assert P.shape == (5, 3, state.embeds.shape[-1])
+    assert torch.equal(P[0], P[4])  # the same sentence gets the same prompt
+    assert (P[0] - P[1]).abs().max() > 1e-4  # different sentences get different prompts
+    out = prompt(state)
+    assert torch.equal(out.embeds[:, 3:], state.embeds)  # [P(x); E(x)]: the input is kept after the prompt
+
+
+def test_idpg_training_fits_the_examples_and_keeps_f_frozen(llama):
+    model, tokenizer, texts, labels = llama
+    rp = idpg.build(model, tokenizer=tokenizer, num_classes=2, num_virtual_tokens=2, generator_hidden=8)
+    fingerprint = rp.frozen.fingerprint()
+    with torch.no_grad():
+        before = F.cross_entropy(rp(texts).float(), labels)
+    result = Trainer(rp, epochs=40, batch_size=4, learning_rate=0.01, progress=False).fit((texts, labels))
+    with torch.no_grad():
+        logits = rp(texts).float()
+    assert F.cross_entropy(logits, labels) < 0.5 * before
+    assert (logits.argmax(-1) == labels).all()
+    assert result.steps == 40
+    assert rp.frozen.fingerprint() == fingerprint
+    assert not any(p.requires_grad for p in rp.frozen.model.parameters())
