@@ -19,9 +19,11 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING, Any, Optional
 
-import bibtexparser
 from bibtexparser import middlewares as mw
-from bibtexparser.model import Entry, Field
+from bibtexparser.entrypoint import parse_string, write_string
+from bibtexparser.library import Library
+from bibtexparser.model import Block, Entry, Field
+from bibtexparser.writer import BibtexFormat
 
 from .errors import CatalogError, short_repr
 from .models import Paper
@@ -89,8 +91,8 @@ def _entry(paper: Paper, key: str, note: str = "", *, arxiv_url: bool = True) ->
     return Entry(kind, key, fields)
 
 
-def _format() -> bibtexparser.BibtexFormat:
-    style = bibtexparser.BibtexFormat()
+def _format() -> BibtexFormat:
+    style = BibtexFormat()  # type: ignore[no-untyped-call]
     style.indent = "  "
     style.value_column = 16
     style.block_separator = "\n"
@@ -102,7 +104,7 @@ class _LatexText(mw.LatexEncodingMiddleware):
 
     VERBATIM = frozenset({"url", "doi", "eprint"})
 
-    def transform_entry(self, entry: Entry, library: bibtexparser.Library) -> Any:
+    def transform_entry(self, entry: Entry, library: Library) -> Any:
         kept = {f.key: f.value for f in entry.fields if f.key in self.VERBATIM}
         result = super().transform_entry(entry, library)
         for field in entry.fields:
@@ -117,7 +119,7 @@ class _ProtectTitleCase(mw.BlockMiddleware):
     def __init__(self) -> None:
         super().__init__(allow_inplace_modification=True)
 
-    def transform_entry(self, entry: Entry, library: bibtexparser.Library) -> Entry:
+    def transform_entry(self, entry: Entry, library: Library) -> Entry:
         title = entry.fields_dict.get("title")
         if title is not None:
             title.value = "{" + title.value + "}"
@@ -125,7 +127,8 @@ class _ProtectTitleCase(mw.BlockMiddleware):
 
 
 def _write(entries: list[Entry]) -> str:
-    library = bibtexparser.Library(entries)
+    blocks: list[Block] = list(entries)
+    library = Library(blocks)
     unparse = [
         mw.MergeCoAuthors(allow_inplace_modification=True),
         _LatexText(keep_math=False, enclose_urls=False, allow_inplace_modification=True),
@@ -133,7 +136,7 @@ def _write(entries: list[Entry]) -> str:
         mw.AddEnclosingMiddleware(reuse_previous_enclosing=False, enclose_integers=True, default_enclosing="{",
                                   allow_inplace_modification=True),
     ]
-    return bibtexparser.write_string(library, unparse_stack=unparse, bibtex_format=_format())
+    return write_string(library, unparse_stack=unparse, bibtex_format=_format())
 
 
 def to_bibtex(catalog: "CatalogData") -> str:
@@ -208,7 +211,7 @@ def read_bib(text: str, file: str = "<bib>") -> list[tuple[str, Paper]]:
     """``(key, Paper)`` for every entry of a ``.bib`` text; a bad block is a :class:`CatalogError`."""
     if not isinstance(text, str):
         raise CatalogError(file, "<file>", f"expected BibTeX text, got {type(text).__name__}")
-    library = bibtexparser.parse_string(
+    library = parse_string(
         text, append_middleware=[mw.LatexDecodingMiddleware(), mw.SeparateCoAuthors()]
     )
     if library.failed_blocks:

@@ -64,7 +64,7 @@ def _encode(value: Any) -> Any:
     raise TypeError(f"cannot cache a {type(value).__name__}")
 
 
-def _decode(mapping: dict) -> Any:
+def _decode(mapping: dict[str, Any]) -> Any:
     if len(mapping) == 1 and "$date" in mapping and isinstance(mapping["$date"], str):
         return date.fromisoformat(mapping["$date"])
     return mapping
@@ -74,7 +74,7 @@ def _checksum(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
-def get(key: str, files: list[str]) -> Optional[dict]:
+def get(key: str, files: list[str]) -> Optional[dict[str, Any]]:
     """The cached documents for ``key`` if a cache file exists and verifies; ``None`` otherwise."""
     directory = catalog_cache_dir()
     if directory is None:
@@ -94,7 +94,7 @@ def get(key: str, files: list[str]) -> Optional[dict]:
     return documents
 
 
-def put(key: str, documents: dict) -> None:
+def put(key: str, documents: dict[str, Any]) -> None:
     """Write the parsed documents (only after they validated); a failure to write is ignored."""
     directory = catalog_cache_dir()
     if directory is None:

@@ -46,7 +46,7 @@ class Finding:
         where = f"{self.file}: {self.field}" + (f" (entry {self.entry!r})" if self.entry else "")
         return f"[{self.check}] {where}: {self.message}"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, str]:
         return asdict(self)
 
 
@@ -59,8 +59,11 @@ def first_public(entry: Union[MethodEntry, PaperEntry]) -> Union[date, int]:
 def _later(source: Union[date, int], target: Union[date, int]) -> bool:
     if isinstance(source, date) and isinstance(target, date):
         return source > target
-    year = lambda value: value.year if isinstance(value, date) else value  # noqa: E731
-    return year(source) > year(target)
+    return _year(source) > _year(target)
+
+
+def _year(value: Union[date, int]) -> int:
+    return value.year if isinstance(value, date) else value
 
 
 def check_time_order(catalog: "CatalogData") -> list[Finding]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Iterable, Optional, Union
+from typing import Any, Iterable, Optional, Union
 
 from .errors import CatalogError, short_repr
 from .models import ExcludedItem, GlossaryTerm, MethodEntry, PaperEntry, ParameterCentricTerm, normalise_name
@@ -90,7 +90,7 @@ class CatalogData:
             self._add(paper, self.papers)
         self._check()
 
-    def _add(self, entry: Entry, into: dict) -> None:
+    def _add(self, entry: Entry, into: dict[str, Any]) -> None:
         other = self.methods.get(entry.id) or self.papers.get(entry.id)
         if other is not None:
             raise CatalogError(entry.source, "id", f"duplicate id {entry.id!r}, also in {other.source}", entry=entry.id)

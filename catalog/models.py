@@ -46,8 +46,8 @@ from ..framework.axes import (
     default_access,
 )
 from ..framework.errors import SpecError
-from .errors import short_repr
 from ..framework.spec import Spec, coordinates_str
+from .errors import short_repr
 
 __all__ = [
     "AXIS_FIELDS",

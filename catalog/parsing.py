@@ -16,7 +16,7 @@ imports torch.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -76,7 +76,7 @@ class _LimitedLoader(_BaseLoader):  # type: ignore[misc, valid-type]
         finally:
             self._depth -= 1
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
             if isinstance(key_node, yaml.ScalarNode):
@@ -85,7 +85,8 @@ class _LimitedLoader(_BaseLoader):  # type: ignore[misc, valid-type]
                 if key in seen:
                     raise _Refused(key_node, f"duplicate key {short_repr(key)} (first at line {seen[key]})")
                 seen[key] = line
-        return super().construct_mapping(node, deep=True)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=True)
+        return mapping
 
 
 class _Refused(Exception):
@@ -157,9 +158,9 @@ def _loc_to_field(loc: Sequence[Any]) -> str:
     return text
 
 
-def _trim_loc(loc: Sequence[Any], data: Any) -> list:
+def _trim_loc(loc: Sequence[Any], data: Any) -> list[Any]:
     """Drop list indices that pydantic added to a scalar the YAML gave (``operator: x`` is read as ``[x]``)."""
-    trimmed: list = []
+    trimmed: list[Any] = []
     node = data
     for part in loc:
         if isinstance(part, int) and not isinstance(node, list):
@@ -172,7 +173,7 @@ def _trim_loc(loc: Sequence[Any], data: Any) -> list:
     return trimmed
 
 
-def _message(problem: dict) -> str:
+def _message(problem: Mapping[str, Any]) -> str:
     kind = problem["type"]
     if kind == "missing":
         return "required field is missing"
@@ -224,7 +225,7 @@ def validate_entry(model: type[BaseModel], data: Any, file: str, *, prefix: Sequ
     return validated.with_source(file) if hasattr(validated, "with_source") else validated
 
 
-def validate_entries(model: type[BaseModel], data: Any, file: str) -> list:
+def validate_entries(model: type[BaseModel], data: Any, file: str) -> list[Any]:
     """A YAML list of ``model`` entries (an empty file is an empty list)."""
     if data is None:
         return []
@@ -237,7 +238,7 @@ def load_method_file(path: Union[str, Path], *, root: Optional[Path] = None) -> 
     """Read and validate one ``methods/<id>.yaml``; the file name must be the id."""
     path = Path(path)
     file = display_path(path, root)
-    entry = validate_entry(MethodEntry, read_yaml_file(path, file), file)
+    entry: MethodEntry = validate_entry(MethodEntry, read_yaml_file(path, file), file)
     if path.suffix in YAML_SUFFIXES and path.stem != entry.id:
         raise CatalogError(
             file, "id", f"id {entry.id!r} differs from the file name {short_repr(path.stem)}", entry=entry.id

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .models import GlossaryTerm, MethodEntry, ParameterCentricTerm, normalise_name
 
@@ -37,7 +37,7 @@ class Resolution:
     def __bool__(self) -> bool:
         return bool(self.terms or self.methods or self.parameter_centric)
 
-    def to_dicts(self) -> list[dict]:
+    def to_dicts(self) -> list[dict[str, Any]]:
         """Glossary terms (then parameter-centric terms) as YAML-shaped dicts; else the method entries."""
         if self.terms or self.parameter_centric:
             return [t.model_dump(mode="json", exclude_none=True) for t in [*self.terms, *self.parameter_centric]]

@@ -71,7 +71,7 @@ def alignments_for(readout: Iterable[Readout]) -> frozenset[Alignment]:
     return frozenset(ALIGNMENT_OF_READOUT[r] for r in readout)
 
 
-def _names(values: Iterable) -> str:
+def _names(values: Iterable[Operator | Alignment | ProgramPart | Readout]) -> str:
     return "+".join(sorted(v.value for v in values))
 
 
@@ -83,7 +83,7 @@ def operator_rule(entry: MethodEntry) -> Optional[str]:
         expected = operators_for(entry.program)
     except ValueError as error:
         return str(error)
-    declared = frozenset(entry.coordinates.operator)
+    declared: frozenset[Operator] = frozenset(entry.coordinates.operator)
     if declared != expected:
         return (f"program {_names(entry.program)} gives τ={_names(expected)}, the entry says τ={_names(declared)} "
                 "(rule: docs/axes/operator.md)")
@@ -95,7 +95,7 @@ def alignment_rule(entry: MethodEntry) -> Optional[str]:
     if entry.readout is None:
         return "no 'readout' stated, so ω cannot be checked"
     expected = alignments_for(entry.readout)
-    declared = frozenset(entry.coordinates.alignment)
+    declared: frozenset[Alignment] = frozenset(entry.coordinates.alignment)
     if declared != expected:
         return (f"readout {_names(entry.readout)} gives ω={_names(expected)}, the entry says ω={_names(declared)} "
                 "(rule: docs/axes/alignment.md)")
