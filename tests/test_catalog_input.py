@@ -293,3 +293,25 @@ def test_random_bibtex_ends_in_papers_or_a_clear_error(text):
         assert error.file == "x.bib" and error.field
     else:
         assert all(p.title and p.authors for _, p in papers)
+
+
+_FLAGS = ["--operator", "--location", "--alignment", "--configuration", "--paradigm", "--modality", "--access",
+          "--f-weights", "--year", "--text", "--runs-on"]
+
+
+@SETTINGS
+@given(pairs=st.lists(st.tuples(st.sampled_from(_FLAGS), st.text(max_size=12) | st.sampled_from(
+    ["additive", "", ",", "2021", "2020-", "x-y", "text-api", "trained", "none", "a,b", "-"])), max_size=3),
+    command=st.sampled_from(["query", "list", "papers"]))
+def test_fuzzed_filter_arguments_end_in_a_result_or_a_clear_error(capsys, pairs, command):
+    argv = [command, "--json"] + [part for flag, value in pairs for part in (flag, value)]
+    try:
+        code = main(["catalog", *argv])
+    except SystemExit as exit_:  # argparse's own usage errors (an unknown --runs-on choice, a value like "-")
+        code = exit_.code
+    out, err = capsys.readouterr()
+    assert code in (0, 1, 2), argv
+    if code == 0:
+        assert isinstance(json.loads(out), list)
+    else:
+        assert err.strip() and "Traceback" not in err
