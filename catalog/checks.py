@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .data import CatalogData
 
 __all__ = ["Finding", "CONCURRENT_PREFIX", "CHECKS", "first_public", "check_time_order", "check_glossary",
-           "check_axis_rules", "check_catalog"]
+           "check_axis_rules", "check_catalog", "check_entry"]
 
 CONCURRENT_PREFIX = "concurrent:"
 """A relation note starting with this allows a source that became public after its target."""
@@ -127,6 +127,18 @@ CHECKS: dict[str, Callable[["CatalogData"], list[Finding]]] = {
     "axis-rules": check_axis_rules,
 }
 """Check name -> function; ``nnr catalog check --only NAME`` runs one."""
+
+
+def check_entry(catalog: "CatalogData", entry: Union[MethodEntry, PaperEntry]) -> list[Finding]:
+    """Findings about ``entry`` once added to ``catalog`` (a load error, such as an unknown relation
+    target or a cycle, is one finding named ``load``)."""
+    from .errors import CatalogError
+
+    try:
+        combined = catalog.adding(entry)
+    except CatalogError as error:
+        return [Finding("load", error.file, error.field, error.entry or entry.id, error.detail)]
+    return [f for f in check_catalog(combined) if f.entry == entry.id]
 
 
 def check_catalog(catalog: "CatalogData", only: Union[str, None] = None) -> list[Finding]:

@@ -511,11 +511,38 @@ def _cmd_crosscheck(args: argparse.Namespace) -> int:
     return 0
 
 
+def _entry_misfits(path: str) -> list:
+    """Catalog-level findings about a method file (relations, cycles, names, time order, glossary, axis
+    rules) before the validator runs; a file that does not load is left to the validator's report."""
+    from pathlib import Path
+
+    from .checks import check_entry
+    from .errors import CatalogError
+    from .parsing import load_method_file
+
+    if not Path(path).is_file():
+        return []
+    try:
+        entry = load_method_file(path)
+    except CatalogError:
+        return []
+    return check_entry(_catalog(), entry)
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     if args.entry:
         if args.only:
             print("nnr catalog check: --only applies to the whole-catalog check (give no ENTRY)", file=sys.stderr)
             return 2
+        misfits = _entry_misfits(args.entry)
+        if misfits:
+            if args.json:
+                _print_json([f.to_dict() for f in misfits])
+            else:
+                print(f"nnr catalog check: {args.entry} does not fit the catalog:", file=sys.stderr)
+                for finding in misfits:
+                    print(f"  {finding}", file=sys.stderr)
+            return 1
         return int(args.run_entry_check(args))
     if args.implementation:
         print("nnr catalog check: --implementation needs an ENTRY (a method's YAML file)", file=sys.stderr)

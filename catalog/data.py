@@ -220,6 +220,21 @@ class CatalogData:
                         f"unknown method id {relative.method!r}{self.suggest(relative.method)}",
                     )
 
+    def adding(self, *entries: Entry) -> "CatalogData":
+        """A new catalog of the same class with ``entries`` added (replacing same ids), cross-validated.
+
+        For validating a contributor's new file against everything else (unknown relation targets,
+        cycles, duplicate aliases or arXiv ids) before it is committed.
+        """
+        ids = {e.id for e in entries}
+        methods = [m for m in self.methods.values() if m.id not in ids]
+        papers = [p for p in self.papers.values() if p.id not in ids]
+        for entry in entries:
+            (methods if isinstance(entry, MethodEntry) else papers).append(entry)
+        return type(self)(methods, papers, self.glossary, self.excluded, self.parameter_centric, root=self.root,
+                          glossary_file=self.glossary_file, excluded_file=self.excluded_file,
+                          parameter_centric_file=self.parameter_centric_file)
+
     def suggest(self, wrong: object) -> str:
         """``"; did you mean [...]?"`` with ids close to ``wrong``, or ``""``."""
         close = close_ids(wrong, [*self.methods, *self.papers])

@@ -225,23 +225,15 @@ class Catalog(CatalogData):
         return catalog
 
     def adding(self, *entries: Entry) -> "Catalog":
-        """A new catalog with ``entries`` added (replacing entries with the same id), cross-validated.
-
-        For validating a contributor's new file against everything else (unknown relation targets,
-        duplicate aliases or arXiv ids, cycles) before it is committed::
+        """A new catalog with ``entries`` added (replacing entries with the same id), cross-validated::
 
             entry = load_method_file("my-method.yaml")
             Catalog.load().adding(entry)          # raises CatalogError naming the file and field
             Catalog.check_implementation(entry)
         """
-        ids = {e.id for e in entries}
-        methods = [m for m in self.methods.values() if m.id not in ids]
-        papers = [p for p in self.papers.values() if p.id not in ids]
-        for entry in entries:
-            (methods if isinstance(entry, MethodEntry) else papers).append(entry)
-        return Catalog(methods, papers, self.glossary, self.excluded, self.parameter_centric, root=self.root,
-                       glossary_file=self.glossary_file, excluded_file=self.excluded_file,
-                       parameter_centric_file=self.parameter_centric_file)
+        combined = super().adding(*entries)
+        assert isinstance(combined, Catalog)
+        return combined
 
     # query and resolve (see .query, .resolve) ----------------------------------------------------------
 

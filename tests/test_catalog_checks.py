@@ -312,3 +312,20 @@ def test_loading_and_checking_the_catalog_imports_no_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_nnr_catalog_check_entry_reports_misfits_before_the_validator(tmp_path, capsys, real):
+    text = (CATALOG_DIR / "methods" / "blackvip.yaml").read_text(encoding="utf-8")
+    dangling = tmp_path / "blackvip.yaml"
+    dangling.write_text(text.replace("target: visual-prompting", "target: no-such-method"), encoding="utf-8")
+    code, _, err = _run(capsys, "check", str(dangling))
+    assert code == 1 and "[load]" in err and "unknown method id 'no-such-method'" in err
+    dangling.write_text(text.replace("operator: [additive, parametric]", "operator: parametric"), encoding="utf-8")
+    code, out, _ = _run(capsys, "check", str(dangling), "--json")
+    assert code == 1 and [f["check"] for f in json.loads(out)] == ["axis-rules"]
+    cyclic = real.methods["visual-prompting"].model_dump(mode="json", exclude_none=True)
+    cyclic["relations"] = [{"type": "extends", "target": "blackvip"}]
+    from reprogrammability.catalog.checks import check_entry
+
+    findings = check_entry(real, MethodEntry.model_validate(cyclic).with_source("visual-prompting.yaml"))
+    assert [f.check for f in findings] == ["load"] and "cycle" in findings[0].message
