@@ -137,3 +137,77 @@ def test_idpg_training_fits_the_examples_and_keeps_f_frozen(llama):
     assert result.steps == 40
     assert rp.frozen.fingerprint() == fingerprint
     assert not any(p.requires_grad for p in rp.frozen.model.parameters())
+
+
+# --- OPRO ------------------------------------------------------------------------------------------------
+
+from reprogrammability.implementations.prompt_tuning import opro  # noqa: E402
+from reprogrammability.implementations.prompt_tuning.instruction_search import (  # noqa: E402
+    SEARCH_TRAINER,
+    InstructionPrompt,
+    first_line,
+    instruction_score,
+)
+
+
+def test_instruction_prompt_prepends_and_round_trips_its_text(llama):
+    _, tokenizer, texts, _ = llama
+    part = InstructionPrompt(tokenizer, "label the review", max_tokens=6)
+    assert part.text == "label the review"
+    assert part(texts[:2]) == [f"label the review {t}" for t in texts[:2]]
+    assert part.ids.detach().tolist()[3:] == [-1.0, -1.0, -1.0]  # unused slots
+    with part.trying("very good movie"):
+        assert part.text == "very good movie"
+    assert part.text == "label the review"
+    with pytest.raises(ValueError, match="text"):
+        part.set_text("  ")
+    assert first_line('  "<INS>rate the review</INS>"\nmore') == "rate the review"
+
+
+def test_opro_meta_prompt_lists_scored_instructions_worst_to_best(llama):
+    model, tokenizer, texts, labels = llama
+    search = opro.OPROSearch(label_names=["bad", "good"], max_trajectory=2, num_exemplars=2)
+    search.trajectory = {"a": (0.5, 0.7), "b": (0.75, 0.6), "c": (0.25, 0.9)}
+    meta = search.meta_prompt(texts, labels)
+    assert meta.index("text: a") < meta.index("text: b")  # ascending: the best comes last
+    assert "text: c" not in meta  # only the top max_trajectory instructions
+    assert "score: 75" in meta and "output: good" in meta and "output: bad" in meta
+
+
+def test_opro_search_improves_the_instruction_on_the_frozen_scorer(llama):
+    model, tokenizer, texts, labels = llama
+    rp = opro.build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_proposals=4, seed=0)
+    fingerprint = rp.frozen.fingerprint()
+    search = rp.gradient_estimator
+    start = instruction_score(rp, "answer the question", texts, labels)
+    best = search.search(rp, texts, labels, steps=5)
+    accuracy, loss = instruction_score(rp, best, texts, labels)
+    assert rp.inputs[0].text == best
+    assert len(search.trajectory) >= 10 and search.queries >= len(search.trajectory)
+    assert (accuracy, -loss) > (start[0], -start[1])  # strictly better than the starting instruction
+    assert all((accuracy, -loss) >= (a, -l) for a, l in search.trajectory.values())
+    assert rp.frozen.fingerprint() == fingerprint
+
+
+def test_opro_uses_an_injected_optimiser_lm(llama):
+    model, tokenizer, texts, labels = llama
+    prompts = []
+
+    def writer(meta_prompt, count):
+        prompts.append(meta_prompt)
+        return ["<INS>the review is good</INS>", "<INS>the review is bad</INS>", "  "][:count]
+
+    rp = opro.build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_proposals=3, writer=writer)
+    rp.gradient_estimator.search(rp, texts, labels, steps=1)
+    assert "text: answer the question" in prompts[0] and "score:" in prompts[0]
+    assert set(rp.gradient_estimator.trajectory) == {"answer the question", "the review is good", "the review is bad"}
+
+
+def test_opro_through_the_trainer_applies_the_search_step_exactly(llama):
+    model, tokenizer, texts, labels = llama
+    rp = opro.build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_proposals=3)
+    Trainer(rp, epochs=3, batch_size=4, progress=False, gradient_estimator=rp.gradient_estimator,
+            **SEARCH_TRAINER).fit((texts, labels))
+    search = rp.gradient_estimator
+    assert rp.inputs[0].text == search.current  # θ ← θ − 1·(θ − θ_next) landed on the step's instruction
+    assert search.finish(rp) == search.ranked()[0][0] == rp.inputs[0].text
