@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .arguments import device, integer, output_directory, positive_float, seed
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -23,15 +25,27 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--epochs", type=int, default=4, help="training epochs (default: 4)")
-    parser.add_argument("--canvas", type=int, default=128, help="input size of the frozen network (default: 128)")
-    parser.add_argument("--image-size", type=int, default=64, help="size of the up-sampled digit (default: 64)")
-    parser.add_argument("--train-size", type=int, default=1000, help="training images, stratified (default: 1000)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=0.05)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
-    parser.add_argument("--output-dir", type=Path, default=Path("outputs/demo"), help="where to write results")
+    parser.add_argument("--epochs", type=integer(0, 10_000), default=4, help="training epochs (default: 4)")
+    parser.add_argument(
+        "--canvas", type=integer(32, 1024), default=128, help="input size of the frozen network, 32..1024 (default: 128)"
+    )
+    parser.add_argument(
+        "--image-size", type=integer(8, 1024), default=64,
+        help="size of the up-sampled digit, 8..canvas (default: 64)",
+    )
+    parser.add_argument(
+        "--train-size", type=integer(10, 100_000), default=1000,
+        help="training images, stratified, at least one per digit (default: 1000)",
+    )
+    parser.add_argument("--batch-size", type=integer(1, 4096), default=32, help="1..4096 (default: 32)")
+    parser.add_argument("--learning-rate", type=positive_float, default=0.05, help="> 0 (default: 0.05)")
+    parser.add_argument("--seed", type=seed, default=0, help="0..2^32-1 (default: 0)")
+    parser.add_argument("--device", type=device, default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
+    parser.add_argument(
+        "--output-dir", type=output_directory, default=Path("outputs/demo"),
+        help="where to write results: into it when it is new or empty, else into a new run-<time>-<pid> "
+        "folder inside it (earlier results are never replaced) (default: outputs/demo)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--json", action="store_true", help="print the result row as JSON instead of a table")
     parser.set_defaults(handler=run)
@@ -72,6 +86,22 @@ def load_digits(image_size: int, train_size: int, seed: int):
 
 
 def run(args: argparse.Namespace) -> int:
+    """Check every argument, reserve the output folder, then train; results appear only when complete."""
+    from reprogrammability.outputs import RunFolder
+
+    if args.image_size >= args.canvas:
+        raise ValueError(
+            f"argument --image-size: {args.image_size} leaves no frame for the program in --canvas {args.canvas}; "
+            f"allowed: 8..{args.canvas - 1}"
+        )
+    run_folder = RunFolder(args.output_dir, "--output-dir")  # checked and reserved before any work
+    try:
+        return _run(args, run_folder)
+    finally:
+        run_folder.discard()  # a failed or interrupted run leaves nothing half-written
+
+
+def _run(args: argparse.Namespace, run_folder: Any) -> int:
     from reprogrammability.framework.training import Trainer, seed_everything
 
     start = time.perf_counter()
@@ -113,11 +143,12 @@ def run(args: argparse.Namespace) -> int:
         "frozen_model_unchanged": unchanged,
         "formula": reprogrammer.latex(),
     }
-    out = Path(args.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    picture = save_program_picture(reprogrammer, test[0][:5], test[1][:5], out / "visual_program.png")
-    (out / "result.json").write_text(json.dumps({**row, "history": result.history}, indent=2) + "\n")
-    reprogrammer.save_learned(out / "learned", overwrite=True)
+    stage = run_folder.path
+    save_program_picture(reprogrammer, test[0][:5], test[1][:5], stage / "visual_program.png")
+    (stage / "result.json").write_text(json.dumps({**row, "history": result.history}, indent=2) + "\n")
+    reprogrammer.save_learned(stage / "learned")
+    out = run_folder.publish()
+    picture = out / "visual_program.png"
     if args.json:
         print(json.dumps(row, indent=2))
     else:
