@@ -14,10 +14,17 @@ Layout (all committed data, validated by :mod:`.models`, JSON Schemas in ``schem
   declaration must match (``Catalog.check_implementation(entry)``);
 * ``papers/*.yaml``: lists of papers that apply, analyse or extend the methods, grouped by theme;
 * ``glossary.yaml``: literature names and their senses (coordinates + methods);
+* ``parameter-centric.yaml``: names of parameter-centric adaptation (LoRA, adapters, fine-tuning),
+  which change f's weights, with their nearest reprogramming relatives;
 * ``excluded.yaml``: survey items left out, with the reason.
+
+``nnr catalog check`` (no argument) runs the whole-catalog checks of :mod:`.checks`: relations run
+forward in time (``paper.first_public``), every method is reached by the glossary, and τ and ω follow
+from each entry's ``program`` and ``readout`` by the rules of :mod:`.rules`.
 
 Adding a method: copy a neighbouring ``methods/*.yaml``; give one value per coordinate, or a list
 where the method really acts at several; quote arXiv ids (``'2101.00190'``) and never guess one;
+state ``program`` and ``readout`` (what I does, how f is read; τ and ω follow from them);
 write the summary in your own words; put the reason for any non-obvious label (or any label that
 differs from the survey's list, see ``nnr catalog crosscheck``) under ``rationale``; run
 ``pytest tests/test_catalog*.py``. After changing :mod:`.models`, regenerate the schemas with
