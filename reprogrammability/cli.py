@@ -28,7 +28,7 @@ CHECKS: dict[str, dict[str, str]] = {
     "validate": {"steps": "steps", "seed": "seed"},
 }
 """Subcommand -> {argument dest: check in :func:`_argument_check`}: arguments of subcommands defined elsewhere,
-validated after parsing and before any work (argparse-style error, exit 2)."""
+installed as their argparse types, so a bad value fails at parse time (exit 2), before any work."""
 
 LOCKED_OUTPUTS: dict[str, str] = {"bench": "output"}
 """Subcommand -> the dest of its output folder, locked for the run: a second run into it refuses at once."""
