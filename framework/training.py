@@ -32,7 +32,7 @@ from typing import Any, Callable, Literal, Optional, Protocol
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorDataset
 
@@ -85,8 +85,9 @@ class TrainerConfig(BaseModel):
     gradient_clip: Optional[float] = Field(None, gt=0)
     max_steps: Optional[int] = Field(None, ge=1)
     device: str = "auto"
-    amp: bool = True
-    """bf16 autocast on CUDA (ignored on CPU)."""
+    amp: Literal["auto", "bf16", "off"] = "auto"
+    """Mixed precision: ``auto`` (or ``True``) bf16 autocast on CUDA, none on CPU; ``bf16`` bf16 autocast on
+    any device (on CPU: to exercise the CUDA path, or on CPUs with bf16 units); ``off`` (or ``False``) none."""
     channels_last: bool = False
     """Channels-last memory format for the model's 4-D tensors and for 4-D input batches (convnets on CUDA)."""
     compile: bool = False
@@ -97,6 +98,12 @@ class TrainerConfig(BaseModel):
     seed: int = 0
     progress: bool = True
     num_workers: int = Field(0, ge=0)
+
+    @field_validator("amp", mode="before")
+    @classmethod
+    def _amp_from_bool(cls, value: Any) -> Any:
+        """``True``/``False`` are the older spellings of ``auto``/``off``."""
+        return {True: "auto", False: "off"}.get(value, value) if isinstance(value, bool) else value
 
 
 @dataclass
@@ -311,9 +318,10 @@ class Trainer:
         )
 
     def _autocast(self):
-        if self.config.amp and self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return torch.autocast("cpu", enabled=False)
+        amp = self.config.amp
+        if amp == "bf16" or (amp == "auto" and self.device.type == "cuda"):
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return torch.autocast(self.device.type, enabled=False)
 
     def _model(self) -> Reprogrammer:
         """The reprogrammer on the trainer's device, with the memory-format and compile options applied."""
