@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 import torch
@@ -211,3 +212,80 @@ def test_opro_through_the_trainer_applies_the_search_step_exactly(llama):
     search = rp.gradient_estimator
     assert rp.inputs[0].text == search.current  # θ ← θ − 1·(θ − θ_next) landed on the step's instruction
     assert search.finish(rp) == search.ranked()[0][0] == rp.inputs[0].text
+
+
+# --- ProTeGi ---------------------------------------------------------------------------------------------
+
+from reprogrammability.implementations.prompt_tuning import protegi  # noqa: E402
+
+
+def test_protegi_textual_gradient_names_the_errors_and_edits_answer_it(llama):
+    model, tokenizer, texts, labels = llama
+    rp = protegi.build(model, tokenizer=tokenizer, label_words=["bad", "good"])
+    search = rp.gradient_estimator
+    errors = search.errors(rp, "answer the question", texts, labels)
+    with torch.no_grad():
+        predicted = rp(texts).argmax(-1)
+    wrong = [(t, int(y)) for t, y, p in zip(texts, labels, predicted) if p != y]
+    if wrong:
+        assert errors == wrong
+    (gradient, *_) = search.gradients("answer the question", errors)
+    y = errors[0][1]
+    assert ["bad", "good"][y] in gradient and errors[0][0] in gradient
+    edits = search.edits("answer the question", gradient, errors)
+    assert edits and all(e != "answer the question" for e in edits)
+    critique_words = set(re.findall(r"\w+", gradient))
+    for edit in edits:  # a one-word edit with a word of the critique (or a deletion)
+        added = set(edit.split()) - set("answer the question".split())
+        assert added <= critique_words
+
+
+def test_protegi_beam_search_improves_the_prompt(llama):
+    model, tokenizer, texts, labels = llama
+    rp = protegi.build(model, tokenizer=tokenizer, label_words=["bad", "good"], selection="full", beam_width=3,
+                       paraphrases=1)
+    fingerprint = rp.frozen.fingerprint()
+    start = instruction_score(rp, "answer the question", texts, labels)
+    best = rp.gradient_estimator.search(rp, texts, labels, steps=4)
+    accuracy, loss = instruction_score(rp, best, texts, labels)
+    assert (accuracy, -loss) > (start[0], -start[1])
+    assert len(rp.gradient_estimator.beam) <= 3 and best == rp.gradient_estimator.beam[0]
+    assert rp.frozen.fingerprint() == fingerprint
+
+
+def test_protegi_ucb_selection_finds_the_best_arms():
+    search = protegi.ProTeGiSearch(beam_width=2, pulls=300, sample_size=1, exploration=0.5, seed=0)
+    truth = {"a": 0.2, "b": 0.8, "c": 0.5, "d": 0.1}
+    pulls = dict.fromkeys(truth, 0)
+    rng = torch.Generator().manual_seed(0)
+
+    def score(rp, text, inputs, targets, loss_fn):  # Bernoulli rewards with the true means
+        pulls[text] += 1
+        return float(torch.rand(1, generator=rng) < truth[text]), 0.0
+
+    search.score = score
+    beam = search.select(None, list(truth), ["x"] * 4, torch.zeros(4, dtype=torch.long), None)
+    assert beam == ["b", "c"]
+    assert pulls["b"] > pulls["a"] > 0 and pulls["b"] > pulls["d"]
+
+
+def test_protegi_uses_an_injected_lm_for_gradients_edits_and_paraphrases(llama):
+    model, tokenizer, texts, labels = llama
+    requests = []
+
+    def writer(request, count):
+        requests.append(request)
+        if request.endswith("Reason:"):
+            return ["it never mentions the sentiment"] * count
+        if "A problem with the prompt" in request:
+            return ["the sentiment of the review is</INS>"] * count
+        return ["the review sentiment is</INS>"] * count
+
+    rp = protegi.build(model, tokenizer=tokenizer, label_words=["bad", "good"], writer=writer, num_gradients=1,
+                       selection="full")
+    rp.gradient_estimator.search(rp, texts, labels, steps=1)
+    gradient_requests = [r for r in requests if r.endswith("Reason:")]
+    assert gradient_requests and "label:" in gradient_requests[0]
+    assert any("it never mentions the sentiment" in r for r in requests)
+    assert set(rp.gradient_estimator.means) == {"answer the question", "the sentiment of the review is",
+                                                "the review sentiment is"}
