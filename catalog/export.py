@@ -50,8 +50,9 @@ def to_json(catalog: "CatalogData") -> str:
 # --- CSV ----------------------------------------------------------------------------------------------
 
 CSV_COLUMNS = (
-    "id", "kind", "name", "acronym", "paradigm", "modality", "task_modality", *AXIS_FIELDS, "access",
-    "year", "venue", "title", "authors", "arxiv", "url", "implementation", "methods", "paper_kind",
+    "id", "kind", "name", "acronym", "paradigm", "modality", "task_modality", *AXIS_FIELDS, "access", "f_weights",
+    "program", "readout", "year", "first_public", "venue", "title", "authors", "arxiv", "url", "implementation",
+    "methods", "paper_kind",
 )
 
 
@@ -70,7 +71,11 @@ def csv_row(entry: Union[MethodEntry, PaperEntry]) -> dict:
         "modality": entry.modality.value,
         "task_modality": entry.task_modality.value if entry.task_modality else "",
         "access": (entry.access if isinstance(entry, MethodEntry) else entry.resolved_access).value,
+        "f_weights": entry.f_weights.value,
+        "program": _join(getattr(entry, "program", None) or ()),
+        "readout": _join(getattr(entry, "readout", None) or ()),
         "year": bib.year,
+        "first_public": bib.first_public.isoformat() if bib.first_public else "",
         "venue": bib.venue,
         "title": bib.title,
         "authors": "; ".join(bib.authors),

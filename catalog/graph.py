@@ -4,7 +4,7 @@ Nodes (attribute ``kind``):
 
 * ``method``: id = the method id; ``paper``: id = the paper id;
 * ``axis``: one node per axis value, id ``"<axis>:<value>"`` (``"location:embedding"``), for the four
-  coordinates and for ``paradigm``, ``modality`` and ``access``.
+  coordinates and for ``paradigm``, ``modality``, ``access`` and ``f_weights``.
 
 Edges (attribute ``kind``, and ``type`` for relations):
 
@@ -38,7 +38,7 @@ __all__ = [
     "relation_subgraph",
 ]
 
-_DESCRIPTIVE = ("paradigm", "modality", "access")
+_DESCRIPTIVE = ("paradigm", "modality", "access", "f_weights")
 
 
 def axis_node(axis: str, value: object) -> str:
@@ -74,13 +74,15 @@ def build_graph(catalog: "CatalogData") -> nx.MultiDiGraph:
             graph.add_edge(method.id, relation.target, key=f"relation:{relation.type.value}", kind="relation",
                            type=relation.type.value)
         values = {axis: getattr(method.coordinates, axis) for axis in AXIS_FIELDS}
-        values.update(paradigm=(method.paradigm,), modality=_modalities(method), access=(method.access,))
+        values.update(paradigm=(method.paradigm,), modality=_modalities(method), access=(method.access,),
+                      f_weights=(method.f_weights,))
         _add_values(graph, method.id, values)
     for paper in catalog.papers.values():
         for method_id in paper.methods:
             graph.add_edge(paper.id, method_id, kind="about", type=paper.kind.value)
         values = {axis: getattr(paper.coordinates, axis) for axis in AXIS_FIELDS}
-        values.update(paradigm=paper.paradigm, modality=_modalities(paper), access=(paper.resolved_access,))
+        values.update(paradigm=paper.paradigm, modality=_modalities(paper), access=(paper.resolved_access,),
+                      f_weights=(paper.f_weights,))
         _add_values(graph, paper.id, values)
     return graph
 

@@ -329,3 +329,20 @@ def test_nnr_catalog_check_entry_reports_misfits_before_the_validator(tmp_path, 
 
     findings = check_entry(real, MethodEntry.model_validate(cyclic).with_source("visual-prompting.yaml"))
     assert [f.check for f in findings] == ["load"] and "cycle" in findings[0].message
+
+
+def test_exports_carry_f_weights_program_readout_and_first_public(real):
+    import csv
+    import io
+
+    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(real.export("csv")))}
+    cocoop = real.methods["cocoop"]
+    assert rows["cocoop"]["f_weights"] == "frozen"
+    assert rows["cocoop"]["program"] == "+".join(p.value for p in cocoop.program)
+    assert rows["cocoop"]["readout"] == "+".join(r.value for r in cocoop.readout)
+    assert rows["cocoop"]["first_public"] == (cocoop.paper.first_public.isoformat() if cocoop.paper.first_public else "")
+    trained = [p.id for p in real.papers.values() if p.f_weights is FWeights.TRAINED]
+    assert trained and {rows[i]["f_weights"] for i in trained} == {"trained"}
+    graph = real.graph()
+    assert ("cocoop", "f_weights:frozen") in {(u, v) for u, v, d in graph.edges(data=True) if d["type"] == "f_weights"}
+    assert "coop" in real.sharing_coordinates("cocoop", ["f_weights", "paradigm"])
