@@ -9,7 +9,8 @@ names; see :class:`~.data.CatalogData`). These checks report what makes it wrong
   between concurrent works is allowed when its ``note`` starts with ``concurrent:`` and says why.
 * ``glossary``: every method is reached by some glossary sense, and every sense resolves to
   something: it lists methods, or pins only paradigms (an umbrella sense that resolves to all their
-  methods), or names a parameter-centric term in its label or its term's names (``instruction tuning``).
+  methods), or names a parameter-centric term in its label or its term's names (``instruction tuning``);
+  every ``see_also`` name resolves.
 * ``axis-rules``: τ and ω are what the entry's ``program`` and ``readout`` give (:mod:`.rules`).
 """
 
@@ -20,6 +21,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Callable, Union
 
 from .models import MethodEntry, PaperEntry, normalise_name
+from .resolve import resolve
 from .rules import AXIS_RULES
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -102,6 +104,12 @@ def check_glossary(catalog: "CatalogData") -> list[Finding]:
                 f"the sense {sense.label!r} of {term.term!r} resolves to nothing: list its methods, or name the "
                 "parameter-centric term it is about (parameter-centric.yaml), or remove it",
             ))
+        for j, name in enumerate(term.see_also):
+            if not resolve(catalog, name):
+                findings.append(Finding(
+                    "glossary", catalog.glossary_file, f"[{i}].see_also[{j}]", "",
+                    f"{name!r} resolves to nothing: name a glossary term, a method or a parameter-centric term",
+                ))
     for method in catalog.methods.values():
         if method.id not in reached:
             findings.append(Finding(

@@ -136,8 +136,10 @@ def test_unreached_methods_and_empty_senses_are_findings(real):
         _term("everything", [{"label": "umbrella", "meaning": "all three paradigms together in one name",
                               "paradigm": ["model-reprogramming", "prompt-tuning"]}]),
     ]
+    terms[0] = terms[0].model_copy(update={"see_also": ["everything", "no such name"]})
     findings = check_glossary(CatalogData([coop, ilm], glossary=terms))
-    assert sorted((f.field, f.entry) for f in findings) == [("[1].senses[0]", ""), ("id", "ilm-vp")]
+    assert sorted((f.field, f.entry) for f in findings) == [
+        ("[0].see_also[1]", ""), ("[1].senses[0]", ""), ("id", "ilm-vp")]
 
 
 def test_a_sense_about_a_parameter_centric_term_is_reached(real):
