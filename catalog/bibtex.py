@@ -24,6 +24,7 @@ from bibtexparser.entrypoint import parse_string, write_string
 from bibtexparser.library import Library
 from bibtexparser.model import Block, Entry, Field
 from bibtexparser.writer import BibtexFormat
+from pylatexenc.latexencode import RULE_DICT, UnicodeToLatexConversionRule, UnicodeToLatexEncoder
 
 from .errors import CatalogError, short_repr
 from .models import Paper
@@ -99,6 +100,12 @@ def _format() -> BibtexFormat:
     return style
 
 
+_ENCODER = UnicodeToLatexEncoder(  # pylatexenc's defaults, but a double quote stays one (not '' as in TeX)
+    conversion_rules=[UnicodeToLatexConversionRule(RULE_DICT, {ord('"'): '{"}'}), "defaults"],
+    unknown_char_policy="keep",
+)
+
+
 class _LatexText(mw.LatexEncodingMiddleware):
     """LaTeX-encode the text fields (accents, &, %, _); identifiers (url, doi, eprint) stay verbatim."""
 
@@ -131,7 +138,7 @@ def _write(entries: list[Entry]) -> str:
     library = Library(blocks)
     unparse = [
         mw.MergeCoAuthors(allow_inplace_modification=True),
-        _LatexText(keep_math=False, enclose_urls=False, allow_inplace_modification=True),
+        _LatexText(encoder=_ENCODER, allow_inplace_modification=True),
         _ProtectTitleCase(),
         mw.AddEnclosingMiddleware(reuse_previous_enclosing=False, enclose_integers=True, default_enclosing="{",
                                   allow_inplace_modification=True),

@@ -229,6 +229,8 @@ def test_special_characters_survive_a_round_trip():
     written = write_bib(papers)
     assert "R\\&D" in written and "50\\%" in written
     assert read_bib(written) == papers
+    quoted = [("q", papers[0][1].model_copy(update={"title": 'Optimization with "Gradient Descent" & Beam'}))]
+    assert read_bib(write_bib(quoted)) == quoted
 
 
 def test_import_bib_stubs_skip_known_papers_and_leave_the_axes_open(tmp_path, capsys, real):
