@@ -10,7 +10,8 @@ Every ``(method, check)`` pair becomes one test, named ``<method>-<check>``, so 
 method and the claim it breaks. The method is validated once per test session (the first of its
 checks pays for it; the others read the cached report): the factory is called two or three times then, as
 :func:`~reprogrammability.framework.validation.validate` documents. A check that does not apply to
-the method is reported by pytest as skipped.
+the method (no part at that location, another alignment) *passes* as not applicable: its reason is
+kept on the check (``check.not_applicable``), and pytest reports no skip.
 """
 
 from __future__ import annotations
@@ -58,16 +59,19 @@ class MethodCheck:
     def __init__(self, name: str, options: Optional[dict[str, Any]] = None):
         self.name = name
         self.options = dict(options or {})
+        self.not_applicable: Optional[str] = None
+        """The reason the check does not apply, after a call that found it not applicable."""
 
     def __call__(self, method: Any) -> None:
         import pytest
 
         report = cached_report(method, **self.options)
         if self.name not in report:
-            pytest.skip(f"{self.name}: not run ({report.checks[-1].reason if report.checks else 'no checks'})")
+            pytest.fail(f"{method_id(method)}: {self.name} was not run; checks run: {[c.name for c in report]}")
         result = report[self.name]
-        if result.status == SKIPPED:
-            pytest.skip(f"{self.name}: {result.reason}")
+        if result.status == SKIPPED:  # not applicable to this method: a pass, with its reason kept
+            self.not_applicable = result.reason
+            return
         if result.status == FAILED:
             pytest.fail(f"{method_id(method)} fails {self.name}: {result.reason}", pytrace=False)
 

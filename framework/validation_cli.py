@@ -55,13 +55,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.list_checks:
         if args.json:
-            print(
-                json.dumps([{"name": c.name, "group": c.group, "description": c.description} for c in CHECKS], indent=2)
-            )
+            listed = [{"name": c.name, "group": c.group, "description": c.description, "why": c.why} for c in CHECKS]
+            print(json.dumps(listed, indent=2, ensure_ascii=False))
         else:
             width = max(len(c.name) for c in CHECKS)
             for check in CHECKS:
                 print(f"{check.name:<{width}}  [{check.group}] {check.description}")
+                print(f"{'':<{width}}  why: {check.why}")
         return 0
     if not args.target:
         print("nnr validate: give a target: path/to/file.py:factory, module:factory or a method id", file=sys.stderr)

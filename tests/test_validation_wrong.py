@@ -44,3 +44,27 @@ def test_spec_rule_violations_name_the_rule():
     assert "refused its coordinates (fixed-has-no-trainable-parameters)" in report["example-builds"].reason
     identity = validate(M.WRONG["identity-with-parameters"].factory)
     assert "[rule-based-alignment-has-no-parameters] alignment is identity" in identity["alignment-identity"].reason
+
+
+def test_messages_name_the_real_cause_when_f_was_modified():
+    """When the method modified f, the reproducibility checks say so instead of blaming an unseeded factory."""
+    report = validate(M.WRONG["changes-frozen-through-data"].factory)
+    for name in ("deterministic", "save-load-roundtrip"):
+        result = report[name]
+        assert "not seeded" not in result.reason and "different frozen model" not in result.reason, result
+        if result.status == FAILED:
+            assert "f itself was modified" in result.reason, result
+
+
+def test_checks_are_a_registry_of_named_functions_with_a_why():
+    from reprogrammability.framework.validation import registry
+
+    assert [c.name for c in CHECKS] == list(registry.ORDER)
+    for info in CHECKS:
+        assert callable(info.function) and info.function.__module__.startswith(
+            "reprogrammability.framework.validation."
+        ), info
+        assert info.why and "\n" not in info.why and info.description, info
+    families = {info.function.__module__.rsplit(".", 1)[-1] for info in CHECKS}
+    assert {"frozen_model", "location", "operator", "configuration", "alignment", "access", "batch"} <= families
+    assert {"determinism", "serialisation", "symbolic"} <= families

@@ -58,6 +58,23 @@ def tiny_cnn() -> nn.Module:
         ).eval()
 
 
+def tiny_cnn_bn() -> nn.Module:
+    """:func:`tiny_cnn` with a batch-norm layer after the first conv (its running statistics set, eval mode)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1234)
+        model = nn.Sequential(
+            nn.Conv2d(3, 6, 3, padding=1),
+            nn.BatchNorm2d(6),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(6, NUM_SOURCE),
+        )
+        model[1].running_mean.uniform_(-0.1, 0.1)
+        model[1].running_var.uniform_(0.5, 1.5)
+        return model.eval()
+
+
 def tiny_gpt2() -> nn.Module:
     from transformers import GPT2Config, GPT2LMHeadModel
 
@@ -688,6 +705,325 @@ class UnsavedStatistic(AdditiveProgram):
         return super().forward(x) * self.contrast
 
 
+# --- wrong parts that try to evade the validator (issue 15) -----------------------------------------------
+
+
+class RestoresWeightsAfterRun(_HoldsModel):
+    """Writes to f's first conv through ``.data`` before f runs; the alignment restores it after f ran."""
+
+    def forward(self, x):
+        self.model[0].weight.data.add_(0.05)
+        self.model._nnr_dirty = True
+        return super().forward(x)
+
+
+class RestoringMapping(IndexMapping):
+    """A first-k label map that quietly undoes :class:`RestoresWeightsAfterRun`'s write (so f looks unchanged at rest)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__(list(range(NUM_TARGET)))
+        object.__setattr__(self, "model", model)
+
+    def forward(self, z):
+        if self.model.__dict__.pop("_nnr_dirty", False):
+            self.model[0].weight.data.sub_(0.05)
+        return super().forward(z)
+
+
+class LowRankGraft(AdditiveProgram):
+    """An honest-looking additive program, plus a trained low-rank update grafted onto f's second conv by a
+    forward hook (parameter-efficient fine-tuning passed off as input manipulation)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.down = nn.Parameter(0.1 * torch.randn(8, 2))
+        self.up = nn.Parameter(0.1 * torch.randn(2, 8))
+        model[2].register_forward_hook(
+            lambda module, args, output: output + torch.einsum("bchw,cr,rd->bdhw", output, self.down, self.up)
+        )
+
+    def symbolic(self):
+        C, H, W = symbols("C H W")
+        return SymbolicForm(x + sp.Symbol(r"\delta"), C * H * W + 32, dict(zip((C, H, W), self.delta.shape)))
+
+
+class PreHookScalesInput(AdditiveProgram):
+    """Adds δ to x, and scales what enters f's second conv through a forward *pre*-hook."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        model[2].register_forward_pre_hook(lambda module, args: (args[0] * 1.5,))
+
+
+class PatchesForward(AdditiveProgram):
+    """Adds δ to x, and replaces ``forward`` of f's last layer on the instance (a monkey patch)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        original = model[6].forward
+        model[6].forward = lambda z: original(z) * 1.2
+
+
+class _Doubling(nn.Module):
+    def forward(self, weight):
+        return weight * 2.0
+
+
+class Parametrizes(AdditiveProgram):
+    """Adds δ to x, and puts a torch parametrisation (w ↦ 2w) on f's first conv after f was wrapped."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model_ref = [model]
+
+    def forward(self, x):
+        conv = self.model_ref[0][0]
+        if not torch.nn.utils.parametrize.is_parametrized(conv):
+            torch.nn.utils.parametrize.register_parametrization(conv, "weight", _Doubling())
+        return super().forward(x)
+
+
+class TogglesRequiresGrad(_HoldsModel):
+    """Turns f's gradients on inside the step and off again in its own gradient hook, clearing f's .grad there."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__(model)
+        self.delta.register_hook(self._refreeze)
+
+    def _refreeze(self, grad):
+        for p in self.model.parameters():
+            p.grad = None
+        self.model.requires_grad_(False)
+        return grad
+
+    def forward(self, x):
+        if self.training:
+            self.model.requires_grad_(True)
+        return super().forward(x)
+
+
+class BatchNormToTrainMode(_HoldsModel):
+    """Switches f's batch-norm layer to training mode in its forward (batch statistics leak across items)."""
+
+    def forward(self, x):
+        self.model[1].train()
+        return super().forward(x)
+
+
+class CallsFrozenItself(_HoldsModel):
+    """A 'parametric' program that runs f on x itself to decide what to add: f runs twice per prediction."""
+
+    operator = Operator.PARAMETRIC
+
+    def forward(self, x):
+        with torch.no_grad():
+            confidence = self.model(x).softmax(-1).max(-1).values
+        return x + self.delta * confidence.view(-1, 1, 1, 1)
+
+
+class TrainsFrozenWithOwnOptimizer(_HoldsModel):
+    """Fine-tunes f with its own optimiser inside every training forward (and says nothing)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__(model)
+        object.__setattr__(self, "optimizer", torch.optim.SGD(model.parameters(), lr=0.1))
+
+    def forward(self, x):
+        if self.training:
+            with torch.enable_grad():
+                self.model.requires_grad_(True)
+                self.model(x.detach()).logsumexp(-1).mean().backward()
+                self.optimizer.step()
+                self.optimizer.zero_grad(set_to_none=True)
+                self.model.requires_grad_(False)
+        return super().forward(x)
+
+
+class BatchMeanProgram(ConvProgram):
+    """A parametric program that also adds the batch mean of its inputs (items leak into each other)."""
+
+    def forward(self, x):
+        return super().forward(x) + x.mean(dim=0, keepdim=True)
+
+
+class PerPositionProgram(ConvProgram):
+    """A parametric program with one learned offset per position in the batch (memorises the batch order)."""
+
+    def __init__(self):
+        super().__init__()
+        self.per_item = nn.Parameter(0.5 * torch.randn(BATCH, 3, 1, 1))
+
+    def forward(self, x):
+        return super().forward(x) + self.per_item[: x.shape[0]]
+
+    def symbolic(self):
+        k = symbols("k")[0]
+        return SymbolicForm(x + op("g", r"g_{\theta}")(x), k, {k: sum(p.numel() for p in self.parameters())})
+
+
+class ConstantProgram(InputManipulation):
+    """A 'parametric' program that ignores its input: f always sees the same learned image."""
+
+    configuration = Configuration.LEARNABLE
+    operator = Operator.PARAMETRIC
+    location = Location.INPUT
+
+    def __init__(self):
+        super().__init__()
+        self.image = nn.Parameter(torch.rand(3, SIZE, SIZE))
+
+    def forward(self, x):
+        return self.image.expand(x.shape[0], -1, -1, -1) + 0 * x.detach()
+
+    def symbolic(self):
+        n = symbols("n")[0]
+        return SymbolicForm(sp.Symbol("P"), n, {n: self.image.numel()})
+
+
+class BiasOnlyHead(OutputAlignment):
+    """A 'linear' head W·0 + b: affine, trained, and blind to f's output."""
+
+    alignment = Alignment.LINEAR
+
+    def __init__(self):
+        super().__init__()
+        self.bias = nn.Parameter(torch.randn(NUM_TARGET))
+
+    def forward(self, z):
+        return self.bias.expand(z.shape[0], -1) + 0 * z[..., :NUM_TARGET]
+
+    def symbolic(self):
+        n = symbols("n")[0]
+        return SymbolicForm(sp.Symbol("b"), n, {n: NUM_TARGET})
+
+
+class FixedOffsetInAttribute(InputManipulation):
+    """'fixed' x + c, but c is a plain float attribute nudged by every training forward."""
+
+    configuration = Configuration.FIXED
+    operator = Operator.ADDITIVE
+    location = Location.INPUT
+
+    def __init__(self):
+        super().__init__()
+        self.offset = 0.1
+
+    def forward(self, x):
+        if self.training:
+            self.offset = self.offset + 0.05 * float(x.detach().mean())
+        return x + self.offset
+
+    def symbolic(self):
+        return SymbolicForm(x + sp.Symbol("c"))
+
+
+def _counter():
+    state = {"calls": 0}
+
+    def step(training: bool) -> int:
+        if training:
+            state["calls"] += 1
+        return state["calls"]
+
+    return step
+
+
+class FixedOffsetInClosure(InputManipulation):
+    """'fixed' x + 0.1·n, with n counted in a closure by every training forward."""
+
+    configuration = Configuration.FIXED
+    operator = Operator.ADDITIVE
+    location = Location.INPUT
+
+    def __init__(self):
+        super().__init__()
+        self.count = _counter()
+
+    def forward(self, x):
+        return x + 0.1 * (1 + self.count(self.training))
+
+    def symbolic(self):
+        return SymbolicForm(x + sp.Symbol("c"))
+
+
+class FixedOffsetInClassAttribute(InputManipulation):
+    """'fixed' x + Σ history, with the history kept in a class-level list grown by every training forward."""
+
+    configuration = Configuration.FIXED
+    operator = Operator.ADDITIVE
+    location = Location.INPUT
+    history: list = []
+
+    def forward(self, x):
+        if self.training:
+            type(self).history.append(0.05)
+        return x + 0.1 + sum(type(self).history)
+
+    def symbolic(self):
+        return SymbolicForm(x + sp.Symbol("c"))
+
+
+class LearnsInAttribute(AdditiveProgram):
+    """A learnable program that also learns a contrast in a plain attribute (not a parameter, not saved)."""
+
+    def __init__(self):
+        super().__init__()
+        self.gain = torch.ones(())
+
+    def forward(self, x):
+        if self.training:
+            self.gain = self.gain * 0.9 + 0.1 * x.detach().std()
+        return super().forward(x) * self.gain
+
+
+class StatisticalSteppedByHand(FrequencyMapping):
+    """ω estimated by fit(), then nudged by hand in every training forward (a gradient-free update by a step)."""
+
+    def forward(self, z):
+        if self.training:
+            with torch.no_grad():
+                self.omega.add_(0.01 * z.detach().softmax(-1).mean(0, keepdim=True).T[:, :1])
+        return super().forward(z)
+
+
+class StatisticalWithMemory(FrequencyMapping):
+    """fit() accumulates counts across calls: ω depends on every earlier fit, not on the data it is given."""
+
+    def __init__(self, num_source, num_target):
+        super().__init__(num_source, num_target)
+        self.register_buffer("counts", torch.zeros(num_source, num_target))
+
+    def estimate(self, source_outputs, targets):
+        self.counts.index_put_(
+            (source_outputs.argmax(1).cpu(), targets.cpu()), torch.ones(len(targets)), accumulate=True
+        )
+        return (self.counts + 0.1) / (self.counts + 0.1).sum(1, keepdim=True)
+
+
+class RuleWithTemperatureAttribute(IndexMapping):
+    """A 'rule-based' map whose temperature (a plain attribute) is tuned by every training forward."""
+
+    def __init__(self, indices):
+        super().__init__(indices)
+        self.temperature = 1.0
+
+    def forward(self, z):
+        if self.training:
+            self.temperature = self.temperature * 0.9 + 0.1 * float(z.detach().std())
+        return super().forward(z) / self.temperature
+
+
+class BackpropEstimator:
+    """Calls itself zeroth-order, but takes the true gradient by back-propagating through f."""
+
+    queries = 0
+
+    def estimate(self, reprogrammer, inputs, targets, loss_fn):
+        loss = loss_fn(reprogrammer(inputs), targets)
+        loss.backward()
+        return loss.detach()
+
+
 # --- wrong methods -------------------------------------------------------------------------------------
 
 
@@ -766,6 +1102,39 @@ def _rule_that_fits():
     return (rp, *images())
 
 
+def _restores_weights():
+    model = tiny_cnn()
+    rp = Reprogrammer(model, RestoresWeightsAfterRun(model), RestoringMapping(model), paradigm="model-reprogramming")
+    return (rp, *images())
+
+
+def _batch_norm_to_train_mode():
+    model = tiny_cnn_bn()
+    rp = Reprogrammer(
+        model, BatchNormToTrainMode(model), IndexMapping.first_k(NUM_TARGET), paradigm="model-reprogramming"
+    )
+    return (rp, *images())
+
+
+def _zeroth_order_with_backprop():
+    example = zeroth_order_additive()
+    example.gradient_estimator = BackpropEstimator()
+    return example
+
+
+def _text_only_reading_scores():
+    rp, texts, targets = template_rule_based()
+    rp = Reprogrammer(
+        rp.frozen,
+        Template(),
+        IndexMapping([20, 21, 22]),
+        paradigm="prompt-instruction",
+        modality="text",
+        access="text-only",
+    )
+    return rp, texts, targets
+
+
 WRONG: dict[str, Wrong] = {
     "fixed-with-trainable-parameter": Wrong(
         _cnn_method(lambda m: FixedWithParameter(), paradigm="prompt-instruction"),
@@ -782,7 +1151,7 @@ WRONG: dict[str, Wrong] = {
         _cnn_method(WritesFrozenWeights),
         "frozen-no-writes",
         ("written in place",),
-        _also("frozen-unchanged", "forward-runs"),
+        _also("frozen-unchanged", "forward-runs", "frozen-computes-as-copy"),
     ),
     "writes-same-values-in-place": Wrong(
         _cnn_method(WritesSameValues),
@@ -793,8 +1162,8 @@ WRONG: dict[str, Wrong] = {
     "changes-frozen-through-data": Wrong(
         _cnn_method(ChangesFrozenSilently),
         "frozen-unchanged",
-        ("changed", "0.weight"),
-        _also("deterministic", "save-load-roundtrip"),
+        ("differ from an untouched copy", "0.weight"),
+        _also("deterministic", "save-load-roundtrip", "frozen-computes-as-copy", "location-input"),
     ),
     "unfreezes-frozen-model": Wrong(
         _cnn_method(UnfreezesModel), "frozen-no-gradient", ("gradients reached", "0.weight")
@@ -815,12 +1184,13 @@ WRONG: dict[str, Wrong] = {
         _zeroth_order_without_estimator,
         "configuration-learnable",
         ("zeroth-order", "gradient estimator"),
+        _also("access"),
     ),
     "input-that-acts-inside-f": Wrong(
         _cnn_method(HookedIntoModel),
         "location-input",
         ("raw input", "identical"),
-        _also("operator-additive"),
+        _also("operator-additive", "frozen-unmodified-modules", "frozen-computes-as-copy"),
     ),
     "embedding-that-substitutes-tokens": Wrong(
         _gpt2_method(lambda m: SubstitutesTokens(m.get_input_embeddings().weight), paradigm="prompt-instruction"),
@@ -896,12 +1266,155 @@ WRONG: dict[str, Wrong] = {
         _cnn_method(lambda m: UnsavedStatistic()),
         "save-load-roundtrip",
         ("predicts differently", "not saved"),
+        _also("configuration-learnable"),
     ),
     "paradigm-contradicts-configuration": Wrong(
         _paradigm_mismatch,
         "spec-rules",
         ("paradigm-matches-configuration",),
         _also("example-builds"),
+    ),
+    # --- evasions (issue 15): each is caught by the check about its defect -------------------------------------
+    "writes-through-data-and-restores-later": Wrong(
+        _restores_weights,
+        "frozen-unchanged",
+        ("differ from an untouched copy", "0.weight", "as f starts to run"),
+        _also("frozen-computes-as-copy", "location-input", "deterministic", "save-load-roundtrip"),
+    ),
+    "low-rank-update-grafted-by-hook": Wrong(
+        _cnn_method(LowRankGraft),
+        "frozen-unmodified-modules",
+        ("forward hook on 2",),
+        _also("frozen-computes-as-copy", "location-input", "configuration-learnable"),
+    ),
+    "forward-pre-hook-inside-f": Wrong(
+        _cnn_method(PreHookScalesInput),
+        "frozen-unmodified-modules",
+        ("forward pre hook on 2",),
+        _also("frozen-computes-as-copy", "location-input"),
+    ),
+    "monkey-patched-forward": Wrong(
+        _cnn_method(PatchesForward),
+        "frozen-unmodified-modules",
+        ("6.forward replaced on the instance",),
+        _also("frozen-computes-as-copy", "location-input"),
+    ),
+    "torch-parametrization-on-f": Wrong(
+        _cnn_method(Parametrizes),
+        "frozen-unmodified-modules",
+        ("parametrisation of 0",),
+        _also(
+            "forward-runs",
+            "frozen-unchanged",
+            "frozen-eval-mode",
+            "frozen-no-writes",
+            "frozen-computes-as-copy",
+            "location-input",
+            "deterministic",
+            "save-load-roundtrip",
+        ),
+    ),
+    "requires-grad-toggled-inside-the-step": Wrong(
+        _cnn_method(TogglesRequiresGrad),
+        "frozen-no-gradient",
+        ("required a gradient as it ran", "training step 1"),
+    ),
+    "batch-norm-switched-to-train-mode": Wrong(
+        _batch_norm_to_train_mode,
+        "frozen-eval-mode",
+        ("training mode", "1"),
+        _also("forward-runs", "frozen-unchanged", "frozen-no-writes", "frozen-computes-as-copy"),
+    ),
+    "runs-f-itself-inside-a-part": Wrong(
+        _cnn_method(CallsFrozenItself),
+        "frozen-runs-only-in-composition",
+        ("ran 2 time(s) in one run of f", "1 in an untouched copy"),
+    ),
+    "trains-f-with-its-own-optimizer": Wrong(
+        _cnn_method(TrainsFrozenWithOwnOptimizer),
+        "frozen-unchanged",
+        ("differ from an untouched copy",),
+        _also(
+            "training-runs",
+            "frozen-no-gradient",
+            "frozen-runs-only-in-composition",
+            "frozen-computes-as-copy",
+            "frozen-no-writes",
+            "location-input",
+            "deterministic",
+            "save-load-roundtrip",
+        ),
+    ),
+    "program-uses-the-batch-mean": Wrong(
+        _cnn_method(lambda m: BatchMeanProgram()),
+        "batch-independence",
+        ("other items of the batch are replaced", "leak"),
+    ),
+    "program-per-batch-position": Wrong(
+        _cnn_method(lambda m: PerPositionProgram()),
+        "batch-independence",
+        ("reversed",),
+    ),
+    "program-ignores-the-input": Wrong(
+        _cnn_method(lambda m: ConstantProgram()),
+        "input-dependence",
+        ("does not depend on the input", "discards the input"),
+    ),
+    "linear-head-ignores-f": Wrong(
+        _with_output(lambda: BiasOnlyHead()),
+        "input-dependence",
+        ("does not depend on the input", "alignment ignores"),
+        _also("configuration-learnable"),
+    ),
+    "fixed-state-in-a-plain-attribute": Wrong(
+        _cnn_method(lambda m: FixedOffsetInAttribute()),
+        "configuration-fixed",
+        ("training changed the state", "attribute offset"),
+        _also("deterministic", "save-load-roundtrip"),
+    ),
+    "fixed-state-in-a-closure": Wrong(
+        _cnn_method(lambda m: FixedOffsetInClosure()),
+        "configuration-fixed",
+        ("training changed the state", "attribute count"),
+        _also("deterministic", "save-load-roundtrip"),
+    ),
+    "fixed-state-in-a-class-attribute": Wrong(
+        _cnn_method(lambda m: FixedOffsetInClassAttribute()),
+        "configuration-fixed",
+        ("training changed the state", "class attribute"),
+        _also("deterministic", "save-load-roundtrip"),
+    ),
+    "learnable-state-in-a-plain-attribute": Wrong(
+        _cnn_method(lambda m: LearnsInAttribute()),
+        "configuration-learnable",
+        ("outside its parameters and buffers", "gain"),
+        _also("save-load-roundtrip"),
+    ),
+    "statistical-stepped-by-hand": Wrong(
+        _with_output(lambda: StatisticalSteppedByHand(NUM_SOURCE, NUM_TARGET)),
+        "alignment-statistical",
+        ("changed it after fit()", "omega"),
+    ),
+    "statistical-with-memory-of-earlier-fits": Wrong(
+        _with_output(lambda: StatisticalWithMemory(NUM_SOURCE, NUM_TARGET)),
+        "alignment-statistical",
+        ("keeps memory of earlier fits",),
+    ),
+    "rule-based-tuned-in-an-attribute": Wrong(
+        _with_output(lambda: RuleWithTemperatureAttribute([[0], [1], [2]])),
+        "alignment-rule-based",
+        ("training changed its state", "temperature"),
+        _also("save-load-roundtrip"),
+    ),
+    "zeroth-order-that-back-propagates": Wrong(
+        _zeroth_order_with_backprop,
+        "access",
+        ("declares access zeroth-order",),
+    ),
+    "text-only-that-reads-scores": Wrong(
+        _text_only_reading_scores,
+        "access",
+        ("declares access text-only", "not text"),
     ),
 }
 """Every way each check can fail, and the check that must say so."""

@@ -1,0 +1,244 @@
+"""Alignment ω: identity, rule-based, statistical and linear claims, judged on every kind of state."""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import torch
+from torch import Tensor
+
+from ..axes import Alignment
+from .common import (  # noqa: F401
+    FAILED,
+    PASSED,
+    SKIPPED,
+    _batch_size,
+    _clone,
+    _close,
+    _equal,
+    _error,
+    _max_diff,
+    _names,
+    _operators,
+    _part_name,
+    _perturbed,
+    _roll,
+    _scale,
+    _shape,
+    _state,
+    _state_diff,
+    _to_device,
+    _tolerance,
+    _trainable,
+    full_state,
+    full_state_diff,
+)
+from .context import Context
+from .registry import check
+
+
+def _alignment(ctx: Context, alignment: Alignment, judge: Callable[[Context], tuple[str, str]]) -> tuple[str, str]:
+    if ctx.rp.output.alignment is not alignment:
+        return SKIPPED, f"the output alignment is {ctx.rp.output.alignment}"
+    if not isinstance(ctx.z0, Tensor) or not ctx.z0.is_floating_point():
+        return SKIPPED, f"f's readout is a {type(ctx.z0).__name__}, not a tensor of scores to probe"
+    return judge(ctx)
+
+
+def _fit_changes_nothing(ctx: Context) -> Optional[str]:
+    output = ctx.rp.output
+    before, out_before = _state(output), ctx._align(ctx.z_fixed)
+    generator = torch.Generator().manual_seed(ctx.seed + 3)
+    z = torch.randn(ctx.z0.shape, generator=generator).to(ctx.z0)
+    labels = torch.randint(0, int(ctx.y.max()) + 1, (z.shape[0],), generator=generator).to(ctx.y.device)
+    try:
+        with torch.no_grad():
+            output.fit(z, labels)
+        changed = _state_diff(before, _state(output))
+        after = ctx._align(ctx.z_fixed)
+    finally:
+        output.load_state_dict(before, strict=False)
+    if changed:
+        return f"fit() changed its state ({_names(changed)}): it is estimated from data (alignment=statistical)"
+    if not _equal(after, out_before):
+        return "fit() changed what it computes: it is estimated from data (alignment=statistical)"
+    return None
+
+
+def _unchanged_by_training(ctx: Context) -> Optional[str]:
+    changed = full_state_diff(ctx.alignment_full_before, full_state(ctx.rp.output))
+    if changed:
+        return f"training changed its state ({_names(changed)})"
+    if ctx.alignment_out_before is not None and not _equal(ctx._align(ctx.z_fixed), ctx.alignment_out_before):
+        return "training changed what it computes"
+    return None
+
+
+def _identity(ctx: Context) -> tuple[str, str]:
+    output = ctx.rp.output
+    if _trainable(output):
+        return (
+            FAILED,
+            f"it has trainable parameters {_names([n for n, _ in _trainable(output)])}; identity has none",
+        )
+    z = ctx.z_fixed
+    with torch.no_grad():
+        scores = output(z)
+    if not isinstance(scores, Tensor) or scores.shape[:-1] != z.shape[:-1]:
+        return FAILED, f"it maps z {_shape(z)} to {_shape(scores)}; identity keeps every dimension but the last"
+    columns = scores.unsqueeze(-1) == z.unsqueeze(-2)  # (..., C_t, C_s)
+    matched = columns.reshape(-1, scores.shape[-1], z.shape[-1]).all(dim=0).any(dim=-1)
+    if not bool(matched.all()):
+        missing = [int(i) for i in torch.nonzero(~matched).flatten()[:5]]
+        return FAILED, (
+            f"output column(s) {missing} are not columns of f's output: identity returns z or a restriction z[..., S]"
+        )
+    for problem in (_fit_changes_nothing(ctx), _unchanged_by_training(ctx)):
+        if problem:
+            return FAILED, problem
+    kind = (
+        "z itself"
+        if scores.shape == z.shape and _equal(scores, z)
+        else f"a restriction to {scores.shape[-1]} of {z.shape[-1]} outputs"
+    )
+    return PASSED, f"returns {kind}; no parameters, nothing fitted, unchanged by training"
+
+
+def _rule_based(ctx: Context) -> tuple[str, str]:
+    output = ctx.rp.output
+    if _trainable(output):
+        return (
+            FAILED,
+            f"it has trainable parameters {_names([n for n, _ in _trainable(output)])}; a rule-based map has none",
+        )
+    for problem in (_fit_changes_nothing(ctx), _unchanged_by_training(ctx)):
+        if problem:
+            return FAILED, problem
+    if not _equal(ctx._align(ctx.z_fixed), ctx._align(ctx.z_fixed)):
+        return FAILED, "it gives different outputs for the same z"
+    return PASSED, "fixed map: no parameters, fit() changes nothing, training changes nothing"
+
+
+def _statistical(ctx: Context) -> tuple[str, str]:
+    output = ctx.rp.output
+    if _trainable(output):
+        return (
+            FAILED,
+            f"it has trainable parameters {_names([n for n, _ in _trainable(output)])}; a statistical map has no gradient parameters",
+        )
+    if not output.is_fitted:
+        return FAILED, "it is not fitted after the training steps (the trainer calls fit() first)"
+    after_fit = getattr(ctx.training, "alignment_after_fit", None)
+    if after_fit is not None and not output.refit_each_epoch:
+        stepped = full_state_diff(after_fit, full_state(output))
+        if stepped:
+            return FAILED, (
+                f"the training steps changed it after fit() ({_names(stepped)}): a statistical map is estimated by "
+                "fit() only, never updated by a training step"
+            )
+    saved = _state(output)
+    z1, z2 = ctx._probe_z()
+    num_classes = int(ctx.y.max()) + 1
+    y1 = ctx.y
+    y2 = (ctx.y + 1) % max(num_classes, 2)
+    generator = torch.Generator().manual_seed(ctx.seed + 5)
+    try:
+        with torch.no_grad():
+            output.fit(z1.float(), y1)
+            first_state, first = _state(output), ctx._align(ctx.z_fixed)
+            noise = torch.randn(z2.shape, generator=generator).to(z2) * float(z2.float().std().clamp_min(1e-3))
+            output.fit((z2 + noise).float(), y2)
+            second_state, second = _state(output), ctx._align(ctx.z_fixed)
+            if _equal(first, second):  # tiny data can be degenerate: try clearly different synthetic data
+                synthetic = torch.randn(z1.shape, generator=generator).to(z1) * 3
+                output.fit(synthetic.float(), y2)
+                second_state, second = _state(output), ctx._align(ctx.z_fixed)
+            output.fit(z1.float(), y1)
+            again = ctx._align(ctx.z_fixed)
+    finally:
+        output.load_state_dict(saved, strict=False)
+    if _equal(first, second):
+        return (
+            FAILED,
+            "fit() on different data (outputs and labels) gives the same mapping: it is not estimated from data",
+        )
+    if (
+        isinstance(first, Tensor)
+        and isinstance(again, Tensor)
+        and not (first.shape == again.shape and _close(first, again))
+    ):
+        return FAILED, (
+            "fit() on the same data gives another mapping once it has been fitted on other data: it is not a "
+            "function of the fit data (it keeps memory of earlier fits)"
+        )
+    estimated = _state_diff(first_state, second_state)
+    return PASSED, f"no gradient parameters; fit() estimates {_names(estimated) or 'its mapping'} from (z, y)"
+
+
+def _linear(ctx: Context) -> tuple[str, str]:
+    output = ctx.rp.output
+    params = _trainable(output)
+    if not params:
+        return FAILED, "it has no trainable parameters; a linear head W z + b has some"
+    z1, z2 = ctx._probe_z()
+    z2 = z2 + torch.randn_like(z2) * float(z2.float().std().clamp_min(1e-3))
+    with torch.no_grad():
+        o1, o2 = output(z1), output(z2)
+        for a in (0.5, 2.0):
+            mixed = output(a * z1 + (1 - a) * z2)
+            expected = a * o1 + (1 - a) * o2
+            if mixed.shape != expected.shape or not _close(mixed, expected):
+                return FAILED, (
+                    f"it is not affine in z: O({a}·z₁ + {1 - a}·z₂) differs from {a}·O(z₁) + {1 - a}·O(z₂) by "
+                    f"{_max_diff(mixed, expected):.3g}"
+                )
+    if ctx.training.complete:
+        names = [f"output.{n}" for n, _ in params]
+        stale = [n for n in names if not ctx.training.changed.get(n)]
+        if stale:
+            return (
+                FAILED,
+                f"its parameters {_names(stale)} did not change in {ctx.training.steps_done} training steps",
+            )
+    count = sum(p.numel() for _, p in params)
+    return PASSED, f"affine in z ({count:,} trainable parameters, all updated by training)"
+
+
+@check(
+    "alignment-identity",
+    "alignment ω",
+    "the identity alignment returns f's outputs or a restriction of them, with no parameters and no fitting",
+    "ω=identity reads f's outputs as they are",
+)
+def alignment_identity(ctx: Context) -> tuple[str, str]:
+    return _alignment(ctx, Alignment.IDENTITY, _identity)
+
+
+@check(
+    "alignment-rule-based",
+    "alignment ω",
+    "a rule-based alignment is fixed: no parameters, fit() changes nothing, training changes nothing",
+    "ω=rule-based is a fixed map chosen by hand, not learned",
+)
+def alignment_rule_based(ctx: Context) -> tuple[str, str]:
+    return _alignment(ctx, Alignment.RULE_BASED, _rule_based)
+
+
+@check(
+    "alignment-statistical",
+    "alignment ω",
+    "a statistical alignment is estimated from data by fit() and has no gradient parameters",
+    "ω=statistical is estimated from data by fitting, never by a gradient step",
+)
+def alignment_statistical(ctx: Context) -> tuple[str, str]:
+    return _alignment(ctx, Alignment.STATISTICAL, _statistical)
+
+
+@check(
+    "alignment-linear",
+    "alignment ω",
+    "a linear alignment is affine in f's outputs and its parameters receive updates",
+    "ω=linear is a trained affine head on f's outputs",
+)
+def alignment_linear(ctx: Context) -> tuple[str, str]:
+    return _alignment(ctx, Alignment.LINEAR, _linear)

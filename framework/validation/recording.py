@@ -1,0 +1,241 @@
+"""Recording what each input manipulation receives and returns, and replaying a part alone."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ..axes import Location
+from ..interfaces import EmbeddingState
+from .common import (  # noqa: F401
+    FAILED,
+    PASSED,
+    SKIPPED,
+    _batch_size,
+    _clone,
+    _close,
+    _equal,
+    _error,
+    _max_diff,
+    _names,
+    _operators,
+    _part_name,
+    _perturbed,
+    _roll,
+    _scale,
+    _shape,
+    _state,
+    _state_diff,
+    _to_device,
+    _tolerance,
+    _trainable,
+)
+
+
+@dataclass
+class _Call:
+    """One application of a part: ``kind`` is input, embedding, hidden (an edit) or key_values."""
+
+    kind: str
+    input: Any
+    output: Any
+    layer: Optional[int] = None
+
+
+class _Recorder:
+    """Records every call of every input manipulation during the forwards run inside the block."""
+
+    def __init__(self, parts: Sequence[nn.Module]):
+        self.parts = list(parts)
+        self.calls: dict[int, list[_Call]] = {i: [] for i in range(len(self.parts))}
+        self._handles: list[Any] = []
+        self._patched: list[tuple[nn.Module, str]] = []
+
+    def __enter__(self) -> "_Recorder":
+        for index, part in enumerate(self.parts):
+            calls = self.calls[index]
+            if part.location is Location.HIDDEN:
+                if getattr(part, "edits_hidden", False):
+                    original = type(part).edit_hidden
+
+                    def edit(layer, hidden, part=part, original=original, calls=calls):
+                        output = original(part, layer, hidden)
+                        calls.append(_Call("hidden", hidden, output, layer))
+                        return output
+
+                    object.__setattr__(part, "edit_hidden", edit)
+                    self._patched.append((part, "edit_hidden"))
+                if getattr(part, "provides_key_values", False):
+                    original_kv = type(part).key_value_prefix
+
+                    def prefix(batch_size, geometry, part=part, original=original_kv, calls=calls):
+                        output = original(part, batch_size, geometry)
+                        calls.append(_Call("key_values", (batch_size, geometry), output))
+                        return output
+
+                    object.__setattr__(part, "key_value_prefix", prefix)
+                    self._patched.append((part, "key_value_prefix"))
+            else:
+                kind = "embedding" if part.location is Location.EMBEDDING else "input"
+
+                def hook(module, args, output, kind=kind, calls=calls):
+                    calls.append(_Call(kind, args[0] if args else None, output))
+
+                self._handles.append(part.register_forward_hook(hook))
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for handle in self._handles:
+            handle.remove()
+        for part, name in self._patched:
+            part.__dict__.pop(name, None)
+
+
+@dataclass
+class _View:
+    """The tensor a part changes inside what it receives (``u``) and returns (``v``), and how to swap ``u``."""
+
+    u: Tensor
+    v: Tensor
+    wrap: Callable[[Tensor], Any]
+    extract: Callable[[Any], Tensor]
+
+
+def _fields(value: Any) -> Optional[dict[str, Any]]:
+    if isinstance(value, dict):
+        return dict(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    return None
+
+
+def _rebuild(value: Any, key: str, tensor: Tensor) -> Any:
+    if isinstance(value, dict):
+        return {**value, key: tensor}
+    return dataclasses.replace(value, **{key: tensor})
+
+
+def _view(call: _Call) -> Optional[_View]:
+    """Where a part acts, as tensors: embeddings of a state, a hidden state, a tensor input, or the one float
+    field of a dict/dataclass input that it changes (graph features, images with boxes); None for text and ids."""
+    u, v = call.input, call.output
+    if call.kind == "hidden" and isinstance(u, Tensor) and isinstance(v, Tensor):
+        return _View(u, v, lambda t: t, lambda out: out)
+    if isinstance(u, EmbeddingState) and isinstance(v, EmbeddingState):
+        return _View(u.embeds, v.embeds, lambda t: u.with_embeds(t), lambda out: out.embeds)
+    if isinstance(u, Tensor) and isinstance(v, Tensor):
+        return _View(u, v, lambda t: t, lambda out: out)
+    fields_in = _fields(u)
+    if fields_in is None or "input_ids" in fields_in:
+        return None
+    floats = {k: t for k, t in fields_in.items() if isinstance(t, Tensor) and t.is_floating_point()}
+    fields_out = _fields(v)
+    if fields_out is not None and fields_out.keys() == fields_in.keys():
+        changed = [k for k in floats if not _equal(fields_in[k], fields_out[k])]
+        if len(changed) == 1:
+            key = changed[0]
+            return _View(floats[key], fields_out[key], lambda t: _rebuild(u, key, t), lambda out: _fields(out)[key])
+        return None
+    if isinstance(v, Tensor):
+        same = [k for k, t in floats.items() if t.shape == v.shape] or [
+            k for k, t in floats.items() if t.dim() == v.dim()
+        ]
+        if len(same) == 1:
+            key = same[0]
+            return _View(floats[key], v, lambda t: _rebuild(u, key, t), lambda out: out)
+    return None
+
+
+def _replay_call(part: nn.Module, call: _Call) -> Any:
+    """Apply ``part`` again to exactly what it received in ``call`` (a copy of it)."""
+    if call.kind == "hidden":
+        return type(part).edit_hidden(part, call.layer, _clone(call.input))
+    if call.kind == "key_values":
+        return type(part).key_value_prefix(part, *call.input)
+    return part(_clone(call.input))
+
+
+def _replay(part: nn.Module, call: _Call, view: _View, value: Tensor) -> Tensor:
+    """The part applied to ``value`` in place of what it changed in ``call`` (the rest of its input kept)."""
+    with torch.no_grad():
+        if call.kind == "hidden":
+            return type(part).edit_hidden(part, call.layer, value)
+        return view.extract(part(view.wrap(value)))
+
+
+class _Probe:
+    """What one part received and returned during the traced forward on x₁, the value it received on
+    x₂ (one more forward, on first use), and replays of the part alone: on other values, and with its
+    trainable parameters perturbed (the same seeded noise every time; f is not run)."""
+
+    def __init__(
+        self,
+        part: nn.Module,
+        first: list[_Call],
+        second: Callable[[], list[_Call]],
+        seed: int,
+        prompt_positions: Optional[set[int]] = None,
+    ):
+        self.part, self.first, self._second, self.seed = part, first, second, seed
+        self.prompt_positions = prompt_positions
+
+    @property
+    def second(self) -> list[_Call]:
+        return self._second()
+
+    def other_value(self, j: int, view: _View) -> Optional[Tensor]:
+        """What the part received at call ``j`` of the second probe, where it acts (None if not comparable)."""
+        second = self.second
+        if j >= len(second):
+            return None
+        other = _view(second[j])
+        if other is None or other.u.shape != view.u.shape or other.u.dtype != view.u.dtype:
+            return None
+        return other.u
+
+    def replay(self, call: _Call, view: _View, value: Tensor, *, perturbed: bool = False) -> Tensor:
+        if not perturbed:
+            return _replay(self.part, call, view, value)
+        with _perturbed(self.part, self.seed):
+            return _replay(self.part, call, view, value)
+
+
+def _subsequence(inner: Tensor, outer: Tensor) -> Optional[list[int]]:
+    """Positions (dim 1) where ``inner``'s slices appear unchanged and in order inside ``outer``; None if they do not."""
+    if inner.shape[0] != outer.shape[0] or inner.shape[2:] != outer.shape[2:]:
+        return None
+    t_in, t_out = inner.shape[1], outer.shape[1]
+    if t_in == 0:
+        return []
+    a = inner.reshape(inner.shape[0], t_in, -1)
+    b = outer.reshape(outer.shape[0], t_out, -1)
+    matches = torch.ones(t_in, t_out, dtype=torch.bool, device=a.device)
+    for row in range(a.shape[0]):  # (T_in, T_out) equality of whole slices, one batch row at a time
+        matches &= (a[row].unsqueeze(1) == b[row].unsqueeze(0)).all(dim=-1)
+    table = matches.cpu().tolist()
+    positions, j = [], 0
+    for i in range(t_in):
+        while j < t_out and not table[i][j]:
+            j += 1
+        if j == t_out:
+            return None
+        positions.append(j)
+        j += 1
+    return positions
+
+
+def _blocks(positions: list[int], length: int) -> list[tuple[int, int]]:
+    """Maximal runs ``(start, length)`` of positions in 0..length-1 that are *not* in ``positions`` (the inserted blocks)."""
+    kept, runs, start = set(positions), [], None
+    for t in range(length + 1):
+        inserted = t < length and t not in kept
+        if inserted and start is None:
+            start = t
+        if not inserted and start is not None:
+            runs.append((start, t - start))
+            start = None
+    return runs

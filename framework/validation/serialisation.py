@@ -1,0 +1,74 @@
+"""Serialisation: the learned parts saved and loaded into a fresh instance reproduce predictions bit-exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .common import (  # noqa: F401
+    FAILED,
+    PASSED,
+    SKIPPED,
+    _batch_size,
+    _clone,
+    _close,
+    _equal,
+    _error,
+    _max_diff,
+    _names,
+    _operators,
+    _part_name,
+    _perturbed,
+    _roll,
+    _scale,
+    _shape,
+    _state,
+    _state_diff,
+    _to_device,
+    _tolerance,
+    _trainable,
+)
+from .context import Context
+from .registry import check
+
+
+@check(
+    "save-load-roundtrip",
+    "reproducibility",
+    "save_learned/load_learned into a fresh instance reproduces the learned parts and predictions bit-exactly",
+    "a learned program is only useful if it can be saved and loaded back",
+)
+def roundtrip(ctx: Context) -> tuple[str, str]:
+    if ctx.saved is not None:
+        return FAILED, f"save_learned failed: {ctx.saved}"
+    if "error" in ctx.snapshot:
+        return FAILED, f"the trained reprogrammer could not predict: {ctx.snapshot['error']}"
+    fresh = getattr(ctx, "fresh", None) or ctx.target.build(ctx.seed).reprogrammer
+    if fresh.frozen.fingerprint() != ctx.built_fingerprint():
+        return FAILED, "the factory built a different frozen model on its next call with the same seed"
+    try:
+        fresh.load_learned(Path(ctx._tmp.name) / "learned")
+    except Exception as error:  # noqa: BLE001 - e.g. a fingerprint mismatch because f was modified
+        return FAILED, f"load_learned into a fresh instance failed: {_error(error)}{ctx.frozen_note()}"
+    snapshot = ctx._snapshot(fresh)
+    if "error" in snapshot:
+        return FAILED, f"after load_learned the fresh instance cannot predict: {snapshot['error']}"
+    diff = _state_diff(ctx.snapshot["state"], snapshot["state"])
+    if diff:
+        return FAILED, f"after the round trip these learned tensors differ: {_names(diff)}{ctx.frozen_note()}"
+    if not _equal(ctx.snapshot["scores"], snapshot["scores"]):
+        gap = (
+            _max_diff(ctx.snapshot["scores"], snapshot["scores"])
+            if ctx.snapshot["scores"].shape == snapshot["scores"].shape
+            else float("nan")
+        )
+        note = ctx.frozen_note()
+        if note:
+            return (
+                FAILED,
+                f"after the round trip a fresh instance predicts differently (max difference {gap:.3g}){note}",
+            )
+        return FAILED, (
+            f"after the round trip a fresh instance predicts differently (max difference {gap:.3g}): some learned "
+            "state is not saved (keep it in parameters or persistent buffers)"
+        )
+    return PASSED, f"{len(snapshot['state'])} learned tensors and ŷ reproduced bit-exactly by a fresh instance"
