@@ -289,3 +289,66 @@ def test_protegi_uses_an_injected_lm_for_gradients_edits_and_paraphrases(llama):
     assert any("it never mentions the sentiment" in r for r in requests)
     assert set(rp.gradient_estimator.means) == {"answer the question", "the sentiment of the review is",
                                                 "the review sentiment is"}
+
+
+# --- LLaMA-Adapter ---------------------------------------------------------------------------------------
+
+from reprogrammability.implementations.prompt_tuning import adaption, llama_adapter  # noqa: E402
+
+
+def test_llama_adapter_starts_as_the_frozen_model_and_the_gate_learns_first(llama):
+    model, tokenizer, texts, labels = llama
+    rp = llama_adapter.build(model, tokenizer=tokenizer, answer_words=["bad", "good"], prompt_length=3)
+    (part,) = rp.inputs
+    assert part.layers == (1,)  # the top layer of two
+    plain = rp.frozen(texts)[:, rp.output.indices]
+    logits = rp(texts)
+    assert torch.equal(logits, plain)  # zero-initialised gate: exactly f
+    F.cross_entropy(logits.float(), labels).backward()
+    assert part.prompts.grad.abs().max() == 0  # tanh(0) = 0: no signal to the prompts yet
+    assert part.gates.grad.abs().max() > 0  # the gate opens first
+    with torch.no_grad():
+        part.gates.fill_(0.5)
+    assert not torch.allclose(rp(texts), plain)
+
+
+def test_llama_adapter_reads_the_layers_own_norm_rotary_and_projections(llama):
+    from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+
+    model, tokenizer, texts, labels = llama
+    rp = llama_adapter.build(model, tokenizer=tokenizer, answer_words=["bad", "good"], prompt_length=3)
+    block = model.model.layers[1]
+    hidden = torch.randn(2, 5, model.config.hidden_size)
+    q = torch.randn(2, 4, 5, 8)
+    cos, sin = model.model.rotary_emb(hidden, torch.arange(5).unsqueeze(0).expand(2, -1))
+    expected, _ = apply_rotary_pos_emb(q, q, cos, sin)
+    torch.testing.assert_close(adaption._rotate(q, model.model.rotary_emb), expected)
+    torch.testing.assert_close(adaption._project(block.self_attn.q_proj, hidden), block.self_attn.q_proj(hidden))
+    # with all gates open and one prompt vector, every query attends to it: the term is W_o W_v p per position
+    (part,) = rp.inputs
+    with torch.no_grad():
+        part.prompts[:, 1:] = part.prompts[:, :1]  # identical prompt vectors: softmax weights do not matter
+        part.gates.fill_(10.0)
+    term = part.gated_term(1, hidden)
+    p = part.prompts[0, 0]
+    attention = block.self_attn
+    value = attention.v_proj(p).view(2, 8).repeat_interleave(2, dim=0).reshape(-1)  # GQA: 2 kv heads → 4 heads
+    torch.testing.assert_close(term, (attention.o_proj(value * torch.tanh(torch.tensor(10.0)))).expand(2, 5, -1))
+
+
+def test_llama_adapter_training_lowers_the_loss_and_keeps_f_frozen(llama):
+    # the tiny random LM cannot separate the four sentences through one adapted layer; what the gated prompts
+    # must learn is to move the answer-token scores: teach it to answer "bad" to every input
+    model, tokenizer, texts, _ = llama
+    targets = torch.zeros(4, dtype=torch.long)
+    rp = llama_adapter.build(model, tokenizer=tokenizer, answer_words=["bad", "good"], prompt_length=4)
+    fingerprint = rp.frozen.fingerprint()
+    with torch.no_grad():
+        before = F.cross_entropy(rp(texts).float(), targets)
+    Trainer(rp, epochs=40, batch_size=4, learning_rate=0.05, progress=False).fit((texts, targets))
+    with torch.no_grad():
+        logits = rp(texts).float()
+    assert F.cross_entropy(logits, targets) < before - 0.1
+    assert (logits.argmax(-1) == 0).all()
+    assert rp.inputs[0].gates.abs().max() > 0.05  # the gate opened
+    assert rp.frozen.fingerprint() == fingerprint
