@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .errors import CatalogError, short_repr
-from .models import ExcludedItem, FieldError, GlossaryTerm, MethodEntry, PaperEntry
+from .models import ExcludedItem, FieldError, GlossaryTerm, MethodEntry, PaperEntry, ParameterCentricTerm
 
 __all__ = [
     "CATALOG_ROOT",
@@ -39,6 +39,7 @@ __all__ = [
     "load_papers_file",
     "load_glossary_file",
     "load_excluded_file",
+    "load_parameter_centric_file",
 ]
 
 CATALOG_ROOT = Path(__file__).resolve().parent
@@ -263,3 +264,9 @@ def load_excluded_file(path: Union[str, Path], *, root: Optional[Path] = None) -
     path = Path(path)
     file = display_path(path, root)
     return validate_entries(ExcludedItem, read_yaml_file(path, file), file)
+
+
+def load_parameter_centric_file(path: Union[str, Path], *, root: Optional[Path] = None) -> list[ParameterCentricTerm]:
+    path = Path(path)
+    file = display_path(path, root)
+    return validate_entries(ParameterCentricTerm, read_yaml_file(path, file), file)

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_catalog_fuzz import _mutate  # the tests folder is on sys.path (pytest's rootdir insertion)
 
 from reprogrammability.catalog import Catalog, CatalogError
 from reprogrammability.catalog import cache as catalog_cache
@@ -317,3 +318,19 @@ def test_fuzzed_filter_arguments_end_in_a_result_or_a_clear_error(capsys, pairs,
         assert isinstance(json.loads(out), list)
     else:
         assert err.strip() and "Traceback" not in err
+
+
+@SETTINGS
+@given(data=st.data())
+def test_mutated_parameter_centric_terms_end_in_a_clear_error_or_valid_terms(tmp_path_factory, real, data):
+    from reprogrammability.catalog.parsing import load_parameter_centric_file
+
+    terms = [t.model_dump(mode="json") for t in real.parameter_centric[:2]]
+    path = tmp_path_factory.mktemp("pca") / "parameter-centric.yaml"
+    path.write_text(yaml.safe_dump(_mutate(terms, data), allow_unicode=True), encoding="utf-8")
+    try:
+        loaded = load_parameter_centric_file(path, root=path.parent)
+    except CatalogError as error:
+        assert error.file == "parameter-centric.yaml" and error.field
+    else:
+        assert all(t.f_weights.value != "frozen" and t.relatives for t in loaded)
