@@ -328,7 +328,7 @@ class ProgramPart(str, Enum):
     @property
     def meaning(self) -> str:
         return {
-            "add": "adds a term to what it acts on and keeps its shape (u + δ)",
+            "add": "adds a term that does not depend on the input and keeps the shape (u + δ, or a ⊙ u + δ)",
             "insert": "inserts prompt elements (tokens, vectors, text, keys/values) and keeps u intact and in order",
             "rewrite": "replaces u by a function of it (a remapping, a resampling, marks drawn over it)",
             "input-dependent": "the added or inserted term is computed from the input (a generator, a meta-network)",

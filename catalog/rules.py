@@ -7,7 +7,8 @@ give; ``nnr catalog check`` reports every entry where they differ. The same rule
 
 Operator τ (:func:`operators_for`), for the parts of I:
 
-* ``add`` → additive: a term is added and the shape is kept, I(u) = u + δ;
+* ``add`` → additive: a term that does not depend on the input is added and the shape is kept,
+  I(u) = u + δ (or a ⊙ u + δ with a fixed a ≠ 0, as a blended marker or a normalisation after the sum);
 * ``insert`` → concatenative: prompt elements are inserted and u is kept intact and in order, [P; u];
 * ``rewrite`` → parametric: u is replaced by a function of it, I(u) = g(u);
 * ``input-dependent`` → parametric, *in addition to* the add or insert it qualifies: the added or
