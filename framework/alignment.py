@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from .axes import Alignment
-from .checks import check_finite, check_labels, check_scores
+from .checks import check_count, check_finite, check_labels, check_scores
 from .errors import NotFittedError, ShapeError
 from .manipulation import trainable_parameter_count
 from .symbolic import SymbolicForm, op, symbols, z
@@ -194,9 +194,7 @@ class StatisticalAlignment(OutputAlignment):
 
     def __init__(self, num_source: int, num_target: int):
         super().__init__()
-        for field, value in (("num_source", num_source), ("num_target", num_target)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{field}: expected a positive number of classes, got {value!r}")
+        num_source, num_target = check_count(num_source, "num_source"), check_count(num_target, "num_target")
         if num_target > num_source:
             raise ValueError(f"num_target: {num_target} target classes exceed the {num_source} source classes")
         self.num_source, self.num_target = int(num_source), int(num_target)

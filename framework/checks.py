@@ -33,6 +33,7 @@ __all__ = [
     "check_scores",
     "check_not_empty",
     "check_device",
+    "check_count",
     "model_input",
     "nonfinite_entries",
 ]
@@ -150,20 +151,44 @@ def check_device(device: Any, name: str = "device") -> torch.device:
     raise InputError(f"{name}: {str(resolved)!r} is not available on this machine; allowed: {allowed}")
 
 
+def check_count(value: Any, name: str, minimum: int = 1) -> int:
+    """A whole number ≥ ``minimum`` (a number of classes, of items, ...); bools and floats are refused."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        if not (isinstance(value, Tensor) and value.dim() == 0 and not value.is_floating_point()):
+            raise DTypeError(f"{name}: expected a whole number ≥ {minimum}, got {describe(value)}")
+        value = int(value)
+    if value < minimum:
+        raise InputError(f"{name}: expected a whole number ≥ {minimum}, got {value}")
+    return int(value)
+
+
 def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
 
 
-def model_input(x: Any, name: str = "x", *, dtype: torch.dtype | None = None, vocabulary: int | None = None) -> Any:
+def model_input(
+    x: Any,
+    name: str = "x",
+    *,
+    dtype: torch.dtype | None = None,
+    vocabulary: int | None = None,
+    takes_ids: bool = True,
+) -> Any:
     """``x`` checked at the frozen model's boundary (see the module docstring); floating tensors cast to ``dtype``.
 
     ``x``: a tensor (B, ...), a mapping of tensors (``input_ids``, ``attention_mask``, ``pixel_values``, ...)
-    or a sequence of samples (texts). ``vocabulary``: the size of f's token embedding table, if any.
+    or a sequence of samples (texts). ``vocabulary``: the size of f's token embedding table, if any;
+    ``takes_ids=False`` (f has no embedding table) refuses integer tensors: they can only be mistaken images.
     """
     if x is None:
         raise DTypeError(f"{name}: got None; expected a batch (a tensor, a dict of tensors or a list of samples)")
     if isinstance(x, Tensor):
+        if not takes_ids and not (x.is_floating_point() or x.is_complex()):
+            raise DTypeError(
+                f"{name}: {x.dtype} values, but the frozen model has no token embedding; expected floating-point "
+                "values (images in [0, 1]: x.float() / 255 for 0..255 data)"
+            )
         return _tensor_input(x, name, dtype=dtype, vocabulary=vocabulary, ids=False)
     if isinstance(x, Mapping):
         check_not_empty(x, name)

@@ -120,6 +120,9 @@ class FrozenModel(nn.Module):
         self._input_dtype = next((t.dtype for _, t in self._watched if t.is_floating_point()), None)
         embedding = self.adapter.embedding_module(self.model) if hasattr(self, "adapter") else None
         self._vocabulary = getattr(embedding, "num_embeddings", None)
+        self._takes_ids = self._vocabulary is not None or any(
+            isinstance(module, (nn.Embedding, nn.EmbeddingBag)) for module in self.model.modules()
+        )
 
     def fingerprint(self) -> str:
         """SHA-256 over the names, dtypes, shapes and bytes of every parameter and buffer."""
@@ -192,14 +195,16 @@ class FrozenModel(nn.Module):
             return tensor.device
         return torch.device("cpu")
 
-    def check_input(self, x: Any, name: str = "x") -> Any:
+    def check_input(self, x: Any, name: str = "x", manipulations: Sequence[nn.Module] = ()) -> Any:
         """``x`` checked at f's boundary (:func:`~reprogrammability.framework.checks.model_input`): not empty,
-        no uint8/bool images, finite (CPU tensors), token ids in range; floating tensors cast to f's dtype."""
-        return checks.model_input(x, name, dtype=self._input_dtype, vocabulary=self._vocabulary)
+        no uint8/bool images, finite (CPU tensors), token ids in range; floating tensors cast to f's dtype.
+        Integer tensors reach only a model with a token embedding, or an input manipulation (token → image)."""
+        takes_ids = self._takes_ids or any(m.location is Location.INPUT for m in manipulations)
+        return checks.model_input(x, name, dtype=self._input_dtype, vocabulary=self._vocabulary, takes_ids=takes_ids)
 
     def forward(self, x: Any, manipulations: Sequence[nn.Module] = ()) -> Any:
         """``f(I(x))``: apply each manipulation at its location, run f, return its readout."""
-        x = self.check_input(x)
+        x = self.check_input(x, manipulations=manipulations)
         if self.model.training:
             self.model.eval()
         try:
@@ -209,7 +214,7 @@ class FrozenModel(nn.Module):
 
     def trace(self, x: Any, manipulations: Sequence[nn.Module] = ()) -> InterfaceTrace:
         """Run like :meth:`forward` and record what f saw at its input, embedding and hidden interfaces."""
-        x = self.check_input(x)
+        x = self.check_input(x, manipulations=manipulations)
         record = InterfaceTrace()
         handles = []
         embedding_module = self.adapter.embedding_module(self.model)
@@ -250,7 +255,13 @@ class FrozenModel(nn.Module):
                 )
         for manipulation in by_location[Location.INPUT]:
             x = manipulation(x)
-        x = self.adapter.prepare(self.model, x)
+        if by_location[Location.INPUT] and isinstance(x, Tensor):  # what the input manipulations hand to f
+            names = ", ".join(type(m).__name__ for m in by_location[Location.INPUT])
+            checks.model_input(x, f"x after {names}", vocabulary=self._vocabulary, takes_ids=self._takes_ids)
+        prepared = self.adapter.prepare(self.model, x)
+        if prepared is not x and not isinstance(prepared, Tensor):  # tokenised text: no empty sequences
+            checks.model_input(prepared, "x (tokenised)", vocabulary=self._vocabulary)
+        x = prepared
         if trace is not None:
             trace.input = x.detach().clone() if isinstance(x, Tensor) else x
 

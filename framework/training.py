@@ -71,12 +71,13 @@ class GradientEstimator(Protocol):
 class TrainerConfig(BaseModel):
     """Hyper-parameters of :class:`Trainer` (validated; unknown names are rejected)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     epochs: int = Field(10, ge=0)
     batch_size: int = Field(64, ge=1)
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
-    learning_rate: float = Field(0.01, gt=0)
+    learning_rate: float = Field(0.01, gt=0, le=1e6)
+    """Step size, 0 < learning_rate ≤ 10⁶ (larger steps overflow float32 in the optimiser)."""
     weight_decay: float = Field(0.0, ge=0)
     momentum: float = Field(0.9, ge=0)
     scheduler: Literal["none", "cosine", "multistep"] = "none"
@@ -515,7 +516,8 @@ class Trainer:
     def _check_batch(self, inputs: Any, targets: Tensor, name: str) -> tuple[Tensor, int | None]:
         """A batch checked on the host before it moves to the device: not empty, finite, no uint8 images; for the
         default cross-entropy, integer class labels ≥ 0. Returns the targets and their largest label (or None)."""
-        checks.model_input(inputs, f"{name} inputs")
+        if self.device.type != "cpu":  # on the CPU the frozen model's boundary check sees the same tensors
+            checks.model_input(inputs, f"{name} inputs")
         if self.loss_fn is not nn.functional.cross_entropy or (targets.is_floating_point() and targets.dim() != 1):
             if targets.is_floating_point() and targets.device.type == "cpu":
                 checks.check_finite(targets, f"{name} targets")

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 from reprogrammability.framework.alignment import IndexMapping, StatisticalAlignment
-from reprogrammability.framework.checks import check_finite, check_labels, check_scores
+from reprogrammability.framework.checks import check_count, check_finite, check_labels, check_scores
 from reprogrammability.framework.errors import ShapeError
 from reprogrammability.framework.symbolic import SymbolicForm, op, z
 
@@ -254,8 +254,8 @@ class BayesianLabelMapping(StatisticalAlignment):
 
     def __init__(self, num_source: int, num_target: int, laplace: float = 1.0):
         super().__init__(num_source, num_target)
-        if laplace < 0:
-            raise ValueError(f"laplace: expected λ ≥ 0, got {laplace}")
+        if not (isinstance(laplace, (int, float)) and math.isfinite(laplace) and laplace >= 0):
+            raise ValueError(f"laplace: expected a finite λ ≥ 0, got {laplace!r}")
         self.laplace = float(laplace)
 
     def estimate(self, source_outputs: Tensor, targets: Tensor) -> Tensor:
@@ -329,6 +329,8 @@ class RandomLabelMapping(IndexMapping):
     """
 
     def __init__(self, num_source: int, num_target: int, per_target: int = 1, seed: int = 0):
+        num_source, num_target = check_count(num_source, "num_source"), check_count(num_target, "num_target")
+        per_target = check_count(per_target, "per_target")
         if per_target < 1 or per_target * num_target > num_source:
             raise ValueError(
                 f"per_target: {per_target} × {num_target} target classes exceed the {num_source} source classes"
@@ -350,6 +352,7 @@ class ShuffledLabelMapping(IndexMapping):
     """A fixed random permutation π of the first C classes: ŷ_t = z_{π(t)} (REFINE's output label shuffling)."""
 
     def __init__(self, num_classes: int, seed: int = 0):
+        num_classes = check_count(num_classes, "num_classes")
         generator = torch.Generator().manual_seed(seed)
         super().__init__(torch.randperm(num_classes, generator=generator))
         self.seed = int(seed)
