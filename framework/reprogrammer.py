@@ -22,8 +22,8 @@ from torch import Tensor, nn
 
 from . import checks
 from .alignment import IdentityAlignment, OutputAlignment
+from .axes import Access, Configuration, Location, Modality, Paradigm, default_access
 from .errors import SavedProgramError
-from .axes import Access, Configuration, default_access, Location, Modality, Paradigm
 from .frozen import FrozenModel
 from .manipulation import InputManipulation
 from .spec import Spec
