@@ -348,3 +348,16 @@ def test_exports_carry_f_weights_program_readout_and_first_public(real):
     graph = real.graph()
     assert ("cocoop", "f_weights:frozen") in {(u, v) for u, v, d in graph.edges(data=True) if d["type"] == "f_weights"}
     assert "coop" in real.sharing_coordinates("cocoop", ["f_weights", "paradigm"])
+
+
+def test_a_new_entry_outside_the_glossary_is_a_note_not_a_failure(tmp_path, capsys, monkeypatch):
+    text = (CATALOG_DIR / "methods" / "blackvip.yaml").read_text(encoding="utf-8")
+    new = tmp_path / "blackvip-two.yaml"
+    new.write_text(text.replace("id: blackvip", "id: blackvip-two").replace("name: Black-box visual prompting",
+                                                                          "name: Another black-box prompt")
+                   .replace("acronym: BlackVIP", "acronym: BlackVIP2").replace("'2303.14773'", "'2303.99999'")
+                   .replace("reprogramming.blackvip:build", "reprogramming.blackvip_two:build"),
+                   encoding="utf-8")
+    monkeypatch.setattr("reprogrammability.framework.validation_cli.run_catalog_check", lambda args: 0)
+    code, _, err = _run(capsys, "check", str(new))
+    assert code == 0 and "note: [glossary]" in err and "blackvip-two" in err
