@@ -14,4 +14,10 @@ if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 
 fi
 export NO_MKDOCS_2_WARNING=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 if [ $# -eq 0 ]; then set -- -m "not slow and not gpu"; fi
-exec python -m pytest "$@"
+# static checks first (ruff, import-linter contracts, mypy; NNR_LINT=0 skips them); the tests run either way
+lint=0
+if [ "${NNR_LINT:-1}" != 0 ]; then bash "$ROOT/scripts/lint.sh" || lint=$?; fi
+tests=0
+python -m pytest "$@" || tests=$?
+if [ "$tests" -ne 0 ]; then exit "$tests"; fi
+if [ "$lint" -ne 0 ]; then echo "[test] the tests passed but scripts/lint.sh failed" >&2; exit "$lint"; fi

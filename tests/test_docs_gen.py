@@ -325,3 +325,35 @@ def test_a_worker_that_runs_out_of_time_does_not_break_the_build(monkeypatch, tm
         (tmp_path / "docs-symbolic.json").read_text()) == {}          # failures are not cached
     page = docs_gen.method_page(CATALOG, CATALOG.method("bar"), forms["bar"])
     assert '!!! failure "The example could not be built"' in page
+
+
+def test_layers_come_from_importlinter_and_imports_from_the_sources():
+    from reprogrammability.docs_gen.pages import layout
+
+    layers = layout.declared_layers()
+    assert layers[0] == ["framework"] and layers[1] == ["catalog"] and layers[2] == ["implementations"]
+    assert {"cli", "bench", "docs_gen", "demo"} == set(layers[3])
+    rows = {(r["source"], r["target"]): r for r in layout.layer_imports()}
+    assert rows["implementations", "framework"]["direction"] == "down"
+    assert rows["implementations", "framework"]["modules"] > 50
+    assert ("framework", "bench") not in rows
+    assert layout.layers_svg().startswith(b"<?xml")
+
+
+def test_import_cycles_and_long_modules_are_found(tmp_path):
+    from reprogrammability.docs_gen import import_graph
+    from reprogrammability.docs_gen.pages import layout
+
+    (tmp_path / "reprogrammability").mkdir()
+    (tmp_path / "reprogrammability" / "__init__.py").write_text("")
+    (tmp_path / "framework").mkdir()
+    (tmp_path / "framework" / "__init__.py").write_text("")
+    (tmp_path / "framework" / "a.py").write_text("from . import b\n" + "x = 1\n" * 30)
+    (tmp_path / "framework" / "b.py").write_text("from .a import x\n")
+    (tmp_path / "framework" / "c.py").write_text("def lazy():\n    from . import a\n")  # lazy: no circle
+    (tmp_path / "framework" / "d.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import e\n")
+    (tmp_path / "framework" / "e.py").write_text("from . import d\n")
+    cycles = import_graph.import_cycles(tmp_path)
+    assert cycles == [["reprogrammability.framework.a", "reprogrammability.framework.b"]]
+    assert layout.long_modules(tmp_path, limit=20) == [("reprogrammability.framework.a", 31)]
+    assert import_graph.import_cycles() == []  # the package itself has no import circle

@@ -18,7 +18,7 @@ def axis_section(catalog: Any, axis: str, source: str) -> str:
     from reprogrammability.framework.axes import AXES as ENUMS
     from reprogrammability.framework.axes import Access, Modality, Paradigm
 
-    enums = {**ENUMS, "paradigm": Paradigm, "access": Access, "modality": Modality}
+    enums: dict[str, Any] = {**ENUMS, "paradigm": Paradigm, "access": Access, "modality": Modality}
     if axis not in enums:
         raise ValueError(f"axis: {axis!r} is not one of {sorted(enums)}")
     lines = []
@@ -65,7 +65,44 @@ def stats_section(catalog: Any) -> str:
     )
 
 
+def layer_imports_section() -> str:
+    """The imports between the package's parts, as a table (for the contributor page)."""
+    from .pages.layout import layer_imports
+
+    lines = ["| part | imports | modules | direction |", "|---|---|---:|---|"]
+    for row in layer_imports():
+        lines.append(f"| `{row['source']}` | `{row['target']}` | {row['modules']} | {row['direction']} |")
+    return "\n".join(lines) + "\n"
+
+
+def import_cycles_section() -> str:
+    from .import_graph import import_cycles
+
+    cycles = import_cycles()
+    if not cycles:
+        return "No import circle: no module imports itself back, directly or through others, when it is imported.\n"
+    return (
+        "Import circles (modules that import each other at import time):\n\n"
+        + "\n".join("- " + ", ".join(f"`{m}`" for m in cycle) for cycle in cycles)
+        + "\n"
+    )
+
+
+def long_modules_section() -> str:
+    from .pages.layout import LONG_MODULE, long_modules
+
+    rows = long_modules()
+    if not rows:
+        return f"No module has more than {LONG_MODULE} lines.\n"
+    lines = ["| module | lines |", "|---|---:|"]
+    lines += [f"| `{module}` | {count} |" for module, count in rows]
+    return "\n".join(lines) + "\n"
+
+
 MARKERS: dict[str, Callable[[Any, str, str], str]] = {
+    "layer-imports": lambda catalog, argument, source: layer_imports_section(),
+    "import-cycles": lambda catalog, argument, source: import_cycles_section(),
+    "long-modules": lambda catalog, argument, source: long_modules_section(),
     "axis-values": lambda catalog, argument, source: axis_section(catalog, argument, source),
     "spec-rules": lambda catalog, argument, source: spec_rules_section(),
     "stats": lambda catalog, argument, source: stats_section(catalog),

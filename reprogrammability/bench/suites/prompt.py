@@ -71,11 +71,12 @@ def suite_prompt(s: Settings, device, clock: Clock, log, real: bool = False) -> 
         if method != "prompt_tuning":
             model, tokenizer = fresh_model()
         model = model.to(device)
+        config: Any
         if method == "prompt_tuning":
             config = PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=P)
         else:
             config = PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=P, prefix_projection=False)
-        peft_model = get_peft_model(model, config).to(device)
+        peft_model: Any = get_peft_model(model, config).to(device)
         theirs = peft_model.prompt_encoder["default"].embedding.weight
         with torch.no_grad():
             theirs.normal_(0, 0.1, generator=torch.Generator().manual_seed(1))

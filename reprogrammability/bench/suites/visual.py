@@ -133,7 +133,7 @@ def suite_visual(s: Settings, device, clock: Clock, log) -> tuple[list[Ratio], d
 
 def notes(report: dict[str, Any]) -> list[str]:
     """The work a reprogramming step adds to the bare step, timed alone."""
-    e = next((r["extra"] for r in report["ratios"] if r["name"] == "visual.step/bare"), {})
+    e: dict[str, Any] = next((r["extra"] for r in report["ratios"] if r["name"] == "visual.step/bare"), {})
     if "extra_work_s" not in e:
         return []
     return [

@@ -84,7 +84,7 @@ def method_page(catalog: Any, entry: Any, info: dict, glossary_names: Optional[d
     source = f"methods/{entry.id}.md"
     title = entry.name + (f" ({entry.acronym})" if entry.acronym and entry.acronym != entry.name else "")
     names = (glossary_names or {}).get(entry.id, [])
-    tags = []  # literature names: shown as tags and weighted heavily by the site's search
+    tags: list[str] = []  # literature names: shown as tags and weighted heavily by the site's search
     for name in [*names, *entry.aliases]:
         if name.casefold() not in {t.casefold() for t in tags}:
             tags.append(name)

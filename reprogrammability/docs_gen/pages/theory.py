@@ -46,11 +46,17 @@ def method_theory_lines(source: str, method_id: str) -> list[str]:
     return lines + [""]
 
 
-def theory_page(report: dict[str, Any] | None) -> str:
+def _verdict(row: dict[str, Any]) -> str:
+    return "passes" if row["passed"] else "**fails**"
+
+
+def theory_page(report: dict[str, Any] | None, thorough: dict[str, Any] | None = None) -> str:
+    """The page from the default report (with broken variants) and, when there is one, the ``--thorough`` report."""
     from reprogrammability.framework.theory import PROPOSITIONS
-    from reprogrammability.framework.theory.results import COMMAND
+    from reprogrammability.framework.theory.results import COMMAND, THOROUGH_COMMAND
 
     measured = {row["proposition"]: row for row in (report or {}).get("results", [])}
+    larger = {row["proposition"]: row for row in (thorough or {}).get("results", [])}
     broken: dict[str, list[dict]] = {}
     for row in (report or {}).get("broken_variants", []):
         broken.setdefault(row["proposition"], []).append(row)
@@ -64,7 +70,8 @@ def theory_page(report: dict[str, Any] | None) -> str:
         "variants (a wrong sign, a wrong gate, a wrong normalisation) that must fail, so no check passes vacuously.",
         "",
         f"Run them: `nnr theory list`, `nnr theory check [ID] [--thorough]`. The numbers below come from "
-        f"`benchmarks/results/theory.json`, written by `{COMMAND}`.",
+        f"`benchmarks/results/theory.json`, written by `{COMMAND}`, and for the larger instances from "
+        f"`benchmarks/results/theory_thorough.json`, written by `{THOROUGH_COMMAND}`.",
         "",
     ]
     if report:
@@ -77,16 +84,20 @@ def theory_page(report: dict[str, Any] | None) -> str:
         ]
     else:
         lines += ["No results yet: run the command above.", ""]
-    lines += ["| proposition | kind | source | measured | criterion | check |", "|---|---|---|---|---|---|"]
+    lines += [
+        "| proposition | kind | source | measured | check | `--thorough` | criterion |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for p in PROPOSITIONS:
-        row = measured.get(p.id)
+        row, big = measured.get(p.id), larger.get(p.id)
         source = p.sources[0]
         value = _number(row["value"]) if row else "not run"
-        status = ("passes" if row["passed"] else "**fails**") if row else ""
+        status = _verdict(row) if row else ""
         criterion = cell(row["criterion"]) if row else ""
+        big_value = f"{_number(big['value'])}, {_verdict(big)}" if big else "not run"
         lines.append(
             f"| [{cell(p.title)}](#{_anchor(p)}) | {p.kind} | {cell(source.authors.split(',')[0])} et al. "
-            f"{source.year} | {value} | {criterion} | {status} |"
+            f"{source.year} | {value} | {status} | {big_value} | {criterion} |"
         )
     lines.append("")
     for p in PROPOSITIONS:
@@ -105,11 +116,19 @@ def theory_page(report: dict[str, Any] | None) -> str:
         lines += [f"**Methods.** {links}", "", f"**How it is checked.** {p.how}", ""]
         row = measured.get(p.id)
         if row:
-            verdict = "passes" if row["passed"] else "**fails**"
             lines += [
                 f"**Measured.** {row['quantity']} = {_number(row['value'])} (criterion: {row['criterion']}; "
-                f"{row['instances']} instances, {row['seconds']:.1f} s): {verdict}.",
+                f"{row['instances']} instances, {row['seconds']:.1f} s): {_verdict(row)}.",
                 "",
+            ]
+            big = larger.get(p.id)
+            if big:
+                lines += [
+                    f"With `--thorough`: {_number(big['value'])} ({big['instances']} instances, "
+                    f"{big['seconds']:.1f} s): {_verdict(big)}.",
+                    "",
+                ]
+            lines += [
                 "| measurement | value |",
                 "|---|---|",
             ]
@@ -130,6 +149,7 @@ def theory_page(report: dict[str, Any] | None) -> str:
 
 
 def pages(site: Site) -> dict[str, Content]:
-    from reprogrammability.framework.theory.results import load_report
+    from reprogrammability.framework.theory.results import DEFAULT_PATH, THOROUGH_PATH, load_report
 
-    return {PAGE: theory_page(load_report(site.results_dir / "theory.json"))}
+    report, thorough = (load_report(site.results_dir / path.name) for path in (DEFAULT_PATH, THOROUGH_PATH))
+    return {PAGE: theory_page(report, thorough)}
