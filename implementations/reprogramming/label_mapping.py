@@ -258,7 +258,16 @@ class BayesianLabelMapping(StatisticalAlignment):
             raise ValueError(f"laplace: expected a finite λ ≥ 0, got {laplace!r}")
         self.laplace = float(laplace)
 
+    def _check_every_class_occurs(self, targets: Tensor) -> None:
+        missing = (torch.bincount(targets, minlength=self.num_target) == 0).nonzero().flatten().tolist()
+        if missing:
+            raise ValueError(
+                f"targets: target class(es) {missing[:10]} do not occur in the data; {type(self).__name__} "
+                "normalises ω per target class, so every class 0..C_t-1 needs at least one sample"
+            )
+
     def estimate(self, source_outputs: Tensor, targets: Tensor) -> Tensor:
+        self._check_every_class_occurs(targets)
         omega = blm_omega(source_outputs, targets, self.num_target, self.laplace)
         return _check_finite(omega, "targets", "every target class must occur in the data used by fit()")
 
@@ -284,6 +293,7 @@ class BayesianLabelMappingPlus(BayesianLabelMapping):
             raise ValueError(f"top_k: expected 1..{num_source}, got {top_k}")
 
     def estimate(self, source_outputs: Tensor, targets: Tensor) -> Tensor:
+        self._check_every_class_occurs(targets)
         omega = blm_plus_omega(source_outputs, targets, self.num_target, self.top_k, self.laplace)
         return _check_finite(
             omega,
