@@ -62,3 +62,38 @@ def test_coda_prompt_learns_task_after_task_without_touching_earlier_components(
         assert torch.equal(group[0], old)  # task 0's components, keys and attention are untouched by task 1
     assert part.orthogonality_penalty() >= 0
     assert rp.frozen.fingerprint() == fingerprint
+
+
+# --- UPT -------------------------------------------------------------------------------------------------
+
+from reprogrammability.implementations.prompt_tuning import upt  # noqa: E402
+from reprogrammability.implementations.prompt_tuning.coop import tiny_clip_example  # noqa: E402
+
+
+def test_upt_text_and_visual_prompts_come_from_one_refined_prompt():
+    model, tokenizer, names, images, labels = tiny_clip_example()
+    rp = upt.build(model, tokenizer=tokenizer, class_names=names, visual_length=2, ffn_dim=16)
+    text, visual = rp.inputs
+    refined = text.block(text.prompt.unsqueeze(0)).squeeze(0)
+    n_t = text.length
+    assert n_t == 4 and text.prompt.shape[0] == 6  # "a photo of a" + 2 visual rows
+    torch.testing.assert_close(text.prompts(), refined[:n_t])
+    torch.testing.assert_close(visual.prompts(), visual.coupling(refined[n_t:]))
+    # one source: the visual prompts depend on the text rows of U through the shared block's attention
+    grad = torch.autograd.grad(visual.prompts().sum(), text.prompt)[0]
+    assert grad[:n_t].abs().max() > 0 and grad[n_t:].abs().max() > 0
+    assert visual.tower == "vision" and text.tower == "text"
+
+
+def test_upt_training_lowers_the_loss_and_keeps_clip_frozen():
+    model, tokenizer, names, _, _ = tiny_clip_example()
+    images, labels = _images(6, 3), torch.tensor([0, 1, 2, 0, 1, 2])
+    rp = upt.build(model, tokenizer=tokenizer, class_names=names, visual_length=2, ffn_dim=16)
+    fingerprint = rp.frozen.fingerprint()
+    with torch.no_grad():
+        before = F.cross_entropy(rp(images), labels)
+    Trainer(rp, epochs=60, batch_size=6, learning_rate=0.01, progress=False).fit((images, labels))
+    with torch.no_grad():
+        after = F.cross_entropy(rp(images), labels)
+    assert after < before - 0.05  # the tiny random CLIP's logits move slowly (as for CoOp and MaPLe)
+    assert rp.frozen.fingerprint() == fingerprint
