@@ -20,12 +20,14 @@ SUBCOMMANDS: dict[str, str] = {
     "validate": "reprogrammability.framework.validation_cli",
     "bench": "reprogrammability.bench",
     "theory": "reprogrammability.framework.theory.cli",
+    "gpu-check": "reprogrammability.gpu_check",
 }
 """Subcommand name -> module with ``register(subparsers)``; a module that is absent is skipped."""
 
 CHECKS: dict[str, dict[str, str]] = {
     "bench": {"device": "device", "threads": "threads", "output": "output_directory"},
     "validate": {"steps": "steps", "seed": "seed"},
+    "gpu-check": {"device": "device", "steps": "steps"},
 }
 """Subcommand -> {argument dest: check in :func:`_argument_check`}: arguments of subcommands defined elsewhere,
 installed as their argparse types, so a bad value fails at parse time (exit 2), before any work."""
