@@ -1,6 +1,6 @@
-"""``nnr catalog``: list, papers, show, query, resolve, graph, export, crosscheck.
+"""``nnr catalog``: list, papers, show, query, resolve, graph, export, import-bib, crosscheck, check.
 
-Only argparse is imported at module level; each handler imports the catalog when it runs (no torch
+Printing lives in :mod:`.cli_output`. Only argparse is imported at module level; each handler imports the catalog when it runs (no torch
 ever; networkx only for ``graph`` and ``export --format graphml``). ``--json`` prints a JSON list of
 entries whose keys are the YAML field names.
 """
@@ -9,9 +9,20 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import sys
 from typing import Any, Callable
+
+from .cli_output import (
+    SYMBOLS,
+    dump,
+    method_rows,
+    print_json,
+    print_methods,
+    print_papers,
+    print_parameter_centric,
+    show_method,
+    show_paper,
+)
 
 __all__ = ["register"]
 
@@ -19,7 +30,6 @@ CHECK_NAMES = ("time-order", "glossary", "axis-rules")
 """The whole-catalog checks (:data:`reprogrammability.catalog.checks.CHECKS`), named here to keep start-up light."""
 
 _FILTERS = ("configuration", "operator", "location", "alignment", "paradigm", "modality", "access", "f_weights")
-_SYMBOLS = {"configuration": "λ", "operator": "τ", "location": "ℓ", "alignment": "ω"}
 
 
 # --- plumbing ------------------------------------------------------------------------------------------
@@ -63,18 +73,6 @@ def _catalog():
     return Catalog.load()
 
 
-def _print_json(items: list) -> None:
-    print(json.dumps(items, indent=2, ensure_ascii=False))
-
-
-def _dump(entry: Any) -> dict:
-    return entry.model_dump(mode="json")
-
-
-def _values(values) -> str:
-    return "+".join(v.value for v in values)
-
-
 def _filters(args: argparse.Namespace) -> dict:
     """The filters given on the command line; an empty value stays in, so that the query rejects it."""
     found: dict[str, Any] = {}
@@ -107,7 +105,7 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     }
     group = parser.add_argument_group("filters (repeat or comma-separate values: any of them matches)")
     for name, allowed in from_framework.items():
-        symbol = _SYMBOLS.get(name)
+        symbol = SYMBOLS.get(name)
         label = f"{symbol} {name}" if symbol else name
         group.add_argument(f"--{name.replace('_', '-')}", dest=name, action="append", metavar="VALUE",
                            help=f"{label}: {allowed}")
@@ -120,54 +118,6 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--text", metavar="WORDS", help="words that must all appear (ids, names, titles, summaries)")
 
 
-def _method_rows(methods) -> tuple[list, list]:
-    headers = ["id", "name", "paradigm", "λ", "τ", "ℓ", "ω", "access", "f", "year"]
-    rows = [
-        [
-            m.id, m.label, m.paradigm.symbol, _values(m.coordinates.configuration), _values(m.coordinates.operator),
-            _values(m.coordinates.location), _values(m.coordinates.alignment), m.access.value, m.f_weights.value,
-            m.year,
-        ]
-        for m in methods
-    ]
-    return headers, rows
-
-
-def _paper_rows(papers) -> tuple[list, list]:
-    headers = ["id", "year", "kind", "paradigm", "λ", "τ", "ℓ", "ω", "methods", "title"]
-    rows = [
-        [
-            p.id, p.year, p.kind.value, "+".join(x.symbol for x in p.paradigm), _values(p.coordinates.configuration),
-            _values(p.coordinates.operator), _values(p.coordinates.location), _values(p.coordinates.alignment),
-            ",".join(p.methods), p.title,
-        ]
-        for p in papers
-    ]
-    return headers, rows
-
-
-def _print_methods(methods, *, empty: str = "no methods match") -> None:
-    from reprogrammability.tables import format_table
-
-    if not methods:
-        print(empty)
-        return
-    headers, rows = _method_rows(methods)
-    print(format_table(rows, headers, max_width={1: 28}))
-    print(f"\n{len(methods)} method{'s' if len(methods) != 1 else ''}")
-
-
-def _print_papers(papers, *, empty: str = "no papers match") -> None:
-    from reprogrammability.tables import format_table
-
-    if not papers:
-        print(empty)
-        return
-    headers, rows = _paper_rows(papers)
-    print(format_table(rows, headers, max_width={8: 28, 9: 60}))
-    print(f"\n{len(papers)} paper{'s' if len(papers) != 1 else ''}")
-
-
 # --- handlers --------------------------------------------------------------------------------------------
 
 
@@ -176,9 +126,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
     catalog = _catalog()
     methods = catalog.query(**_filters(args))
     if args.json:
-        _print_json([_dump(m) for m in methods])
+        print_json([dump(m) for m in methods])
     else:
-        _print_methods(methods)
+        print_methods(methods)
     return 0
 
 
@@ -202,9 +152,9 @@ def _cmd_papers(args: argparse.Namespace) -> int:
                     raise ValueError(f"--kind: {_short(part)} is not one of {[k.value for k in PaperKind]}") from None
         papers = [p for p in papers if p.kind in kinds]
     if args.json:
-        _print_json([_dump(p) for p in papers])
+        print_json([dump(p) for p in papers])
     else:
-        _print_papers(papers)
+        print_papers(papers)
     return 0
 
 
@@ -214,96 +164,19 @@ def _cmd_query(args: argparse.Namespace) -> int:
     kind = "all" if args.all else "papers" if args.papers else "methods"
     entries = catalog.query(kind=kind, **_filters(args))
     if args.json:
-        _print_json([_dump(e) for e in entries])
+        print_json([dump(e) for e in entries])
         return 0
     from .models import MethodEntry
 
     methods = [e for e in entries if isinstance(e, MethodEntry)]
     papers = [e for e in entries if not isinstance(e, MethodEntry)]
     if kind in ("methods", "all"):
-        _print_methods(methods)
+        print_methods(methods)
     if kind == "all":
         print()
     if kind in ("papers", "all"):
-        _print_papers(papers)
+        print_papers(papers)
     return 0
-
-
-def _show_method(catalog, method) -> None:
-    from reprogrammability.tables import format_table, wrap
-
-    print(f"{method.name}" + (f" ({method.acronym})" if method.acronym else ""))
-    print(f"  id             {method.id}")
-    if method.aliases:
-        print(f"  also called    {', '.join(method.aliases)}")
-    print(f"  paradigm       {method.paradigm.value} ({method.paradigm.symbol})")
-    modality = method.modality.value + (f" -> {method.task_modality.value}" if method.task_modality else "")
-    print(f"  modality       {modality}")
-    print(f"  access         {method.access.value}: {method.access.meaning}")
-    print(f"  f's weights    {method.f_weights.value}: {method.f_weights.meaning}")
-    rows = []
-    for axis, symbol in _SYMBOLS.items():
-        values = getattr(method.coordinates, axis)
-        rows.append([f"{symbol} {axis}", _values(values), "; ".join(v.meaning for v in values)])
-    print()
-    print(format_table(rows, ["axis", "value", "meaning"], indent="  ", max_width={2: 80}))
-    if method.program:
-        print(f"  program        {', '.join(p.value for p in method.program)} (what I does; τ follows from it)")
-    if method.readout:
-        print(f"  readout        {', '.join(r.value for r in method.readout)} (how f is read; ω follows from it)")
-    paper = method.paper
-    print()
-    print(f"  paper          {paper.title}")
-    print(f"                 {'; '.join(paper.authors)}")
-    print(f"                 {paper.venue} {paper.year}" + (f", arXiv {paper.arxiv}" if paper.arxiv else "")
-          + (f"; first public {paper.first_public.isoformat()}" if paper.first_public else ""))
-    if paper.url:
-        print(f"                 {paper.url}")
-    if method.code_url:
-        print(f"  code           {method.code_url}")
-    print(f"  implementation {method.implementation}")
-    if method.relations:
-        print("  builds on      " + "; ".join(f"{r.type.value} {r.target}" for r in method.relations))
-    later = [
-        f"{other.id} ({r.type.value})"
-        for other in catalog.methods.values()
-        for r in other.relations
-        if r.target == method.id
-    ]
-    if later:
-        print(f"  built upon by  {', '.join(later)}")
-    papers = catalog.papers_about(method.id)
-    if papers:
-        shown = ", ".join(p.id for p in papers[:8]) + (f", … ({len(papers)} in all)" if len(papers) > 8 else "")
-        print(f"  papers         {shown}")
-    print()
-    print(wrap(method.summary))
-    for field, reason in method.rationale.items():
-        print()
-        print(wrap(f"Why {field.value}: {reason}"))
-
-
-def _show_paper(catalog, paper) -> None:
-    from reprogrammability.tables import wrap
-
-    print(paper.title)
-    print(f"  id          {paper.id}")
-    print(f"  authors     {'; '.join(paper.authors)}")
-    print(f"  venue       {paper.venue} {paper.year}" + (f", arXiv {paper.arxiv}" if paper.arxiv else ""))
-    if paper.url:
-        print(f"  url         {paper.url}")
-    print(f"  kind        {paper.kind.value} of {', '.join(paper.methods)}")
-    print(f"  paradigm    {'+'.join(p.value for p in paper.paradigm)}")
-    modality = paper.modality.value + (f" -> {paper.task_modality.value}" if paper.task_modality else "")
-    print(f"  modality    {modality}")
-    print(f"  coordinates {paper.coordinates}")
-    print(f"  access      {paper.resolved_access.value}")
-    print(f"  f_weights   {paper.f_weights.value}: {paper.f_weights.meaning}")
-    print()
-    print(wrap(paper.summary))
-    for field, reason in paper.rationale.items():
-        print()
-        print(wrap(f"Why {field.value}: {reason}"))
 
 
 @_guard
@@ -311,7 +184,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     catalog = _catalog()
     entries = [catalog.get(entry_id) for entry_id in args.id]
     if args.json:
-        _print_json([_dump(e) for e in entries])
+        print_json([dump(e) for e in entries])
         return 0
     from .models import MethodEntry
 
@@ -319,27 +192,10 @@ def _cmd_show(args: argparse.Namespace) -> int:
         if index:
             print("\n" + "─" * 60 + "\n")
         if isinstance(entry, MethodEntry):
-            _show_method(catalog, entry)
+            show_method(catalog, entry)
         else:
-            _show_paper(catalog, entry)
+            show_paper(catalog, entry)
     return 0
-
-
-def _print_parameter_centric(catalog, term) -> None:
-    from reprogrammability.tables import wrap
-
-    names = term.term + (f" ({', '.join(term.variants)})" if term.variants else "")
-    print(f"{names}: parameter-centric adaptation (PCA), not reprogramming")
-    print(f"  f_weights: {term.f_weights.value} ({term.f_weights.meaning})")
-    print(wrap(term.definition))
-    print()
-    print(wrap("What distinguishes it from reprogramming: " + term.distinction))
-    print()
-    print("  nearest reprogramming relatives:")
-    for relative in term.relatives:
-        print(f"   - {relative.method} ({catalog.methods[relative.method].coordinates})")
-        print(wrap(relative.why, indent="       "))
-    print()
 
 
 @_guard
@@ -354,7 +210,7 @@ def _cmd_resolve(args: argparse.Namespace) -> int:
         raise ValueError("term: give a name, e.g. 'soft prompt', 'label mapping' or 'LoRA'")
     resolution = catalog.resolve(term)
     if args.json:
-        _print_json(resolution.to_dicts())
+        print_json(resolution.to_dicts())
         return 0 if resolution else 1
     if not resolution:
         close = suggestions(catalog, term)
@@ -374,16 +230,16 @@ def _cmd_resolve(args: argparse.Namespace) -> int:
             print(f"{head}  [{paradigms}; {sense.coordinates}]")
             print(wrap(sense.meaning, indent="     "))
             if sense.methods:
-                headers, rows = _method_rows([catalog.methods[m] for m in sense.methods])
+                headers, rows = method_rows([catalog.methods[m] for m in sense.methods])
                 print(format_table(rows, headers, indent="     ", max_width={1: 26}))
         if glossary_term.see_also:
             print(f"\n  see also: {', '.join(glossary_term.see_also)}")
         print()
     for pca_term in resolution.parameter_centric:
-        _print_parameter_centric(catalog, pca_term)
+        print_parameter_centric(catalog, pca_term)
     if not resolution.terms and resolution.methods:
         print(f"{_short(term)} names a catalogued method:")
-        _print_methods(resolution.methods)
+        print_methods(resolution.methods)
     return 0
 
 
@@ -393,7 +249,7 @@ def _cmd_graph(args: argparse.Namespace) -> int:
     if args.path:
         path = catalog.lineage_path(*args.path)
         if args.json:
-            _print_json([_dump(catalog.methods[m]) for m in path])
+            print_json([dump(catalog.methods[m]) for m in path])
         elif path:
             print(" — ".join(path))
         else:
@@ -407,17 +263,17 @@ def _cmd_graph(args: argparse.Namespace) -> int:
             raise ValueError("--axes: an empty value compares nothing; give axes such as 'operator,location'")
         same = catalog.sharing_coordinates(args.shared, axes) if axes else catalog.sharing_coordinates(args.shared)
         if args.json:
-            _print_json([_dump(catalog.methods[m]) for m in same])
+            print_json([dump(catalog.methods[m]) for m in same])
         else:
             print(f"methods with the coordinates of {args.shared} ({catalog.methods[args.shared].coordinates}"
                   + (f", on {', '.join(axes)}" if axes else "") + "):")
-            _print_methods([catalog.methods[m] for m in same], empty="  none")
+            print_methods([catalog.methods[m] for m in same], empty="  none")
         return 0
     if args.id:
         before = catalog.builds_on(args.id)
         after = catalog.built_upon_by(args.id)
         if args.json:
-            _print_json([
+            print_json([
                 {"id": args.id, "builds_on": before, "built_upon_by": after}
             ])
             return 0
@@ -433,7 +289,7 @@ def _cmd_graph(args: argparse.Namespace) -> int:
         edges[kind] = edges.get(kind, 0) + 1
     relations = [(u, d["type"], v) for u, v, d in graph.edges(data=True) if d.get("kind") == "relation"]
     if args.json:
-        _print_json([{"source": u, "type": t, "target": v} for u, t, v in sorted(relations)])
+        print_json([{"source": u, "type": t, "target": v} for u, t, v in sorted(relations)])
         return 0
     from reprogrammability.tables import format_table
 
@@ -498,7 +354,7 @@ def _cmd_crosscheck(args: argparse.Namespace) -> int:
 
     rows = crosscheck(_catalog(), args.survey)
     if args.json:
-        _print_json([r.to_dict() for r in rows])
+        print_json([r.to_dict() for r in rows])
     elif args.markdown:
         sys.stdout.write(crosscheck_markdown(rows))
     else:
@@ -541,7 +397,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
             print(f"nnr catalog check: note: {note}", file=sys.stderr)
         if misfits:
             if args.json:
-                _print_json([f.to_dict() for f in misfits])
+                print_json([f.to_dict() for f in misfits])
             else:
                 print(f"nnr catalog check: {args.entry} does not fit the catalog:", file=sys.stderr)
                 for finding in misfits:
@@ -560,14 +416,14 @@ def _cmd_check(args: argparse.Namespace) -> int:
         catalog = _catalog()
     except CatalogError as error:
         if args.json:
-            _print_json([{"check": "load", "file": error.file, "field": error.field, "entry": error.entry or "",
+            print_json([{"check": "load", "file": error.file, "field": error.field, "entry": error.entry or "",
                           "message": error.detail}])
         else:
             print(f"nnr catalog check: the catalog does not load: {error}", file=sys.stderr)
         return 1
     findings = check_catalog(catalog, args.only)
     if args.json:
-        _print_json([f.to_dict() for f in findings])
+        print_json([f.to_dict() for f in findings])
     else:
         for finding in findings:
             print(finding)
