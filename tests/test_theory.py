@@ -4,6 +4,7 @@ deliberately broken variant fails, the metadata is complete, and ``nnr theory`` 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from reprogrammability.cli import main
 from reprogrammability.framework import theory
-from reprogrammability.framework.theory.results import DEFAULT_PATH, load_report
+from reprogrammability.framework.theory.results import DEFAULT_PATH, THOROUGH_PATH, load_report
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = [(p.id, name) for p in theory.PROPOSITIONS for name in p.variants]
@@ -64,8 +65,10 @@ def test_every_proposition_is_complete_and_cites_its_source():
         assert proposition.statement.count("$") % 2 == 0, proposition.id
         assert proposition.assumptions and proposition.how and proposition.variants, proposition.id
         assert set(proposition.methods) <= methods, (proposition.id, set(proposition.methods) - methods)
+        assert any(source.arxiv for source in proposition.sources), proposition.id
         for source in proposition.sources:
-            assert source.arxiv and source.year > 2000 and source.venue and source.authors, source
+            assert source.year > 1900 and source.venue and source.authors and source.title, source
+            assert source.arxiv is None or re.fullmatch(r"\d{4}\.\d{4,5}", source.arxiv), source
         proposition.check_function()  # the check is importable
 
 
@@ -117,19 +120,28 @@ def test_committed_results_cover_every_proposition():
     assert {(row["proposition"], row["variant"]) for row in report["broken_variants"]} == set(VARIANTS)
     assert not any(row["passed"] for row in report["broken_variants"])
     assert report["machine"] and report["versions"]["torch"] and report["seed"] == 0
+    thorough = load_report(ROOT / THOROUGH_PATH)
+    assert thorough is not None, f"run: {theory.results.THOROUGH_COMMAND}"
+    assert thorough["thorough"] and thorough["command"] == theory.results.THOROUGH_COMMAND
+    assert [row["proposition"] for row in thorough["results"]] == theory.ids()
+    assert all(row["passed"] and row["thorough"] for row in thorough["results"])
+    for small, large in zip(report["results"], thorough["results"]):
+        assert large["instances"] >= small["instances"], large["proposition"]
 
 
 def test_theory_page_renders_statements_sources_and_measured_values():
     from reprogrammability.docs_gen.pages.theory import theory_page
 
     report = load_report(ROOT / DEFAULT_PATH)
-    page = theory_page(report)
+    page = theory_page(report, load_report(ROOT / THOROUGH_PATH))
     for proposition in theory.PROPOSITIONS:
         assert f"## {proposition.title}" in page
         assert proposition.statement in page
-        assert all(f"arXiv:{source.arxiv}" in page for source in proposition.sources)
+        assert all(f"arXiv:{source.arxiv}" in page for source in proposition.sources if source.arxiv)
+        assert all(source.title in page for source in proposition.sources)
     for row in report["results"]:
         assert f"{row['value']:.3g}" in page
+    assert page.count("With `--thorough`:") == len(theory.PROPOSITIONS)
     assert ": not run." not in page and "the check is vacuous" not in page
     assert "No results yet" in theory_page(None)
 

@@ -72,7 +72,7 @@ def _check(args: argparse.Namespace) -> int:
             report = {"results": [result.to_dict()], "broken_variants": []}
         else:
             log = (lambda message: None) if args.json else (lambda message: print(message, file=sys.stderr))
-            report = run_report(args.id, args.thorough, args.seed, args.variants, log=log)
+            report = run_report(args.id, args.thorough, args.seed, args.variants, log=log, output=args.output)
     except (KeyError, ValueError) as error:
         print(f"nnr theory: {error.args[0] if error.args else error}", file=sys.stderr)
         return 2

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 __all__ = ["Source", "Proposition", "CheckResult", "KINDS"]
 
-KINDS = ("identity", "bound", "limitation")
+KINDS = ("identity", "bound", "statistical", "limitation")
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,8 @@ class Proposition:
     id: str
     title: str
     kind: str
-    """``"identity"`` (an equality checked to a residual), ``"bound"`` (an inequality checked with its slack) or
+    """``"identity"`` (an equality checked to a residual), ``"bound"`` (an inequality checked with its slack),
+    ``"statistical"`` (an expectation checked against Monte-Carlo means with their standard errors) or
     ``"limitation"`` (a constructed counterexample)."""
     statement: str
     assumptions: tuple[str, ...]

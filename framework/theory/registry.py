@@ -15,7 +15,7 @@ HE_2022 = Source(
     2022,
     "ICLR",
     "2110.04366",
-    "Sec. 3.1, the closer look at prefix tuning",
+    "Sec. 3.1, a closer look at prefix tuning",
 )
 PETROV_2024 = Source(
     "When Do Prompting and Prefix-Tuning Work? A Theory of Capabilities and Limitations",
@@ -23,7 +23,7 @@ PETROV_2024 = Source(
     2024,
     "ICLR",
     "2310.19698",
-    "Sec. 4, prefix-tuning can only bias the output of an attention head",
+    "the analysis of prefix-tuning: it can only scale the content attention and bias the head output",
 )
 ELSAYED_2019 = Source(
     "Adversarial Reprogramming of Neural Networks",
@@ -47,7 +47,7 @@ LESTER_2021 = Source(
     2021,
     "EMNLP",
     "2104.08691",
-    "Sec. 2, soft prompts and their initialisation from vocabulary embeddings",
+    "soft prompts and their initialisation from vocabulary embeddings",
 )
 TSAI_2020 = Source(
     "Transfer Learning without Knowing: Reprogramming Black-box Machine Learning Models with Scarce Data and "
@@ -72,7 +72,7 @@ CAI_2024 = Source(
     2024,
     "NeurIPS",
     "2410.24018",
-    "Eq. 5-7, BLM and BLM+",
+    "the BLM and BLM+ estimators",
 )
 VON_OSWALD_2023 = Source(
     "Transformers Learn In-Context by Gradient Descent",
@@ -88,7 +88,7 @@ WANG_2023 = Source(
     2023,
     "NeurIPS",
     "2305.18787",
-    "Sec. 4, limitations of prompt tuning on a single-layer transformer",
+    "the limitation results for a single-layer transformer",
 )
 YANG_2021 = Source(
     "Voice2Series: Reprogramming Acoustic Models for Time Series Classification",
@@ -97,6 +97,30 @@ YANG_2021 = Source(
     "ICML",
     "2106.09296",
     "Theorem 1, population risk of reprogramming",
+)
+NESTEROV_2017 = Source(
+    "Random Gradient-Free Minimization of Convex Functions",
+    "Nesterov, Spokoiny",
+    2017,
+    "Foundations of Computational Mathematics",
+    None,
+    "the Gaussian-smoothing identity of the random oracle",
+)
+SPALL_1992 = Source(
+    "Multivariate Stochastic Approximation Using a Simultaneous Perturbation Gradient Approximation",
+    "Spall",
+    1992,
+    "IEEE Transactions on Automatic Control",
+    None,
+    "SPSA",
+)
+OH_2023 = Source(
+    "BlackVIP: Black-Box Visual Prompting for Robust Transfer Learning",
+    "Oh, Hwang, Lee, Lim, Jung, Jung, Choi, Song",
+    2023,
+    "CVPR",
+    "2303.14773",
+    "SPSA-GC",
 )
 
 PROPOSITIONS: tuple[Proposition, ...] = (
@@ -155,7 +179,7 @@ PROPOSITIONS: tuple[Proposition, ...] = (
         },
         own=(
             "The exact identity is the paper's; the copy task, the parameter-matched rank-1 LoRA and the training "
-            "budget are our construction (the paper's own experiments use pretrained transformers on sorting-type tasks)."
+            "budget are our construction."
         ),
         how=(
             "(a) 20 random heads (100 with `--thorough`): residual of the renormalised content attention and of the "
@@ -170,8 +194,8 @@ PROPOSITIONS: tuple[Proposition, ...] = (
         kind="identity",
         statement=(
             r"If the first layer is affine, $g(x) = W * x + b$, then $g(x + \delta) = W * x + (b + W * \delta)$: "
-            r"an additive program (RCA at the input) is the input-independent, spatially varying bias change "
-            r"$W * \delta$, a restricted change of $f$'s own first-layer parameters (PCA). The padding program "
+            r"an additive input program (reprogramming) is the input-independent, spatially varying bias change "
+            r"$W * \delta$, i.e. a restricted parameter-centric adaptation (PCA) of the first layer. The padding program "
             r"$\delta = M \odot \theta$ changes $g$ only on the receptive field of the frame $M$. The reachable "
             r"perturbations $\{W * \delta\}$ form a linear subspace of dimension at most $C_{\mathrm{in}} H W$, "
             r"while a weight change $\Delta W$ changes $g$ by $\Delta W * x$, which depends on $x$ and is not reachable."
@@ -301,14 +325,16 @@ PROPOSITIONS: tuple[Proposition, ...] = (
         check="prompt_limits:check",
         variants={"meeting-rays": "targets built on rays that meet at a common c, so the dataset is memorisable"},
         own=(
-            "The numerical lower bound $E^*$ over $(c, \\lambda)$ and the trained comparison are our way of checking "
-            "the paper's construction; the rank-2 LoRA is the comparison the paper draws."
+            "The convex-combination decomposition and the comparison with LoRA are the paper's; the restatement as "
+            "two rays that must meet, the numerical lower bound $E^*$ over $(c, \\lambda)$ and the trained prompts "
+            "are our way of checking the construction."
         ),
         how=(
             "10 random instances of the decomposition ($d = 4$; 30 with `--thorough`, $d = 8$); on one constructed "
-            "dataset, $E^* = \\min_{c, \\lambda} \\sum_i \\lVert \\lambda_i a_i + (1-\\lambda_i)c - t_i\\rVert^2 / "
+            "dataset (targets $t_i = a_i + r\\,n_i$, $n_1, n_2$ orthonormal and orthogonal to $a_1 - a_2$: skew rays at "
+            "distance $\\lVert a_1 - a_2\\rVert$), $E^* = \\min_{c, \\lambda} \\sum_i \\lVert \\lambda_i a_i + (1-\\lambda_i)c - t_i\\rVert^2 / "
             "\\sum_i \\lVert t_i\\rVert^2$ (closed-form $c$ on an 801×801 grid of λ), prompts of length 1, 2 and 8 "
-            "trained with Adam (300 steps) and a rank-2 LoRA of $W_V$."
+            "trained with Adam (300 steps), and a rank-2 update of $W_V$ solved in closed form."
         ),
     ),
     Proposition(
@@ -334,13 +360,44 @@ PROPOSITIONS: tuple[Proposition, ...] = (
         check="risk_bound:check",
         variants={"wrong-sign": "the alignment term subtracted instead of added"},
         own=(
-            "The instance (the shipped TinyCNN's logits, noise images as source, smooth images plus three programs "
+            "The instance (the shipped TinyCNN's logits, noise images as source, smooth images plus four programs "
             "as target, the loss and labelling above) and the tighter 1-Lipschitz form are ours; the 2√K bound is the "
             "paper's Theorem 1 as we read it."
         ),
         how=(
-            "96 source and 96 target images (256 with `--thorough`), programs: none, random, random frame; per "
-            "program the target risk, $W_1$ and both bounds; the reported value is the smallest slack."
+            "96 source and 96 target images (256 with `--thorough`), programs: none, random, random frame, and a "
+            "program trained to minimise $W_1$ (25 Adam steps; 60 with `--thorough`); per program the target risk, "
+            "$W_1$ and both bounds; the reported value is the smallest slack."
+        ),
+    ),
+    Proposition(
+        id="zeroth-order-unbiased",
+        title="Zeroth-order gradient estimates are unbiased for a quadratic loss",
+        kind="statistical",
+        statement=(
+            r"For $u \sim \mathcal N(0, I)$, $\mathbb E_u\big[\tfrac{L(\theta + \beta u) - L(\theta)}{\beta}\, u\big] "
+            r"= \nabla L_\beta(\theta)$ with $L_\beta(\theta) = \mathbb E_u L(\theta + \beta u)$ the Gaussian smoothing; "
+            r"for a quadratic $L(\theta) = \tfrac12 \theta^\top A \theta + b^\top \theta$, $\nabla L_\beta = \nabla L$. "
+            r"The same holds for directions uniform on the unit sphere scaled by $d$ (the random gradient-free "
+            r"estimate of BAR) and for the central difference along Rademacher directions "
+            r"$\mathbb E_\Delta\big[\tfrac{L(\theta + c\Delta) - L(\theta - c\Delta)}{2c}\, \Delta\big] = \nabla L$ "
+            r"(SPSA, used by BlackVIP)."
+        ),
+        assumptions=(
+            r"$L$ quadratic (for a general smooth $L$ the Gaussian estimate is unbiased for $\nabla L_\beta$, "
+            r"not $\nabla L$); directions independent of each other.",
+        ),
+        sources=(NESTEROV_2017, SPALL_1992, TSAI_2020, OH_2023),
+        methods=("bar", "blackvip"),
+        check="zeroth_order:check",
+        variants={
+            "missing-dimension-factor": "the sphere estimate without its factor $d$",
+            "central-without-half": "the central difference divided by $c$ instead of $2c$",
+        },
+        own="The check is ours; the identities are the sources' (the quadratic case of the smoothing identity).",
+        how=(
+            "6 random quadratics (20 with `--thorough`), $d \\le 12$ (24), 8,000 directions (40,000) of each kind: "
+            "the largest |z| of a coordinate of the mean estimate against $\\nabla L$, with its standard error."
         ),
     ),
 )

@@ -1,6 +1,7 @@
 """Run the checks and write ``benchmarks/results/theory.json`` (machine, versions, seeds, every result).
 
-Reproduce: ``nnr theory check --variants --output benchmarks/results/theory.json``.
+Reproduce: ``nnr theory check --variants --output benchmarks/results/theory.json`` (default shapes, every broken
+variant) and ``nnr theory check --thorough --output benchmarks/results/theory_thorough.json``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,18 @@ from .registry import PROPOSITIONS, get
 
 COMMAND = "nnr theory check --variants --output benchmarks/results/theory.json"
 DEFAULT_PATH = Path("benchmarks") / "results" / "theory.json"
+THOROUGH_COMMAND = "nnr theory check --thorough --output benchmarks/results/theory_thorough.json"
+THOROUGH_PATH = Path("benchmarks") / "results" / "theory_thorough.json"
+
+
+def command(only: str | None, thorough: bool, seed: int, variants: bool, output: str | None) -> str:
+    """The ``nnr theory check`` command line that writes this report."""
+    words = ["nnr theory check"] + ([only] if only else [])
+    words += ["--thorough"] if thorough else []
+    words += [f"--seed {seed}"] if seed else []
+    words += ["--variants"] if variants else []
+    words += [f"--output {output}"] if output else []
+    return " ".join(words)
 
 
 def environment() -> dict[str, Any]:
@@ -51,6 +64,7 @@ def run_report(
     seed: int = 0,
     variants: bool = False,
     log: Callable[[str], None] | None = None,
+    output: str | None = None,
 ) -> dict[str, Any]:
     """Every check (and with ``variants`` every broken variant) as one JSON-ready report."""
     log = log or (lambda message: None)
@@ -68,7 +82,7 @@ def run_report(
                     {"proposition": proposition.id, "variant": name, "passed": outcome.passed, "value": outcome.value}
                 )
     return {
-        "command": COMMAND,
+        "command": command(only, thorough, seed, variants, output),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **environment(),
         "seed": seed,

@@ -45,12 +45,13 @@ def check(thorough: bool = False, seed: int = 0, variant: str | None = None) -> 
     from reprogrammability.implementations.prompt_tuning.common import token_ids
     from reprogrammability.implementations.prompt_tuning.soft_prompt import SoftPrompt, text_init
 
-    worst, count, moved = 0.0, 0, float("inf")
+    worst, count, moved, untouched = 0.0, 0, float("inf"), True
     per_model: dict[str, float] = {}
     texts = TEXTS if thorough else TEXTS[:2]
     with one_thread():
         for name, model, tokenizer in _models(thorough, seed):
             model = model.double().eval().requires_grad_(False)  # float32 weights are exact in float64; f stays frozen
+            before = [parameter.detach().clone() for parameter in model.parameters()]
             embedding = model.get_input_embeddings()
             model_worst = 0.0
             for text in texts:
@@ -78,13 +79,22 @@ def check(thorough: bool = False, seed: int = 0, variant: str | None = None) -> 
                     nearest = torch.cdist(stepped, embedding.weight).min(dim=1).values.max()
                 moved = min(moved, float(nearest))
             per_model[f"{name}_max_abs_difference"] = model_worst
+            drift = max(float((p - b).abs().max()) for p, b in zip(model.parameters(), before))
+            untouched &= drift == 0.0 and all(p.grad is None for p in model.parameters())
             worst = max(worst, model_worst)
     return CheckResult(
-        passed=worst <= TOLERANCE and moved > 0,
+        passed=worst <= TOLERANCE and moved > 0 and untouched,
         quantity="max |f(soft prompt at E[text]; x) − f(text; x)|",
         value=worst,
-        criterion=f"≤ {TOLERANCE:g}; after one gradient step the prompt is off every token embedding",
-        measurements={**per_model, "distance_to_nearest_token_after_one_step": moved},
+        criterion=(
+            f"≤ {TOLERANCE:g}; after one gradient step the prompt is off every token embedding; f unchanged and "
+            "without gradients"
+        ),
+        measurements={
+            **per_model,
+            "distance_to_nearest_token_after_one_step": moved,
+            "frozen_model_unchanged_without_gradients": untouched,
+        },
         instances=count,
         thorough=thorough,
         seed=seed,
