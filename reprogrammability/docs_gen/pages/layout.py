@@ -58,7 +58,7 @@ def layers_svg(root: Path = REPO_ROOT) -> bytes:
     layers = declared_layers(root)
     imports = layer_imports(root)
     parts = {part for row in layers for part in row}
-    others = sorted({p for row in imports for p in (row["source"], row["target"])} - parts - {"__main__"})
+    others = sorted({p for edge in imports for p in (edge["source"], edge["target"])} - parts - {"__main__"})
     rows = [*layers, others] if others else layers
     position: dict[str, tuple[float, float]] = {}
     for y, row in enumerate(rows):
@@ -66,12 +66,12 @@ def layers_svg(root: Path = REPO_ROOT) -> bytes:
             position[part] = ((x - (len(row) - 1) / 2) * 2.2, y * 1.6)
     width = max(len(row) for row in rows) * 2.2 + 1.5
     fig, ax = plt.subplots(figsize=(width, 1.6 * len(rows) + 0.8))
-    for row in imports:
-        if row["source"] not in position or row["target"] not in position:
+    for edge in imports:
+        if edge["source"] not in position or edge["target"] not in position:
             continue
-        up = row["direction"] == "up"
-        colour = "#c0392b" if up else "#444444" if row["direction"] != "none" else "#999999"
-        (x0, y0), (x1, y1) = position[row["source"]], position[row["target"]]
+        up = edge["direction"] == "up"
+        colour = "#c0392b" if up else "#444444" if edge["direction"] != "none" else "#999999"
+        (x0, y0), (x1, y1) = position[edge["source"]], position[edge["target"]]
         ax.annotate(
             "",
             xy=(x1, y1),
@@ -79,14 +79,14 @@ def layers_svg(root: Path = REPO_ROOT) -> bytes:
             arrowprops=dict(
                 arrowstyle="-|>",
                 color=colour,
-                lw=0.6 + 0.25 * min(row["modules"], 8),
+                lw=0.6 + 0.25 * min(edge["modules"], 8),
                 linestyle="--" if up else "-",
                 shrinkA=16,
                 shrinkB=16,
                 connectionstyle="arc3,rad=0.15",
             ),
         )
-        ax.text((x0 + x1) / 2 + 0.12, (y0 + y1) / 2, str(row["modules"]), fontsize=7, color=colour)
+        ax.text((x0 + x1) / 2 + 0.12, (y0 + y1) / 2, str(edge["modules"]), fontsize=7, color=colour)
     for part, (x, y) in sorted(position.items()):
         outside = part not in parts
         ax.text(
