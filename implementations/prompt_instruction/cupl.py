@@ -44,17 +44,8 @@ def example():
     return clip_example(build, descriptions=descriptions)
 
 
-@register_method(
-    "cupl",
-    paradigm="prompt-instruction",
-    configuration="fixed",
-    operator="concatenative",
-    location="input",
-    alignment="identity",
-    modality="vision-language",
-    config=CuPLConfig,
-    example=example,
-)
+@register_method("cupl", "prompt-instruction", "λ=fixed τ=concatenative ℓ=input ω=identity",
+                 modality="vision-language", config=CuPLConfig, example=example)
 def build(model, config: CuPLConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """CuPL: LM-generated class descriptions as an ensemble of CLIP prompts."""
     config = resolve_config(CuPLConfig, config, overrides)

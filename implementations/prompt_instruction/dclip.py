@@ -38,17 +38,8 @@ def example():
     return clip_example(build, descriptors=descriptors)
 
 
-@register_method(
-    "dclip",
-    paradigm="prompt-instruction",
-    configuration="fixed",
-    operator="concatenative",
-    location="input",
-    alignment="rule-based",
-    modality="vision-language",
-    config=DCLIPConfig,
-    example=example,
-)
+@register_method("dclip", "prompt-instruction", "λ=fixed τ=concatenative ℓ=input ω=rule-based",
+                 modality="vision-language", config=DCLIPConfig, example=example)
 def build(model, config: DCLIPConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Classification by description: mean similarity over each class's descriptor prompts."""
     config = resolve_config(DCLIPConfig, config, overrides)

@@ -33,17 +33,8 @@ def example():
     return marker_example(build, sigma=1.5)
 
 
-@register_method(
-    "fgvp",
-    paradigm="prompt-instruction",
-    configuration="fixed",
-    operator="parametric",
-    location="input",
-    alignment="identity",
-    modality="vision-language",
-    config=FGVPConfig,
-    example=example,
-)
+@register_method("fgvp", "prompt-instruction", "λ=fixed τ=parametric ℓ=input ω=identity",
+                 modality="vision-language", config=FGVPConfig, example=example)
 def build(model, config: FGVPConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """FGVP: blur outside the region mask, then CLIP zero-shot."""
     config = resolve_config(FGVPConfig, config, overrides)

@@ -36,17 +36,8 @@ def example():
     return marker_example(build)
 
 
-@register_method(
-    "red-circle",
-    paradigm="prompt-instruction",
-    configuration="fixed",
-    operator="additive",
-    location="input",
-    alignment="identity",
-    modality="vision-language",
-    config=RedCircleConfig,
-    example=example,
-)
+@register_method("red-circle", "prompt-instruction", "λ=fixed τ=additive ℓ=input ω=identity",
+                 modality="vision-language", config=RedCircleConfig, example=example)
 def build(model, config: RedCircleConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Red circle: draw a red ellipse around the region, then CLIP zero-shot."""
     config = resolve_config(RedCircleConfig, config, overrides)

@@ -40,17 +40,8 @@ def example():
     return marker_example(build, regions=2, class_names=("1", "2"))
 
 
-@register_method(
-    "set-of-mark",
-    paradigm="prompt-instruction",
-    configuration="fixed",
-    operator="additive",
-    location="input",
-    alignment="rule-based",
-    modality="vision-language",
-    config=SetOfMarkConfig,
-    example=example,
-)
+@register_method("set-of-mark", "prompt-instruction", "λ=fixed τ=additive ℓ=input ω=rule-based",
+                 modality="vision-language", config=SetOfMarkConfig, example=example)
 def build(model, config: SetOfMarkConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Set-of-Mark: numbered region overlays; the chosen mark number is mapped back to its region."""
     config = resolve_config(SetOfMarkConfig, config, overrides)

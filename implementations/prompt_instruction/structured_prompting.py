@@ -65,17 +65,8 @@ def example():
     return reprogrammer, [reprogrammer.template.format_input(t) for t in test], torch.tensor(test_labels)
 
 
-@register_method(
-    "structured-prompting",
-    paradigm="prompt-instruction",
-    configuration="fixed",
-    operator="concatenative",
-    location="hidden",
-    alignment="rule-based",
-    modality="text",
-    config=StructuredPromptingConfig,
-    example=example,
-)
+@register_method("structured-prompting", "prompt-instruction", "λ=fixed τ=concatenative ℓ=hidden ω=rule-based",
+                 modality="text", config=StructuredPromptingConfig, example=example)
 def build(model, config: StructuredPromptingConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Structured prompting: independently encoded demonstration groups as a rescaled key/value prefix."""
     config = resolve_config(StructuredPromptingConfig, config, overrides)

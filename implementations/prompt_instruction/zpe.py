@@ -46,17 +46,8 @@ def example():
     return clip_example(build, templates=["a photo of a {}.", "a drawing of a {}."], unlabelled_images=images)
 
 
-@register_method(
-    "zpe",
-    paradigm="prompt-instruction",
-    configuration="fixed",
-    operator="concatenative",
-    location="input",
-    alignment="statistical",
-    modality="vision-language",
-    config=ZPEConfig,
-    example=example,
-)
+@register_method("zpe", "prompt-instruction", "λ=fixed τ=concatenative ℓ=input ω=statistical",
+                 modality="vision-language", config=ZPEConfig, example=example)
 def build(model, config: ZPEConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """ZPE: template weights scored on unlabelled images, weighted ensemble of per-template logits."""
     config = resolve_config(ZPEConfig, config, overrides)

@@ -45,17 +45,8 @@ def _example():
     return build(FrozenModel(model, readout="cls"), num_classes=3, layers=[1], input_shape=[3, 32, 32]), images, labels
 
 
-@register_method(
-    "activation-prompt",
-    paradigm="prompt-tuning",
-    configuration="learnable",
-    operator="additive",
-    location="hidden",
-    alignment="linear",
-    modality="vision",
-    config=ActivationPromptConfig,
-    example=_example,
-)
+@register_method("activation-prompt", "prompt-tuning", "λ=learnable τ=additive ℓ=hidden ω=linear",
+                 modality="vision", config=ActivationPromptConfig, example=_example)
 def build(
     model: Any, config: ActivationPromptConfig | dict | None = None, *, example_input: Any = None, **overrides: Any
 ) -> Reprogrammer:

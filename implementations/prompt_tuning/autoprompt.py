@@ -44,17 +44,8 @@ def _example():
     return reprogrammer, texts, labels
 
 
-@register_method(
-    "autoprompt",
-    paradigm="prompt-tuning",
-    configuration="learnable",
-    operator="concatenative",
-    location="input",
-    alignment="rule-based",
-    modality="text",
-    config=AutoPromptConfig,
-    example=_example,
-)
+@register_method("autoprompt", "prompt-tuning", "λ=learnable τ=concatenative ℓ=input ω=rule-based",
+                 modality="text", config=AutoPromptConfig, example=_example)
 def build(model: Any, config: AutoPromptConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
     """AutoPrompt: searched discrete trigger tokens in the input, label words out."""
     config = resolve_config(AutoPromptConfig, config, overrides)

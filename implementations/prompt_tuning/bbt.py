@@ -46,18 +46,8 @@ def _example():
     return reprogrammer, texts, labels
 
 
-@register_method(
-    "bbt",
-    paradigm="prompt-tuning",
-    configuration="learnable",
-    operator="concatenative",
-    location="embedding",
-    alignment="rule-based",
-    access="zeroth-order",
-    modality="text",
-    config=BBTConfig,
-    example=_example,
-)
+@register_method("bbt", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding ω=rule-based",
+                 access="zeroth-order", modality="text", config=BBTConfig, example=_example)
 def build(model: Any, config: BBTConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
     """BBT: a prompt A z + P₀ in a random low-dimensional subspace, tuned by CMA-ES on outputs only."""
     config = resolve_config(BBTConfig, config, overrides)

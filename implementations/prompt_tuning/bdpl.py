@@ -46,18 +46,8 @@ def _example():
     return reprogrammer, texts, labels
 
 
-@register_method(
-    "bdpl",
-    paradigm="prompt-tuning",
-    configuration="learnable",
-    operator="concatenative",
-    location="input",
-    alignment="rule-based",
-    access="zeroth-order",
-    modality="text",
-    config=BDPLConfig,
-    example=_example,
-)
+@register_method("bdpl", "prompt-tuning", "λ=learnable τ=concatenative ℓ=input ω=rule-based",
+                 access="zeroth-order", modality="text", config=BDPLConfig, example=_example)
 def build(model: Any, config: BDPLConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
     """BDPL: n discrete prompt tokens drawn from learned categorical distributions, trained by policy gradient."""
     config = resolve_config(BDPLConfig, config, overrides)

@@ -90,17 +90,8 @@ def _example():
     return reprogrammer, texts, labels
 
 
-@register_method(
-    "dart",
-    paradigm="prompt-tuning",
-    configuration="learnable",
-    operator="concatenative",
-    location="embedding",
-    alignment="linear",
-    modality="text",
-    config=DARTConfig,
-    example=_example,
-)
+@register_method("dart", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding ω=linear",
+                 modality="text", config=DARTConfig, example=_example)
 def build(model: Any, config: DARTConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
     """DART: differentiable template tokens and differentiable label tokens."""
     config = resolve_config(DARTConfig, config, overrides)

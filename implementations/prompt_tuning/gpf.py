@@ -61,17 +61,8 @@ def _example():
     return build(gnn, num_classes=2, features=6), graphs, labels
 
 
-@register_method(
-    "gpf",
-    paradigm="prompt-tuning",
-    configuration="learnable",
-    operator="additive",
-    location="input",
-    alignment="linear",
-    modality="graph",
-    config=GPFConfig,
-    example=_example,
-)
+@register_method("gpf", "prompt-tuning", "λ=learnable τ=additive ℓ=input ω=linear",
+                 modality="graph", config=GPFConfig, example=_example)
 def build(model: Any, config: GPFConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """GPF: ``x_i' = x_i + p`` on every node, a frozen GNN, a linear head."""
     config = resolve_config(GPFConfig, config, overrides)

@@ -44,17 +44,8 @@ def _example():
     return build(model, tokenizer=tokenizer, answer_words=["bad", "good"], prompt_length=3), texts, labels
 
 
-@register_method(
-    "llama-adapter",
-    paradigm="prompt-tuning",
-    configuration="learnable",
-    operator=["additive", "parametric"],
-    location="hidden",
-    alignment="identity",
-    modality="text",
-    config=LLaMAAdapterConfig,
-    example=_example,
-)
+@register_method("llama-adapter", "prompt-tuning", "λ=learnable τ=additive+parametric ℓ=hidden ω=identity",
+                 modality="text", config=LLaMAAdapterConfig, example=_example)
 def build(model: Any, config: LLaMAAdapterConfig | dict | None = None, *, tokenizer: Any = None,
           **overrides: Any) -> Reprogrammer:
     """LLaMA-Adapter: zero-init gated adaption prompts at the top layers; the LM's own answer-token scores."""

@@ -138,18 +138,8 @@ def _example():
                              trainer_config=SEARCH_TRAINER)
 
 
-@register_method(
-    "opro",
-    paradigm="prompt-tuning",
-    configuration="learnable",
-    operator="concatenative",
-    location="input",
-    alignment="rule-based",
-    access="zeroth-order",
-    modality="text",
-    config=OPROConfig,
-    example=_example,
-)
+@register_method("opro", "prompt-tuning", "λ=learnable τ=concatenative ℓ=input ω=rule-based",
+                 access="zeroth-order", modality="text", config=OPROConfig, example=_example)
 def build(model: Any, config: OPROConfig | dict | None = None, *, tokenizer: Any = None, writer: Writer | None = None,
           **overrides: Any) -> Reprogrammer:
     """OPRO: an instruction written by an optimiser LM from the scored trajectory, scored by the frozen f."""

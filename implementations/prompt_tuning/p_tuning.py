@@ -41,17 +41,8 @@ def _example():
     return reprogrammer, texts, labels
 
 
-@register_method(
-    "p-tuning",
-    paradigm="prompt-tuning",
-    configuration="learnable",
-    operator="concatenative",
-    location="embedding",
-    alignment="rule-based",
-    modality="text",
-    config=PTuningConfig,
-    example=_example,
-)
+@register_method("p-tuning", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding ω=rule-based",
+                 modality="text", config=PTuningConfig, example=_example)
 def build(model: Any, config: PTuningConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
     """P-tuning: ``ŷ = v(f([g_θ(h); E(x)]))`` with an LSTM or MLP prompt encoder g_θ."""
     config = resolve_config(PTuningConfig, config, overrides)

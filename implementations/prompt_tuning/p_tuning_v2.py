@@ -46,17 +46,8 @@ def _example():
     return reprogrammer, texts, labels
 
 
-@register_method(
-    "p-tuning-v2",
-    paradigm="prompt-tuning",
-    configuration="learnable",
-    operator="concatenative",
-    location="hidden",
-    alignment="linear",
-    modality="text",
-    config=PTuningV2Config,
-    example=_example,
-)
+@register_method("p-tuning-v2", "prompt-tuning", "λ=learnable τ=concatenative ℓ=hidden ω=linear",
+                 modality="text", config=PTuningV2Config, example=_example)
 def build(model: Any, config: PTuningV2Config | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
     """P-tuning v2: deep key/value prompts at every layer and a linear head on the features."""
     config = resolve_config(PTuningV2Config, config, overrides)

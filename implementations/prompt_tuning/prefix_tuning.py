@@ -47,17 +47,8 @@ def _example():
     return reprogrammer, texts, labels
 
 
-@register_method(
-    "prefix-tuning",
-    paradigm="prompt-tuning",
-    configuration="learnable",
-    operator="concatenative",
-    location="hidden",
-    alignment="identity",
-    modality="text",
-    config=PrefixTuningConfig,
-    example=_example,
-)
+@register_method("prefix-tuning", "prompt-tuning", "λ=learnable τ=concatenative ℓ=hidden ω=identity",
+                 modality="text", config=PrefixTuningConfig, example=_example)
 def build(model: Any, config: PrefixTuningConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
     """Prefix tuning: learned key/value prefixes at every layer, MLP-reparameterised; the LM's own scores out."""
     config = resolve_config(PrefixTuningConfig, config, overrides)

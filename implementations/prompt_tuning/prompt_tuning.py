@@ -32,17 +32,8 @@ def _example():
     return reprogrammer, texts, labels
 
 
-@register_method(
-    "prompt-tuning",
-    paradigm="prompt-tuning",
-    configuration="learnable",
-    operator="concatenative",
-    location="embedding",
-    alignment="rule-based",
-    modality="text",
-    config=PromptTuningConfig,
-    example=_example,
-)
+@register_method("prompt-tuning", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding ω=rule-based",
+                 modality="text", config=PromptTuningConfig, example=_example)
 def build(model: Any, config: PromptTuningConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
     """Soft prompt tuning: ``ŷ = v(f([P; E(x)]))`` on a causal or masked LM."""
     config = resolve_config(PromptTuningConfig, config, overrides)

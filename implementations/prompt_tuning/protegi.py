@@ -218,18 +218,8 @@ def _example():
                              trainer_config=SEARCH_TRAINER)
 
 
-@register_method(
-    "protegi",
-    paradigm="prompt-tuning",
-    configuration="learnable",
-    operator="concatenative",
-    location="input",
-    alignment="rule-based",
-    access="zeroth-order",
-    modality="text",
-    config=ProTeGiConfig,
-    example=_example,
-)
+@register_method("protegi", "prompt-tuning", "λ=learnable τ=concatenative ℓ=input ω=rule-based",
+                 access="zeroth-order", modality="text", config=ProTeGiConfig, example=_example)
 def build(model: Any, config: ProTeGiConfig | dict | None = None, *, tokenizer: Any = None, writer: Writer | None = None,
           **overrides: Any) -> Reprogrammer:
     """ProTeGi: a prompt improved by textual gradients and edits, with beam search and bandit selection."""

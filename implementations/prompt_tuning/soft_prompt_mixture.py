@@ -142,17 +142,8 @@ def _example():
     return reprogrammer, texts, labels
 
 
-@register_method(
-    "soft-prompt-mixture",
-    paradigm="prompt-tuning",
-    configuration="learnable",
-    operator="concatenative",
-    location="embedding",
-    alignment="identity",
-    modality="text",
-    config=SoftPromptMixtureConfig,
-    example=_example,
-)
+@register_method("soft-prompt-mixture", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding ω=identity",
+                 modality="text", config=SoftPromptMixtureConfig, example=_example)
 def build(
     model: Any, config: SoftPromptMixtureConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any
 ) -> Reprogrammer:

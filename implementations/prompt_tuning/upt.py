@@ -42,17 +42,8 @@ def _example():
     return build(model, tokenizer=tokenizer, class_names=names, visual_length=2, ffn_dim=16), images, labels
 
 
-@register_method(
-    "upt",
-    paradigm="prompt-tuning",
-    configuration="learnable",
-    operator="concatenative",
-    location="embedding",
-    alignment="identity",
-    modality="vision-language",
-    config=UPTConfig,
-    example=_example,
-)
+@register_method("upt", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding ω=identity",
+                 modality="vision-language", config=UPTConfig, example=_example)
 def build(model: Any, config: UPTConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
     """UPT: text and visual prompts from one unified prompt refined by a shared transformer block."""
     config = resolve_config(UPTConfig, config, overrides)

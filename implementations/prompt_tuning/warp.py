@@ -57,17 +57,8 @@ def _example():
     return reprogrammer, texts, labels
 
 
-@register_method(
-    "warp",
-    paradigm="model-reprogramming",
-    configuration="learnable",
-    operator="concatenative",
-    location="embedding",
-    alignment="linear",
-    modality="text",
-    config=WARPConfig,
-    example=_example,
-)
+@register_method("warp", "model-reprogramming", "λ=learnable τ=concatenative ℓ=embedding ω=linear",
+                 modality="text", config=WARPConfig, example=_example)
 def build(model: Any, config: WARPConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
     """WARP: prompt tokens in the input and verbalizer-initialised class embeddings on the MLM head's features."""
     config = resolve_config(WARPConfig, config, overrides)

@@ -62,17 +62,8 @@ def _example():
     return reprogrammer, torch.rand(8, 3, 24, 24, generator=generator), torch.arange(8) % 4
 
 
-@register_method(
-    "attrvr",
-    paradigm="model-reprogramming",
-    configuration="learnable",
-    operator="additive",
-    location="input",
-    alignment="rule-based",
-    modality="vision-language",
-    config=AttrVRConfig,
-    example=_example,
-)
+@register_method("attrvr", "model-reprogramming", "λ=learnable τ=additive ℓ=input ω=rule-based",
+                 modality="vision-language", config=AttrVRConfig, example=_example)
 def build(
     model, config=None, *, descriptions: Sequence[Sequence[Sequence[str]]], tokenizer=None, **overrides
 ) -> Reprogrammer:

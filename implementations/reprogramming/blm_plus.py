@@ -35,17 +35,8 @@ def _example():
     return tiny_image_example(build)
 
 
-@register_method(
-    "blm-plus",
-    paradigm="model-reprogramming",
-    configuration="learnable",
-    operator="additive",
-    location="input",
-    alignment="statistical",
-    modality="vision",
-    config=BLMPlusConfig,
-    example=_example,
-)
+@register_method("blm-plus", "model-reprogramming", "λ=learnable τ=additive ℓ=input ω=statistical",
+                 modality="vision", config=BLMPlusConfig, example=_example)
 def build(model, config=None, **overrides) -> Reprogrammer:
     """BLM+: padding program with a top-k probability-aggregated Bayesian label mapping."""
     cfg = make_config(BLMPlusConfig, config, overrides)

@@ -50,17 +50,8 @@ def _example():
     return reprogrammer, inputs, targets
 
 
-@register_method(
-    "dvp",
-    paradigm="model-reprogramming",
-    configuration="learnable",
-    operator="additive",
-    location="input",
-    alignment="statistical",
-    modality="vision-language",
-    config=DVPConfig,
-    example=_example,
-)
+@register_method("dvp", "model-reprogramming", "λ=learnable τ=additive ℓ=input ω=statistical",
+                 modality="vision-language", config=DVPConfig, example=_example)
 def build(
     model, config=None, *, descriptions: Sequence[Sequence[Sequence[str]]], tokenizer=None, **overrides
 ) -> Reprogrammer:

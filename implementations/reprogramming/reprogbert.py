@@ -44,17 +44,8 @@ def _example():
     return reprogrammer, tokens, targets
 
 
-@register_method(
-    "reprogbert",
-    paradigm="model-reprogramming",
-    configuration="learnable",
-    operator="parametric",
-    location="embedding",
-    alignment="linear",
-    modality="text",
-    config=ReprogBERTConfig,
-    example=_example,
-)
+@register_method("reprogbert", "model-reprogramming", "λ=learnable τ=parametric ℓ=embedding ω=linear",
+                 modality="text", config=ReprogBERTConfig, example=_example)
 def build(model, config=None, **overrides) -> Reprogrammer:
     """ReprogBERT: input and output vocabulary projections around a frozen masked LM (readout at [MASK])."""
     cfg = make_config(ReprogBERTConfig, config, overrides)
