@@ -51,7 +51,8 @@ class TinyGCN(nn.Module):
         dims = [in_features] + [hidden] * layers
         self.convs = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
 
-    def forward(self, graph: dict[str, Tensor]) -> Tensor:
+    def node_embeddings(self, graph: dict[str, Tensor]) -> Tensor:
+        """The last layer's node states H (B, N, hidden)."""
         x, adj, mask = check_graph(graph)
         a = adj.to(x.dtype) + torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
         a = a * mask.unsqueeze(1) * mask.unsqueeze(2)
@@ -61,7 +62,11 @@ class TinyGCN(nn.Module):
         h = x
         for conv in self.convs:
             h = torch.relu(a_hat @ conv(h))
-        weights = mask.unsqueeze(-1)
+        return h
+
+    def forward(self, graph: dict[str, Tensor]) -> Tensor:
+        h = self.node_embeddings(graph)
+        weights = check_graph(graph)[2].unsqueeze(-1)
         return (h * weights).sum(1) / weights.sum(1).clamp_min(1.0)
 
 
