@@ -7,7 +7,7 @@ arrive as arguments.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 __all__ = ["SYMBOLS", "print_json", "dump", "joined", "method_rows", "paper_rows", "print_methods", "print_papers",
            "show_method", "show_paper", "print_parameter_centric"]
@@ -15,19 +15,20 @@ __all__ = ["SYMBOLS", "print_json", "dump", "joined", "method_rows", "paper_rows
 SYMBOLS = {"configuration": "λ", "operator": "τ", "location": "ℓ", "alignment": "ω"}
 
 
-def print_json(items: list) -> None:
+def print_json(items: Sequence[Any]) -> None:
     print(json.dumps(items, indent=2, ensure_ascii=False))
 
 
-def dump(entry: Any) -> dict:
-    return entry.model_dump(mode="json")
+def dump(entry: Any) -> dict[str, Any]:
+    document: dict[str, Any] = entry.model_dump(mode="json")
+    return document
 
 
-def joined(values) -> str:
+def joined(values: Iterable[Any]) -> str:
     return "+".join(v.value for v in values)
 
 
-def method_rows(methods) -> tuple[list, list]:
+def method_rows(methods: Sequence[Any]) -> tuple[list[str], list[list[Any]]]:
     headers = ["id", "name", "paradigm", "λ", "τ", "ℓ", "ω", "access", "f", "year"]
     rows = [
         [
@@ -40,7 +41,7 @@ def method_rows(methods) -> tuple[list, list]:
     return headers, rows
 
 
-def paper_rows(papers) -> tuple[list, list]:
+def paper_rows(papers: Sequence[Any]) -> tuple[list[str], list[list[Any]]]:
     headers = ["id", "year", "kind", "paradigm", "λ", "τ", "ℓ", "ω", "methods", "title"]
     rows = [
         [
@@ -53,7 +54,7 @@ def paper_rows(papers) -> tuple[list, list]:
     return headers, rows
 
 
-def print_methods(methods, *, empty: str = "no methods match") -> None:
+def print_methods(methods: Sequence[Any], *, empty: str = "no methods match") -> None:
     from reprogrammability.tables import format_table
 
     if not methods:
@@ -64,7 +65,7 @@ def print_methods(methods, *, empty: str = "no methods match") -> None:
     print(f"\n{len(methods)} method{'s' if len(methods) != 1 else ''}")
 
 
-def print_papers(papers, *, empty: str = "no papers match") -> None:
+def print_papers(papers: Sequence[Any], *, empty: str = "no papers match") -> None:
     from reprogrammability.tables import format_table
 
     if not papers:
@@ -75,7 +76,7 @@ def print_papers(papers, *, empty: str = "no papers match") -> None:
     print(f"\n{len(papers)} paper{'s' if len(papers) != 1 else ''}")
 
 
-def show_method(catalog, method) -> None:
+def show_method(catalog: Any, method: Any) -> None:
     from reprogrammability.tables import format_table, wrap
 
     print(f"{method.name}" + (f" ({method.acronym})" if method.acronym else ""))
@@ -129,7 +130,7 @@ def show_method(catalog, method) -> None:
         print(wrap(f"Why {field.value}: {reason}"))
 
 
-def show_paper(catalog, paper) -> None:
+def show_paper(catalog: Any, paper: Any) -> None:
     from reprogrammability.tables import wrap
 
     print(paper.title)
@@ -152,7 +153,7 @@ def show_paper(catalog, paper) -> None:
         print(wrap(f"Why {field.value}: {reason}"))
 
 
-def print_parameter_centric(catalog, term) -> None:
+def print_parameter_centric(catalog: Any, term: Any) -> None:
     from reprogrammability.tables import wrap
 
     names = term.term + (f" ({', '.join(term.variants)})" if term.variants else "")

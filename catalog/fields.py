@@ -111,7 +111,7 @@ def _as_list(value: Any) -> Any:
     raise ValueError(f"expected a value or a list of values, got {type(value).__name__}")
 
 
-def _canonical(enum: type[AxisValue], values: tuple) -> tuple:
+def _canonical(enum: type[AxisValue], values: tuple[AxisValue, ...]) -> tuple[AxisValue, ...]:
     if not values:
         raise ValueError(f"at least one value is required; allowed: {enum.allowed()}")
     if len(set(values)) != len(values):
@@ -120,7 +120,7 @@ def _canonical(enum: type[AxisValue], values: tuple) -> tuple:
     return tuple(sorted(values, key=order.index))
 
 
-def _values_schema(enum: type[AxisValue], description: str) -> dict:
+def _values_schema(enum: type[AxisValue], description: str) -> dict[str, Any]:
     one = {"type": "string", "enum": enum.allowed()}
     return {
         "description": description,
@@ -128,20 +128,28 @@ def _values_schema(enum: type[AxisValue], description: str) -> dict:
     }
 
 
-def _axis_values(enum: type[AxisValue], description: str) -> Any:
-    return Annotated[
-        tuple[enum, ...],  # type: ignore[valid-type]
-        BeforeValidator(_as_list),
-        AfterValidator(partial(_canonical, enum)),
-        WithJsonSchema(_values_schema(enum, description)),
-    ]
-
-
-ConfigurationValues = _axis_values(Configuration, "λ: fixed and/or learnable")
-OperatorValues = _axis_values(Operator, "τ: additive, concatenative and/or parametric")
-LocationValues = _axis_values(Location, "ℓ: input, embedding and/or hidden")
-AlignmentValues = _axis_values(Alignment, "ω: identity, rule-based, statistical and/or linear")
-ParadigmValues = _axis_values(Paradigm, "one paradigm, or several for surveys and theory that span them")
+# One value or a list, stored as a tuple in the enum's order (written out per axis so that type checkers
+# see real type aliases).
+ConfigurationValues = Annotated[
+    tuple[Configuration, ...], BeforeValidator(_as_list), AfterValidator(partial(_canonical, Configuration)),
+    WithJsonSchema(_values_schema(Configuration, "λ: fixed and/or learnable")),
+]
+OperatorValues = Annotated[
+    tuple[Operator, ...], BeforeValidator(_as_list), AfterValidator(partial(_canonical, Operator)),
+    WithJsonSchema(_values_schema(Operator, "τ: additive, concatenative and/or parametric")),
+]
+LocationValues = Annotated[
+    tuple[Location, ...], BeforeValidator(_as_list), AfterValidator(partial(_canonical, Location)),
+    WithJsonSchema(_values_schema(Location, "ℓ: input, embedding and/or hidden")),
+]
+AlignmentValues = Annotated[
+    tuple[Alignment, ...], BeforeValidator(_as_list), AfterValidator(partial(_canonical, Alignment)),
+    WithJsonSchema(_values_schema(Alignment, "ω: identity, rule-based, statistical and/or linear")),
+]
+ParadigmValues = Annotated[
+    tuple[Paradigm, ...], BeforeValidator(_as_list), AfterValidator(partial(_canonical, Paradigm)),
+    WithJsonSchema(_values_schema(Paradigm, "one paradigm, or several for surveys and theory that span them")),
+]
 
 
 class _Model(BaseModel):
@@ -156,7 +164,7 @@ class Coordinates(_Model):
     location: LocationValues
     alignment: AlignmentValues
 
-    def as_dict(self) -> dict[str, tuple]:
+    def as_dict(self) -> dict[str, tuple[AxisValue, ...]]:
         return {axis: getattr(self, axis) for axis in AXIS_FIELDS}
 
     def __str__(self) -> str:
@@ -171,7 +179,7 @@ class PartialCoordinates(_Model):
     location: Optional[LocationValues] = None
     alignment: Optional[AlignmentValues] = None
 
-    def as_dict(self) -> dict[str, tuple]:
+    def as_dict(self) -> dict[str, tuple[AxisValue, ...]]:
         return {axis: getattr(self, axis) for axis in AXIS_FIELDS if getattr(self, axis) is not None}
 
     def admits(self, coordinates: Coordinates) -> Optional[str]:
@@ -239,7 +247,7 @@ class Readout(str, Enum):
         return self.value
 
 
-def _unique_parts(values: list) -> list:
+def _unique_parts(values: list[Any]) -> list[Any]:
     if not values:
         raise ValueError("at least one value is required")
     if len(set(values)) != len(values):
@@ -247,7 +255,7 @@ def _unique_parts(values: list) -> list:
     return values
 
 
-def _one_or_list_schema(enum: type[Enum]) -> dict:
+def _one_or_list_schema(enum: type[Enum]) -> dict[str, Any]:
     one = {"type": "string", "enum": [member.value for member in enum]}
     return {"oneOf": [one, {"type": "array", "items": one, "minItems": 1, "uniqueItems": True}]}
 
