@@ -16,41 +16,33 @@ from ..common import (
 )
 
 
+def _paper_row(paper: Any, kind: str, paradigm: str, modality: str, coordinates: str, methods: Any) -> tuple:
+    """One row of the papers table: year, title, url, authors, venue, kind, paradigm, modality, coordinates, ids."""
+    return (
+        paper.year,
+        paper.title,
+        paper_url(paper),
+        short_authors(paper.authors),
+        paper.venue,
+        kind,
+        paradigm,
+        modality,
+        coordinates,
+        list(methods),
+    )
+
+
 def papers_page(catalog: Any) -> str:
     """``catalog/papers.md``: the defining papers of the methods and the papers about them, filterable."""
     source = "catalog/papers.md"
-    rows = []
-    for m in catalog.methods.values():
-        p = m.paper
-        rows.append(
-            (
-                p.year,
-                p.title,
-                paper_url(p),
-                short_authors(p.authors),
-                p.venue,
-                "method",
-                m.paradigm.value,
-                m.modality.value,
-                str(m.coordinates),
-                [m.id],
-            )
-        )
-    for p in catalog.papers.values():
-        rows.append(
-            (
-                p.year,
-                p.title,
-                paper_url(p),
-                short_authors(p.authors),
-                p.venue,
-                p.kind.value,
-                "+".join(values_of(p.paradigm)),
-                p.modality.value,
-                str(p.coordinates),
-                list(p.methods),
-            )
-        )
+    rows = [
+        _paper_row(m.paper, "method", m.paradigm.value, m.modality.value, str(m.coordinates), [m.id])
+        for m in catalog.methods.values()
+    ]
+    rows += [
+        _paper_row(p, p.kind.value, "+".join(values_of(p.paradigm)), p.modality.value, str(p.coordinates), p.methods)
+        for p in catalog.papers.values()
+    ]
     rows.sort(key=lambda r: (-r[0], r[1].casefold()))
     lines = [
         "---",
