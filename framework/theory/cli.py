@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from .registry import PROPOSITIONS, get, ids
 
 
-def register(subparsers) -> None:
+def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "theory",
         help="propositions that explain reprogramming, each with a numerical check",

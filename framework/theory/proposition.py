@@ -71,7 +71,8 @@ class Proposition:
     def check_function(self) -> Callable[..., "CheckResult"]:
         module_name, _, function = self.check.partition(":")
         module = importlib.import_module(f"{__package__}.checks.{module_name}")
-        return getattr(module, function)
+        found: Callable[..., CheckResult] = getattr(module, function)
+        return found
 
     def run(self, thorough: bool = False, seed: int = 0, variant: str | None = None) -> "CheckResult":
         """Run the check (or the broken ``variant`` of it); returns the measured result."""

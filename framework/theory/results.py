@@ -92,16 +92,17 @@ def run_report(
     }
 
 
-def write_report(report: dict[str, Any], path: str | os.PathLike) -> Path:
+def write_report(report: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1, default=float) + "\n", encoding="utf-8")
     return path
 
 
-def load_report(path: str | os.PathLike) -> dict[str, Any] | None:
+def load_report(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The committed report, or None when there is none."""
     path = Path(path)
     if not path.is_file():
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    report: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return report

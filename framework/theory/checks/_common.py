@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 from torch import Tensor
@@ -56,14 +56,14 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def train(parameters: list[Tensor], loss_fn, steps: int, lr: float) -> float:
+def train(parameters: list[Tensor], loss_fn: Callable[[], Tensor], steps: int, lr: float) -> float:
     """Adam on ``loss_fn()`` for ``steps`` steps; returns the final loss (float64 instances, CPU)."""
     optimizer = torch.optim.Adam(parameters, lr=lr)
     with one_thread():
         for _ in range(steps):
             optimizer.zero_grad()
             loss = loss_fn()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
         with torch.no_grad():
             return float(loss_fn())

@@ -11,8 +11,11 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 
 from ..proposition import CheckResult
 from ._common import DTYPE, generator, max_abs, one_thread, randint, randn, seeds
@@ -20,10 +23,16 @@ from ._common import DTYPE, generator, max_abs, one_thread, randint, randn, seed
 TOLERANCE = 1e-12
 
 
-def _conv(gen, c_in, c_out, k, stride, padding, dilation):
+def _conv(
+    gen: torch.Generator, c_in: int, c_out: int, k: int, stride: int, padding: int, dilation: int
+) -> tuple[Callable[[Tensor], Tensor], Tensor]:
     weight = randn(gen, c_out, c_in, k, k, scale=(c_in * k * k) ** -0.5)
     bias = randn(gen, c_out)
-    return lambda x, w=weight, b=bias: F.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation), weight
+
+    def layer(x: Tensor) -> Tensor:
+        return F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation)
+
+    return layer, weight
 
 
 def bias_change_residual(thorough: bool, seed: int, variant: str | None) -> tuple[float, int]:
@@ -79,7 +88,7 @@ def reachable_subspace(thorough: bool, seed: int) -> dict[str, float]:
     c_in, c_out, size, k = 2, 6, 6 if not thorough else 8, 3
     weight = randn(gen, c_out, c_in, k, k)
     with one_thread():
-        jacobian = torch.autograd.functional.jacobian(
+        jacobian = torch.autograd.functional.jacobian(  # type: ignore[no-untyped-call]
             lambda d: F.conv2d(d, weight, None, padding=1).flatten(), torch.zeros(1, c_in, size, size, dtype=DTYPE)
         ).reshape(c_out * size * size, -1)
     rank = int(torch.linalg.matrix_rank(jacobian))

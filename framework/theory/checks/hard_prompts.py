@@ -8,7 +8,10 @@ step moves the prompt off that set (its distance to the nearest token embedding 
 
 from __future__ import annotations
 
+from typing import Any, Iterator
+
 import torch
+from torch import Tensor
 
 from ..proposition import CheckResult
 from ._common import max_abs, one_thread
@@ -18,7 +21,7 @@ TEXTS = ("the movie was great", "review : it was terrible .", "sports", "a very 
 INPUTS = ("this film is good", "the market price of the stock", "cat dog bird")
 
 
-def _models(thorough: bool, seed: int):
+def _models(thorough: bool, seed: int) -> Iterator[tuple[str, Any, Any]]:
     from reprogrammability.implementations.models.tiny import tiny_causal_lm, tiny_masked_lm, tiny_tokenizer
 
     tokenizer = tiny_tokenizer(style="none")
@@ -35,9 +38,10 @@ def _models(thorough: bool, seed: int):
             return
 
 
-def _output(model, **inputs):
+def _output(model: Any, **inputs: Tensor) -> Tensor:
     output = model(**inputs)
-    return output.logits if hasattr(output, "logits") else output.last_hidden_state
+    result: Tensor = output.logits if hasattr(output, "logits") else output.last_hidden_state
+    return result
 
 
 def check(thorough: bool = False, seed: int = 0, variant: str | None = None) -> CheckResult:
@@ -73,9 +77,11 @@ def check(thorough: bool = False, seed: int = 0, variant: str | None = None) -> 
                 loss = _output(model, inputs_embeds=soft(EmbeddingState(embeds=embedding(ids))).embeds)[
                     0, -1
                 ].logsumexp(-1)
-                loss.backward()
+                loss.backward()  # type: ignore[no-untyped-call]
+                grad = soft.prompt.grad
+                assert grad is not None, "the soft prompt received no gradient"
                 with torch.no_grad():
-                    stepped = soft.prompt - 1e-2 * soft.prompt.grad / soft.prompt.grad.norm()
+                    stepped = soft.prompt - 1e-2 * grad / grad.norm()
                     nearest = torch.cdist(stepped, embedding.weight).min(dim=1).values.max()
                 moved = min(moved, float(nearest))
             per_model[f"{name}_max_abs_difference"] = model_worst

@@ -10,6 +10,7 @@ i.e. minus the prediction of the linear model after one gradient-descent step.
 from __future__ import annotations
 
 import torch
+from torch import Tensor
 
 from ..proposition import CheckResult
 from ._common import DTYPE, generator, max_abs, randint, randn, seeds
@@ -17,7 +18,9 @@ from ._common import DTYPE, generator, max_abs, randint, randn, seeds
 TOLERANCE = 1e-11
 
 
-def linear_self_attention(tokens, context, w_k, w_q, w_v, projection):
+def linear_self_attention(
+    tokens: Tensor, context: Tensor, w_k: Tensor, w_q: Tensor, w_v: Tensor, projection: Tensor
+) -> Tensor:
     """e_j + P W_V Σ_i e_i (W_K e_i)ᵀ (W_Q e_j) for every row e_j of ``tokens`` (keys/values from ``context``)."""
     keys, values = context @ w_k.T, context @ w_v.T  # (N, d)
     queries = tokens @ w_q.T

@@ -12,7 +12,10 @@ logits, recomputes ω independently from its definition, and measures max |O(z) 
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
+from torch import Tensor
 
 from ..proposition import CheckResult
 from ._common import DTYPE, generator, randint, randn, seeds
@@ -20,7 +23,7 @@ from ._common import DTYPE, generator, randint, randn, seeds
 TOLERANCE = 1e-12
 
 
-def _counts(outputs, targets, num_source, num_target, top_k=None):
+def _counts(outputs: Tensor, targets: Tensor, num_source: int, num_target: int, top_k: int | None = None) -> Tensor:
     """Joint counts d (C_s, C_t) from one-hot argmax (``top_k`` None) or the kept top-k probabilities."""
     if top_k is None:
         weights = torch.nn.functional.one_hot(outputs.argmax(1), num_source).to(DTYPE)
@@ -31,13 +34,13 @@ def _counts(outputs, targets, num_source, num_target, top_k=None):
     return weights.T @ torch.nn.functional.one_hot(targets, num_target).to(DTYPE)
 
 
-def _bayes(counts, laplace, variant):
+def _bayes(counts: Tensor, laplace: float, variant: str | None) -> Tensor:
     conditional = counts / (counts.sum(1, keepdim=True) + laplace)
     axis = 1 if variant == "row-normalised" else 0  # the broken variant normalises over targets
     return conditional / conditional.sum(axis, keepdim=True)
 
 
-def _is_assignment(omega) -> bool:
+def _is_assignment(omega: Tensor) -> bool:
     binary = bool(((omega == 0) | (omega == 1)).all())
     return binary and bool((omega.sum(0) == 1).all()) and bool((omega.sum(1) <= 1).all())
 
@@ -59,7 +62,7 @@ def check(thorough: bool = False, seed: int = 0, variant: str | None = None) -> 
         probe = randn(gen, 7, num_source)
         laplace = float(torch.rand(1, generator=gen, dtype=DTYPE)) * 2
         top_k = randint(gen, 1, num_source)
-        mappings = {
+        mappings: dict[str, Any] = {
             "RLM": lm.RandomLabelMapping(num_source, num_target, seed=instance),
             "FLM": lm.FrequencyLabelMapping(num_source, num_target).double(),
             "ILM": lm.IterativeLabelMapping(num_source, num_target).double(),

@@ -9,6 +9,7 @@ For a head with queries Q (m, d_h), content keys/values K, V (n, d_h) and prefix
 from __future__ import annotations
 
 import torch
+from torch import Tensor
 
 from ..proposition import CheckResult
 from ._common import attention, generator, log_mass, max_abs, randint, randn, seeds
@@ -16,7 +17,14 @@ from ._common import attention, generator, log_mass, max_abs, randint, randn, se
 TOLERANCE = 1e-12
 
 
-def gated_form(queries, keys, values, prefix_keys, prefix_values, variant: str | None = None):
+def gated_form(
+    queries: Tensor,
+    keys: Tensor,
+    values: Tensor,
+    prefix_keys: Tensor,
+    prefix_values: Tensor,
+    variant: str | None = None,
+) -> Tensor:
     """The right-hand side: (1-λ)·Attn over the content + λ·Attn over the prefix alone, (m, d_h)."""
     log_prefix, log_content = log_mass(queries, prefix_keys), log_mass(queries, keys)
     gate = torch.sigmoid(log_prefix - log_content)  # Σ_P / (Σ_P + Σ_C), computed stably

@@ -13,8 +13,10 @@
 from __future__ import annotations
 
 import math
+from typing import Any, Optional
 
 import torch
+from torch import Tensor
 
 from ..proposition import CheckResult
 from ._common import DTYPE, attention, generator, log_mass, max_abs, randint, randn, seeds, train
@@ -50,14 +52,14 @@ def relative_attention_residual(thorough: bool, seed: int, variant: str | None) 
     return ratio_error, output_error, count
 
 
-def _copy_task(gen: torch.Generator, positions: int, content: int, samples: int):
+def _copy_task(gen: torch.Generator, positions: int, content: int, samples: int) -> tuple[Tensor, Tensor]:
     """Tokens x_j = [u_j; e_j] (u_j ~ N(0, I) content, e_j one-hot position); target y = u_1."""
     values = randn(gen, samples, positions, content)
     onehots = torch.eye(positions, dtype=DTYPE).expand(samples, positions, positions)
     return torch.cat([values, onehots], dim=-1), values[:, 0]
 
 
-def trained_losses(thorough: bool, seed: int, variant: str | None) -> dict[str, float]:
+def trained_losses(thorough: bool, seed: int, variant: str | None) -> dict[str, Any]:
     gen = generator(10_000 + seed)
     positions, content, d_head = (10, 4, 8)
     d = positions + content
@@ -66,19 +68,25 @@ def trained_losses(thorough: bool, seed: int, variant: str | None) -> dict[str, 
     w_v = torch.zeros(d, content, dtype=DTYPE)
     w_v[:content] = torch.eye(content, dtype=DTYPE)  # the value is the token's content
 
-    def head(x, keys_extra=None, values_extra=None, w_k_delta=None, x_delta=None):
+    def head(
+        x: Tensor,
+        keys_extra: Optional[Tensor] = None,
+        values_extra: Optional[Tensor] = None,
+        w_k_delta: Optional[Tensor] = None,
+        x_delta: Optional[Tensor] = None,
+    ) -> Tensor:
         if x_delta is not None:
             x = x + x_delta
         q = x[:, -1:] @ w_q  # (B, 1, d_h): the last position reads
         k = x @ (w_k if w_k_delta is None else w_k + w_k_delta)
         v = x @ w_v
-        if keys_extra is not None:
+        if keys_extra is not None and values_extra is not None:
             k = torch.cat([keys_extra.expand(x.shape[0], -1, -1), k], dim=1)
             v = torch.cat([values_extra.expand(x.shape[0], -1, -1), v], dim=1)
         weights = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(d_head), dim=-1)
         return (weights @ v)[:, 0]
 
-    def normalised(prediction):
+    def normalised(prediction: Tensor) -> Tensor:
         return ((prediction - target) ** 2).mean() / (target**2).mean()
 
     steps = 600 if thorough else 200
@@ -110,6 +118,7 @@ def trained_losses(thorough: bool, seed: int, variant: str | None) -> dict[str, 
 def check(thorough: bool = False, seed: int = 0, variant: str | None = None) -> CheckResult:
     ratio_error, output_error, count = relative_attention_residual(thorough, seed, variant)
     identity_ok = max(ratio_error, output_error) <= IDENTITY_TOLERANCE
+    losses: dict[str, Any]
     if not identity_ok:  # the exact part already fails: training cannot rescue the check
         losses = {"prefix_normalised_mse_best": float("nan"), "training": "skipped, the identity failed"}
     else:

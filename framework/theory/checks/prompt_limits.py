@@ -22,8 +22,10 @@ vanishes and the limitation check fails.
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import torch
+from torch import Tensor
 
 from ..proposition import CheckResult
 from ._common import DTYPE, attention, generator, log_mass, max_abs, one_thread, randn, train
@@ -33,7 +35,7 @@ FLOOR = 1e-2
 """The memorisation error bound E* (relative to Σ‖t_i‖²) must exceed this."""
 
 
-def _rays_lower_bound(anchors, targets, grid: int = 801) -> float:
+def _rays_lower_bound(anchors: Tensor, targets: Tensor, grid: int = 801) -> float:
     """min over λ ∈ [0,1]^2 and c of Σ_i ‖λ_i a_i + (1−λ_i) c − t_i‖² (a_i, t_i rows of (2, d))."""
     s = torch.linspace(0, 1, grid, dtype=DTYPE)  # s_i = 1 − λ_i, the weight on c
     s1, s2 = torch.meshgrid(s, s, indexing="ij")
@@ -47,7 +49,12 @@ def _rays_lower_bound(anchors, targets, grid: int = 801) -> float:
     return float(error.min())
 
 
-def _instance(gen, d, variant):
+Weights = tuple[Tensor, Tensor, Tensor]
+
+
+def _instance(
+    gen: torch.Generator, d: int, variant: Optional[str]
+) -> tuple[Weights, Tensor, list[Tensor], Tensor, Tensor]:
     w_q, w_k, w_v = (randn(gen, d, d, scale=d**-0.5) for _ in range(3))
     x0, x1, x2 = randn(gen, 3, d).unbind(0)
     sequences = [torch.stack([x1, x0]), torch.stack([x2, x0])]
@@ -83,8 +90,8 @@ def check(thorough: bool = False, seed: int = 0, variant: str | None = None) -> 
     bound = _rays_lower_bound(anchors, targets) / scale
     q = (x0 @ w_q)[None]
 
-    def attention_error(prompt=None, lora=None):
-        error = 0.0
+    def attention_error(prompt: Optional[Tensor] = None, lora: Optional[tuple[Tensor, Tensor]] = None) -> Tensor:
+        error = torch.zeros((), dtype=DTYPE)
         v_weight = w_v if lora is None else w_v + lora[0] @ lora[1]
         for sequence, target in zip(sequences, targets):
             tokens = sequence if prompt is None else torch.cat([prompt, sequence])

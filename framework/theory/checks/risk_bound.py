@@ -14,12 +14,13 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import Tensor, nn
 
 from ..proposition import CheckResult
 from ._common import DTYPE, generator, one_thread, randn
 
 
-def wasserstein1(a, b) -> float:
+def wasserstein1(a: Tensor, b: Tensor) -> float:
     """W₁ between two empirical distributions of equal size (rows of a and b), Euclidean ground cost."""
     from scipy.optimize import linear_sum_assignment
 
@@ -28,12 +29,12 @@ def wasserstein1(a, b) -> float:
     return float(cost[rows, columns].mean())
 
 
-def risk(logits) -> float:
+def risk(logits: Tensor) -> float:
     """Mean of 2(1 − max softmax): the ℓ₁ distance of η(z) to the one-hot of its own decision."""
     return float((2 * (1 - torch.softmax(logits, dim=1).max(dim=1).values)).mean())
 
 
-def aligning_program(model, target, z_source, steps: int):
+def aligning_program(model: nn.Module, target: Tensor, z_source: Tensor, steps: int) -> Tensor:
     """An additive program trained to minimise W₁ to the source representations (the assignment is re-solved
     each step; its gradient is the W₁ gradient). Only δ receives gradients; f is frozen."""
     from scipy.optimize import linear_sum_assignment

@@ -11,7 +11,10 @@ against ∇L with its standard error (|z| ≤ 5); the broken variant drops the f
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
+from torch import Tensor
 
 from ..proposition import CheckResult
 from ._common import DTYPE, generator, randint, randn, seeds
@@ -19,7 +22,7 @@ from ._common import DTYPE, generator, randint, randn, seeds
 Z_LIMIT = 5.0
 
 
-def estimates(loss, theta, beta: float, directions, scale: float):
+def estimates(loss: Callable[[Tensor], Tensor], theta: Tensor, beta: float, directions: Tensor, scale: float) -> Tensor:
     """Per-direction RGF estimates (q, d): scale · (L(θ + β u_j) − L(θ)) / β · u_j (``loss`` maps rows (n, d) → (n,))."""
     differences = loss(theta + beta * directions) - loss(theta[None])
     return scale * (differences / beta)[:, None] * directions
@@ -35,7 +38,7 @@ def check(thorough: bool = False, seed: int = 0, variant: str | None = None) -> 
         a, b, theta = root @ root.T / d, randn(gen, d), randn(gen, d)
         beta = float(torch.rand(1, generator=gen, dtype=DTYPE)) + 0.01
 
-        def loss(points):
+        def loss(points: Tensor, a: Tensor = a, b: Tensor = b) -> Tensor:
             return 0.5 * ((points @ a) * points).sum(1) + points @ b
 
         gradient = a @ theta + b
