@@ -43,7 +43,7 @@ def _example():
     return build(model, num_classes=3, prompt_length=2, num_tasks=2, components_per_task=2), images, labels
 
 
-@register_method("coda-prompt", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding ω=linear",
+@register_method("coda-prompt", "prompt-tuning", "λ=learnable τ=concatenative+parametric ℓ=embedding ω=linear",
                  modality="vision", config=CODAPromptConfig, example=_example)
 def build(model: Any, config: CODAPromptConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """CODA-Prompt: a prompt composed from components by attention on the frozen class token; a linear head."""

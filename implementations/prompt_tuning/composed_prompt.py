@@ -77,7 +77,7 @@ class ComposedPrompt(InputManipulation):
     """
 
     configuration = Configuration.LEARNABLE
-    operator = Operator.CONCATENATIVE
+    operator = (Operator.CONCATENATIVE, Operator.PARAMETRIC)  # inserted, and composed from the input
     location = Location.EMBEDDING
 
     def __init__(self, dim: int, length: int = 8, *, num_tasks: int = 1, components_per_task: int = 10, seed: int = 0):

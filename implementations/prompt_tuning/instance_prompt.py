@@ -70,7 +70,7 @@ class GeneratedPrompt(InputManipulation):
     """
 
     configuration = Configuration.LEARNABLE
-    operator = Operator.CONCATENATIVE
+    operator = (Operator.CONCATENATIVE, Operator.PARAMETRIC)  # inserted, and computed from the input
     location = Location.EMBEDDING
 
     def __init__(self, dim: int, length: int, hidden: int = 16,
