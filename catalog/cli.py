@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .cli_output import (
     SYMBOLS,
@@ -23,6 +23,10 @@ from .cli_output import (
     show_method,
     show_paper,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .checks import Finding
+    from .loader import Catalog
 
 __all__ = ["register"]
 
@@ -67,13 +71,13 @@ def _short(value: Any) -> str:
     return short_repr(value)
 
 
-def _catalog():
+def _catalog() -> "Catalog":
     from .loader import Catalog
 
     return Catalog.load()
 
 
-def _filters(args: argparse.Namespace) -> dict:
+def _filters(args: argparse.Namespace) -> dict[str, Any]:
     """The filters given on the command line; an empty value stays in, so that the query rejects it."""
     found: dict[str, Any] = {}
     for name in _FILTERS:
@@ -134,15 +138,15 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 @_guard
 def _cmd_papers(args: argparse.Namespace) -> int:
+    from .models import PaperEntry, PaperKind
+
     catalog = _catalog()
-    papers = catalog.query(kind="papers", **_filters(args))
+    papers = [p for p in catalog.query(kind="papers", **_filters(args)) if isinstance(p, PaperEntry)]
     if args.method:
         for method_id in args.method:
             catalog.method(method_id)
         papers = [p for p in papers if set(args.method) & set(p.methods)]
     if args.kind:
-        from .models import PaperKind
-
         kinds = set()
         for value in args.kind:
             for part in value.split(","):
@@ -367,7 +371,7 @@ def _cmd_crosscheck(args: argparse.Namespace) -> int:
     return 0
 
 
-def _entry_misfits(path: str) -> list:
+def _entry_misfits(path: str) -> list["Finding"]:
     """Catalog-level findings about a method file (relations, cycles, names, time order, glossary, axis
     rules) before the validator runs; a file that does not load is left to the validator's report."""
     from pathlib import Path
@@ -439,14 +443,18 @@ def _cmd_check(args: argparse.Namespace) -> int:
 # --- registration ----------------------------------------------------------------------------------------
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Add ``catalog`` and its subcommands to the ``nnr`` parser."""
     parser = subparsers.add_parser(
         "catalog",
         help="query the survey's methods and papers on the four axes",
         description="The survey as data: methods, papers and literature names on the axes (λ, τ, ℓ, ω).",
     )
-    parser.set_defaults(handler=lambda args: (parser.print_help(), 0)[1])
+    def show_help(args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 0
+
+    parser.set_defaults(handler=show_help)
     sub = parser.add_subparsers(dest="catalog_command", metavar="SUBCOMMAND")
 
     p = sub.add_parser("list", help="all methods (or those matching filters) as a table")

@@ -229,8 +229,8 @@ class CatalogData:
         ids = {e.id for e in entries}
         methods = [m for m in self.methods.values() if m.id not in ids]
         papers = [p for p in self.papers.values() if p.id not in ids]
-        for entry in entries:
-            (methods if isinstance(entry, MethodEntry) else papers).append(entry)
+        methods += [e for e in entries if isinstance(e, MethodEntry)]
+        papers += [e for e in entries if isinstance(e, PaperEntry)]
         return type(self)(methods, papers, self.glossary, self.excluded, self.parameter_centric, root=self.root,
                           glossary_file=self.glossary_file, excluded_file=self.excluded_file,
                           parameter_centric_file=self.parameter_centric_file)

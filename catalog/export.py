@@ -11,7 +11,7 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Iterable, Union
 
 from .bibtex import bibtex_key, to_bibtex  # BibTeX through bibtexparser (re-exported here)
 from .models import AXIS_FIELDS, MethodEntry, PaperEntry
@@ -31,9 +31,10 @@ EXTENSIONS = {"json": ".json", "csv": ".csv", "bibtex": ".bib", "mermaid": ".mmd
 # --- JSON ---------------------------------------------------------------------------------------------
 
 
-def entry_dict(entry) -> dict:
+def entry_dict(entry: Any) -> dict[str, Any]:
     """An entry as the dict of its YAML fields (coordinates always as lists)."""
-    return entry.model_dump(mode="json")
+    document: dict[str, Any] = entry.model_dump(mode="json")
+    return document
 
 
 def to_json(catalog: "CatalogData") -> str:
@@ -56,11 +57,11 @@ CSV_COLUMNS = (
 )
 
 
-def _join(values) -> str:
+def _join(values: Iterable[Any]) -> str:
     return "+".join(getattr(v, "value", str(v)) for v in values)
 
 
-def csv_row(entry: Union[MethodEntry, PaperEntry]) -> dict:
+def csv_row(entry: Union[MethodEntry, PaperEntry]) -> dict[str, Any]:
     bib = entry.bibliography
     row = {
         "id": entry.id,
@@ -95,7 +96,7 @@ def to_csv(catalog: "CatalogData") -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
     writer.writeheader()
-    for entry in [*catalog.methods.values(), *catalog.papers.values()]:
+    for entry in catalog.entries():
         writer.writerow(csv_row(entry))
     return buffer.getvalue()
 

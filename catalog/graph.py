@@ -19,7 +19,7 @@ All attribute values are strings or ints, so the graph writes to GraphML as is.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import networkx as nx
 
@@ -46,7 +46,7 @@ def axis_node(axis: str, value: object) -> str:
     return f"{axis}:{getattr(value, 'value', value)}"
 
 
-def _add_values(graph: nx.MultiDiGraph, node: str, values: dict[str, Sequence]) -> None:
+def _add_values(graph: nx.MultiDiGraph, node: str, values: dict[str, Sequence[Any]]) -> None:
     for axis, axis_values in values.items():
         for value in axis_values:
             target = axis_node(axis, value)
@@ -87,7 +87,7 @@ def build_graph(catalog: "CatalogData") -> nx.MultiDiGraph:
     return graph
 
 
-def _modalities(entry) -> tuple:
+def _modalities(entry: Any) -> tuple[Any, ...]:
     task = entry.task_modality
     return (entry.modality,) + ((task,) if task and task != entry.modality else ())
 
@@ -141,8 +141,8 @@ def sharing_coordinates(graph: nx.MultiDiGraph, method_id: str, axes: Sequence[s
     if unknown:
         raise ValueError(f"axes: {unknown} are not among {[*AXIS_FIELDS, *_DESCRIPTIVE]}")
 
-    def values(node: str) -> dict[str, frozenset]:
-        found: dict[str, set] = {axis: set() for axis in axes}
+    def values(node: str) -> dict[str, frozenset[str]]:
+        found: dict[str, set[str]] = {axis: set() for axis in axes}
         for _, target, data in graph.out_edges(node, data=True):
             if data.get("kind") == "value" and data.get("type") in found:
                 found[data["type"]].add(target)

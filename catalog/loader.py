@@ -237,7 +237,7 @@ class Catalog(CatalogData):
 
     # query and resolve (see .query, .resolve) ----------------------------------------------------------
 
-    def query(self, **filters: Any) -> list:
+    def query(self, **filters: Any) -> list[Entry]:
         """Entries matching every filter; see :func:`reprogrammability.catalog.query.query`."""
         return _query(self, **filters)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import Enum
-from typing import Annotated, Optional, Union
+from typing import Annotated, Optional, TypeVar, Union
 
 from pydantic import (
     AfterValidator,
@@ -167,7 +167,10 @@ def _spec_for(
 ) -> Spec:
     try:
         return Spec(
-            **coordinates.as_dict(),
+            configuration=coordinates.configuration,
+            operator=coordinates.operator,
+            location=coordinates.location,
+            alignment=coordinates.alignment,
             paradigm=paradigm,
             access=access,
             modality=modality,
@@ -180,6 +183,9 @@ def _spec_for(
         raise FieldError("coordinates", str(error)) from None
 
 
+_E = TypeVar("_E", bound="_Entry")
+
+
 class _Entry(_Model):
     _source: str = PrivateAttr(default="<memory>")
 
@@ -188,7 +194,7 @@ class _Entry(_Model):
         """The file the entry was loaded from (relative to the catalog root), or ``<memory>``."""
         return self._source
 
-    def with_source(self, source: str):
+    def with_source(self: _E, source: str) -> _E:
         self._source = source
         return self
 

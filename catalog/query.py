@@ -62,16 +62,16 @@ RUNS_ON: dict[str, frozenset[Access]] = {
 KINDS = ("methods", "papers", "all")
 
 Values = Union[str, AxisValue, Iterable[Union[str, AxisValue]], None]
-YearRange = Union[int, str, tuple, list, range, None]
+YearRange = Union[int, str, tuple[Optional[int], Optional[int]], list[Optional[int]], range, None]
 
 
-def _parse_values(name: str, value: Values) -> Optional[set]:
+def _parse_values(name: str, value: Values) -> Optional[set[AxisValue]]:
     if value is None:
         return None
     enum = FILTERS[name]
-    items: list = []
+    items: list[Any] = []
     if isinstance(value, (str, AxisValue)):
-        parts: list = [value]
+        parts: list[Any] = [value]
     elif isinstance(value, (list, tuple, set, frozenset)):
         parts = list(value)
     else:
@@ -91,7 +91,7 @@ def _parse_values(name: str, value: Values) -> Optional[set]:
     return parsed
 
 
-def parse_runs_on(value: Optional[str]) -> Optional[frozenset]:
+def parse_runs_on(value: Optional[str]) -> Optional[frozenset[Access]]:
     """``runs_on`` (``text-api``, ``scores``, ``gradients``, ``white-box``) -> the access values it admits."""
     if value is None:
         return None
@@ -145,7 +145,12 @@ def _haystack(entry: Union[MethodEntry, PaperEntry]) -> str:
     return " \n ".join(parts).casefold()
 
 
-def _matches(entry: Union[MethodEntry, PaperEntry], wanted: dict[str, set], years, words: list[str]) -> bool:
+def _matches(
+    entry: Union[MethodEntry, PaperEntry],
+    wanted: dict[str, set[Any]],
+    years: Optional[tuple[Optional[int], Optional[int]]],
+    words: list[str],
+) -> bool:
     for name, values in wanted.items():
         if name in ("configuration", "operator", "location", "alignment"):
             have = set(getattr(entry.coordinates, name))
@@ -216,7 +221,7 @@ def query(
     if text is not None and not text.split():
         raise ValueError("text: an empty text filters nothing; give words to search for (or leave it out)")
     words = (text or "").casefold().split()
-    pool: list = []
+    pool: list[Union[MethodEntry, PaperEntry]] = []
     if kind in ("methods", "all"):
         pool.extend(catalog.methods.values())
     if kind in ("papers", "all"):

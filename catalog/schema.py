@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from pydantic import TypeAdapter
 
@@ -22,9 +22,9 @@ SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
 _BASE = "https://reprogrammability.invalid/catalog/schema/"
 
 
-def schema_documents() -> dict[str, dict]:
+def schema_documents() -> dict[str, dict[str, Any]]:
     """File name -> JSON Schema (draft 2020-12) for each kind of catalog file."""
-    specs = {
+    specs: dict[str, tuple[Any, str]] = {
         "method.schema.json": (MethodEntry, "A method: one file catalog/methods/<id>.yaml"),
         "papers.schema.json": (list[PaperEntry], "A list of papers: catalog/papers/*.yaml"),
         "glossary.schema.json": (list[GlossaryTerm], "Literature names: catalog/glossary.yaml"),
@@ -45,7 +45,7 @@ def schema_documents() -> dict[str, dict]:
     return documents
 
 
-def schema_text(document: dict) -> str:
+def schema_text(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 
 
