@@ -35,16 +35,68 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["JOURNALS", "bibtex_key", "entry_type", "to_bibtex", "write_bib", "read_bib", "paper_stubs", "slug_for"]
 
 JOURNALS = {
-    "ijcv", "ai open", "digital discovery", "tmlr", "nature machine intelligence", "acm computing surveys",
-    "tacl", "jmlr", "tpami", "ieee tpami", "distill", "nature", "tip", "ieee tip", "transformer circuits thread",
-    "ieee/acm taslp", "taslp", "bioinformatics", "briefings in bioinformatics", "neural networks",
-    "medical image analysis", "ieee transactions on medical imaging", "patterns", "tkde", "ieee tkde",
-    "pattern recognition", "science", "nature communications", "journal of chemical information and modeling",
+    "ijcv",
+    "ai open",
+    "digital discovery",
+    "tmlr",
+    "nature machine intelligence",
+    "acm computing surveys",
+    "tacl",
+    "jmlr",
+    "tpami",
+    "ieee tpami",
+    "distill",
+    "nature",
+    "tip",
+    "ieee tip",
+    "transformer circuits thread",
+    "ieee/acm taslp",
+    "taslp",
+    "bioinformatics",
+    "briefings in bioinformatics",
+    "neural networks",
+    "medical image analysis",
+    "ieee transactions on medical imaging",
+    "patterns",
+    "tkde",
+    "ieee tkde",
+    "pattern recognition",
+    "science",
+    "nature communications",
+    "journal of chemical information and modeling",
 }
 """Venues written as ``@article`` (journal); other named venues are ``@inproceedings``, arXiv ``@misc``."""
 
-_STOPWORDS = {"a", "an", "the", "on", "of", "for", "to", "via", "with", "in", "and", "is", "are", "do", "what",
-              "how", "when", "why", "can", "does", "be", "by", "as", "at", "from", "your", "you", "we"}
+_STOPWORDS = {
+    "a",
+    "an",
+    "the",
+    "on",
+    "of",
+    "for",
+    "to",
+    "via",
+    "with",
+    "in",
+    "and",
+    "is",
+    "are",
+    "do",
+    "what",
+    "how",
+    "when",
+    "why",
+    "can",
+    "does",
+    "be",
+    "by",
+    "as",
+    "at",
+    "from",
+    "your",
+    "you",
+    "we",
+}
 _ARXIV_VENUES = ("arxiv", "arxiv preprint", "preprint", "corr")
 _ARXIV_ID = re.compile(r"(\d{4}\.\d{4,5})(?:v\d+)?")
 
@@ -140,8 +192,12 @@ def _write(entries: list[Entry]) -> str:
         mw.MergeCoAuthors(allow_inplace_modification=True),
         _LatexText(encoder=_ENCODER, allow_inplace_modification=True),
         _ProtectTitleCase(),
-        mw.AddEnclosingMiddleware(reuse_previous_enclosing=False, enclose_integers=True, default_enclosing="{",
-                                  allow_inplace_modification=True),
+        mw.AddEnclosingMiddleware(
+            reuse_previous_enclosing=False,
+            enclose_integers=True,
+            default_enclosing="{",
+            allow_inplace_modification=True,
+        ),
     ]
     return write_string(library, unparse_stack=unparse, bibtex_format=_format())
 
@@ -218,9 +274,7 @@ def read_bib(text: str, file: str = "<bib>") -> list[tuple[str, Paper]]:
     """``(key, Paper)`` for every entry of a ``.bib`` text; a bad block is a :class:`CatalogError`."""
     if not isinstance(text, str):
         raise CatalogError(file, "<file>", f"expected BibTeX text, got {type(text).__name__}")
-    library = parse_string(
-        text, append_middleware=[mw.LatexDecodingMiddleware(), mw.SeparateCoAuthors()]
-    )
+    library = parse_string(text, append_middleware=[mw.LatexDecodingMiddleware(), mw.SeparateCoAuthors()])
     if library.failed_blocks:
         block = library.failed_blocks[0]
         line = getattr(block, "start_line", None)
@@ -241,8 +295,13 @@ def read_bib(text: str, file: str = "<bib>") -> list[tuple[str, Paper]]:
             raise CatalogError(file, f"{where}.year", f"expected a four-digit year, got {short_repr(year)}")
         try:
             paper = Paper(
-                title=title, authors=[_author(a) for a in authors], year=int(year), venue=_venue(fields),
-                arxiv=_arxiv_of(fields), url=fields.get("url") or None, doi=fields.get("doi") or None,
+                title=title,
+                authors=[_author(a) for a in authors],
+                year=int(year),
+                venue=_venue(fields),
+                arxiv=_arxiv_of(fields),
+                url=fields.get("url") or None,
+                doi=fields.get("doi") or None,
             )
         except ValueError as error:  # pydantic's ValidationError is a ValueError
             problem = error.errors()[0] if hasattr(error, "errors") else {"loc": (), "msg": str(error)}
@@ -287,8 +346,13 @@ def paper_stubs(text: str, catalog: Optional["CatalogData"] = None, file: str = 
             slug += "-b"
         used.add(slug)
         stub: dict[str, Any] = {"id": slug, **paper.model_dump(mode="json", exclude_none=True)}
-        stub.update(kind=None, methods=None, paradigm=None, modality=None,
-                    coordinates={"configuration": None, "operator": None, "location": None, "alignment": None},
-                    summary=None)
+        stub.update(
+            kind=None,
+            methods=None,
+            paradigm=None,
+            modality=None,
+            coordinates={"configuration": None, "operator": None, "location": None, "alignment": None},
+            summary=None,
+        )
         stubs.append(stub)
     return stubs

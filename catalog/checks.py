@@ -27,8 +27,17 @@ from .rules import AXIS_RULES
 if TYPE_CHECKING:  # pragma: no cover
     from .data import CatalogData
 
-__all__ = ["Finding", "CONCURRENT_PREFIX", "CHECKS", "first_public", "check_time_order", "check_glossary",
-           "check_axis_rules", "check_catalog", "check_entry"]
+__all__ = [
+    "Finding",
+    "CONCURRENT_PREFIX",
+    "CHECKS",
+    "first_public",
+    "check_time_order",
+    "check_glossary",
+    "check_axis_rules",
+    "check_catalog",
+    "check_entry",
+]
 
 CONCURRENT_PREFIX = "concurrent:"
 """A relation note starting with this allows a source that became public after its target."""
@@ -78,12 +87,17 @@ def check_time_order(catalog: "CatalogData") -> list[Finding]:
                 continue
             if relation.note and relation.note.strip().lower().startswith(CONCURRENT_PREFIX):
                 continue
-            findings.append(Finding(
-                "time-order", method.source, f"relations[{index}]", method.id,
-                f"{method.id} ({mine}) {relation.type.value} {target.id}, which became public later ({theirs}); "
-                f"reverse or retype the relation, fix first_public, or start its note with '{CONCURRENT_PREFIX}' "
-                "and say why",
-            ))
+            findings.append(
+                Finding(
+                    "time-order",
+                    method.source,
+                    f"relations[{index}]",
+                    method.id,
+                    f"{method.id} ({mine}) {relation.type.value} {target.id}, which became public later ({theirs}); "
+                    f"reverse or retype the relation, fix first_public, or start its note with '{CONCURRENT_PREFIX}' "
+                    "and say why",
+                )
+            )
     return findings
 
 
@@ -99,23 +113,38 @@ def check_glossary(catalog: "CatalogData") -> list[Finding]:
             names_pca = any(name in text for name in pca_names for text in texts)
             if sense.methods or umbrella or names_pca:
                 continue
-            findings.append(Finding(
-                "glossary", catalog.glossary_file, f"[{i}].senses[{k}]", "",
-                f"the sense {sense.label!r} of {term.term!r} resolves to nothing: list its methods, or name the "
-                "parameter-centric term it is about (parameter-centric.yaml), or remove it",
-            ))
+            findings.append(
+                Finding(
+                    "glossary",
+                    catalog.glossary_file,
+                    f"[{i}].senses[{k}]",
+                    "",
+                    f"the sense {sense.label!r} of {term.term!r} resolves to nothing: list its methods, or name the "
+                    "parameter-centric term it is about (parameter-centric.yaml), or remove it",
+                )
+            )
         for j, name in enumerate(term.see_also):
             if not resolve(catalog, name):
-                findings.append(Finding(
-                    "glossary", catalog.glossary_file, f"[{i}].see_also[{j}]", "",
-                    f"{name!r} resolves to nothing: name a glossary term, a method or a parameter-centric term",
-                ))
+                findings.append(
+                    Finding(
+                        "glossary",
+                        catalog.glossary_file,
+                        f"[{i}].see_also[{j}]",
+                        "",
+                        f"{name!r} resolves to nothing: name a glossary term, a method or a parameter-centric term",
+                    )
+                )
     for method in catalog.methods.values():
         if method.id not in reached:
-            findings.append(Finding(
-                "glossary", method.source, "id", method.id,
-                "no glossary sense reaches this method: add it to the sense(s) of glossary.yaml whose name it carries",
-            ))
+            findings.append(
+                Finding(
+                    "glossary",
+                    method.source,
+                    "id",
+                    method.id,
+                    "no glossary sense reaches this method: add it to the sense(s) of glossary.yaml whose name it carries",
+                )
+            )
     return findings
 
 

@@ -111,13 +111,19 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     for name, allowed in from_framework.items():
         symbol = SYMBOLS.get(name)
         label = f"{symbol} {name}" if symbol else name
-        group.add_argument(f"--{name.replace('_', '-')}", dest=name, action="append", metavar="VALUE",
-                           help=f"{label}: {allowed}")
-    group.add_argument("--keeps-f-frozen", action="store_true",
-                       help="only entries that leave f's weights untouched (f_weights=frozen)")
-    group.add_argument("--runs-on", metavar="WHAT", choices=["text-api", "scores", "gradients", "white-box"],
-                       help="what you have of f: text-api (generated text), scores (output scores), gradients "
-                       "(backpropagation through f), white-box (also hidden states)")
+        group.add_argument(
+            f"--{name.replace('_', '-')}", dest=name, action="append", metavar="VALUE", help=f"{label}: {allowed}"
+        )
+    group.add_argument(
+        "--keeps-f-frozen", action="store_true", help="only entries that leave f's weights untouched (f_weights=frozen)"
+    )
+    group.add_argument(
+        "--runs-on",
+        metavar="WHAT",
+        choices=["text-api", "scores", "gradients", "white-box"],
+        help="what you have of f: text-api (generated text), scores (output scores), gradients "
+        "(backpropagation through f), white-box (also hidden states)",
+    )
     group.add_argument("--year", metavar="RANGE", help="2022, 2020-2023, 2020- or -2021")
     group.add_argument("--text", metavar="WORDS", help="words that must all appear (ids, names, titles, summaries)")
 
@@ -219,8 +225,10 @@ def _cmd_resolve(args: argparse.Namespace) -> int:
     if not resolution:
         close = suggestions(catalog, term)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        print(f"nnr catalog: no glossary term, method or parameter-centric name matches {_short(term)}{hint}",
-              file=sys.stderr)
+        print(
+            f"nnr catalog: no glossary term, method or parameter-centric name matches {_short(term)}{hint}",
+            file=sys.stderr,
+        )
         return 1
     for glossary_term in resolution.terms:
         names = glossary_term.term + (f" ({', '.join(glossary_term.variants)})" if glossary_term.variants else "")
@@ -269,17 +277,18 @@ def _cmd_graph(args: argparse.Namespace) -> int:
         if args.json:
             print_json([dump(catalog.methods[m]) for m in same])
         else:
-            print(f"methods with the coordinates of {args.shared} ({catalog.methods[args.shared].coordinates}"
-                  + (f", on {', '.join(axes)}" if axes else "") + "):")
+            print(
+                f"methods with the coordinates of {args.shared} ({catalog.methods[args.shared].coordinates}"
+                + (f", on {', '.join(axes)}" if axes else "")
+                + "):"
+            )
             print_methods([catalog.methods[m] for m in same], empty="  none")
         return 0
     if args.id:
         before = catalog.builds_on(args.id)
         after = catalog.built_upon_by(args.id)
         if args.json:
-            print_json([
-                {"id": args.id, "builds_on": before, "built_upon_by": after}
-            ])
+            print_json([{"id": args.id, "builds_on": before, "built_upon_by": after}])
             return 0
         print(f"{args.id} builds on:       " + (", ".join(before) or "nothing in the catalog"))
         print(f"{args.id} is built upon by: " + (", ".join(after) or "nothing in the catalog"))
@@ -365,8 +374,11 @@ def _cmd_crosscheck(args: argparse.Namespace) -> int:
         from reprogrammability.tables import format_table
 
         table = [[r.category, r.entry or "", r.field, r.theirs, r.ours, r.reason] for r in rows]
-        print(format_table(table, ["category", "ours id", "field", "theirs", "ours", "reason"],
-                           max_width={3: 30, 4: 30, 5: 70}))
+        print(
+            format_table(
+                table, ["category", "ours id", "field", "theirs", "ours", "reason"], max_width={3: 30, 4: 30, 5: 70}
+            )
+        )
         print(f"\n{len(rows)} differences")
     return 0
 
@@ -420,8 +432,17 @@ def _cmd_check(args: argparse.Namespace) -> int:
         catalog = _catalog()
     except CatalogError as error:
         if args.json:
-            print_json([{"check": "load", "file": error.file, "field": error.field, "entry": error.entry or "",
-                          "message": error.detail}])
+            print_json(
+                [
+                    {
+                        "check": "load",
+                        "file": error.file,
+                        "field": error.field,
+                        "entry": error.entry or "",
+                        "message": error.detail,
+                    }
+                ]
+            )
         else:
             print(f"nnr catalog check: the catalog does not load: {error}", file=sys.stderr)
         return 1
@@ -432,7 +453,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
         for finding in findings:
             print(finding)
         checks = args.only or ", ".join(CHECK_NAMES)
-        summary = f"{len(catalog.methods)} methods, {len(catalog.papers)} papers, {len(catalog.glossary)} glossary terms"
+        summary = (
+            f"{len(catalog.methods)} methods, {len(catalog.papers)} papers, {len(catalog.glossary)} glossary terms"
+        )
         if findings:
             print(f"\n{len(findings)} finding{'s' if len(findings) != 1 else ''} ({checks}; {summary})")
         else:
@@ -450,6 +473,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         help="query the survey's methods and papers on the four axes",
         description="The survey as data: methods, papers and literature names on the axes (λ, τ, ℓ, ω).",
     )
+
     def show_help(args: argparse.Namespace) -> int:
         parser.print_help()
         return 0
@@ -465,8 +489,12 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     p = sub.add_parser("papers", help="papers that apply, analyse or extend the methods")
     _add_filters(p)
     p.add_argument("--method", action="append", metavar="ID", help="only papers about this method")
-    p.add_argument("--kind", action="append", metavar="KIND",
-                   help="application, analysis, extension, theory, survey, benchmark, enabler")
+    p.add_argument(
+        "--kind",
+        action="append",
+        metavar="KIND",
+        help="application, analysis, extension, theory, survey, benchmark, enabler",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON list of entries (YAML field names)")
     p.set_defaults(handler=_cmd_papers)
 

@@ -9,8 +9,19 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Sequence
 
-__all__ = ["SYMBOLS", "print_json", "dump", "joined", "method_rows", "paper_rows", "print_methods", "print_papers",
-           "show_method", "show_paper", "print_parameter_centric"]
+__all__ = [
+    "SYMBOLS",
+    "print_json",
+    "dump",
+    "joined",
+    "method_rows",
+    "paper_rows",
+    "print_methods",
+    "print_papers",
+    "show_method",
+    "show_paper",
+    "print_parameter_centric",
+]
 
 SYMBOLS = {"configuration": "λ", "operator": "τ", "location": "ℓ", "alignment": "ω"}
 
@@ -32,8 +43,15 @@ def method_rows(methods: Sequence[Any]) -> tuple[list[str], list[list[Any]]]:
     headers = ["id", "name", "paradigm", "λ", "τ", "ℓ", "ω", "access", "f", "year"]
     rows = [
         [
-            m.id, m.label, m.paradigm.symbol, joined(m.coordinates.configuration), joined(m.coordinates.operator),
-            joined(m.coordinates.location), joined(m.coordinates.alignment), m.access.value, m.f_weights.value,
+            m.id,
+            m.label,
+            m.paradigm.symbol,
+            joined(m.coordinates.configuration),
+            joined(m.coordinates.operator),
+            joined(m.coordinates.location),
+            joined(m.coordinates.alignment),
+            m.access.value,
+            m.f_weights.value,
             m.year,
         ]
         for m in methods
@@ -45,9 +63,16 @@ def paper_rows(papers: Sequence[Any]) -> tuple[list[str], list[list[Any]]]:
     headers = ["id", "year", "kind", "paradigm", "λ", "τ", "ℓ", "ω", "methods", "title"]
     rows = [
         [
-            p.id, p.year, p.kind.value, "+".join(x.symbol for x in p.paradigm), joined(p.coordinates.configuration),
-            joined(p.coordinates.operator), joined(p.coordinates.location), joined(p.coordinates.alignment),
-            ",".join(p.methods), p.title,
+            p.id,
+            p.year,
+            p.kind.value,
+            "+".join(x.symbol for x in p.paradigm),
+            joined(p.coordinates.configuration),
+            joined(p.coordinates.operator),
+            joined(p.coordinates.location),
+            joined(p.coordinates.alignment),
+            ",".join(p.methods),
+            p.title,
         ]
         for p in papers
     ]
@@ -102,8 +127,11 @@ def show_method(catalog: Any, method: Any) -> None:
     print()
     print(f"  paper          {paper.title}")
     print(f"                 {'; '.join(paper.authors)}")
-    print(f"                 {paper.venue} {paper.year}" + (f", arXiv {paper.arxiv}" if paper.arxiv else "")
-          + (f"; first public {paper.first_public.isoformat()}" if paper.first_public else ""))
+    print(
+        f"                 {paper.venue} {paper.year}"
+        + (f", arXiv {paper.arxiv}" if paper.arxiv else "")
+        + (f"; first public {paper.first_public.isoformat()}" if paper.first_public else "")
+    )
     if paper.url:
         print(f"                 {paper.url}")
     if method.code_url:

@@ -42,7 +42,7 @@ def relation_cycle(methods: dict[str, MethodEntry]) -> Optional[list[str]]:
             if target not in methods:
                 continue
             if state.get(target) == 1:
-                return path[path.index(target):] + [target]
+                return path[path.index(target) :] + [target]
             if target not in state:
                 found = visit(target)
                 if found:
@@ -112,7 +112,10 @@ class CatalogData:
             owner = names.get(key)
             if owner is not None and owner[0] != method.id:
                 raise CatalogError(
-                    method.source, where, f"{short_repr(name)} is already a name of {owner[0]!r} ({owner[1]})", entry=method.id
+                    method.source,
+                    where,
+                    f"{short_repr(name)} is already a name of {owner[0]!r} ({owner[1]})",
+                    entry=method.id,
                 )
             names[key] = (method.id, where)
 
@@ -127,15 +130,18 @@ class CatalogData:
             for index, relation in enumerate(method.relations):
                 if relation.target not in self.methods:
                     raise CatalogError(
-                        method.source, f"relations[{index}].target",
-                        f"unknown method id {relation.target!r}{self.suggest(relation.target)}", entry=method.id,
+                        method.source,
+                        f"relations[{index}].target",
+                        f"unknown method id {relation.target!r}{self.suggest(relation.target)}",
+                        entry=method.id,
                     )
         cycle = relation_cycle(self.methods)
         if cycle:
             first = self.methods[cycle[0]]
             index = next(i for i, r in enumerate(first.relations) if r.target == cycle[1])
             raise CatalogError(
-                first.source, f"relations[{index}].target",
+                first.source,
+                f"relations[{index}].target",
                 f"relations form a cycle: {' → '.join(cycle)} (a method can only build on earlier ones)",
                 entry=first.id,
             )
@@ -149,22 +155,27 @@ class CatalogData:
             for j, method_id in enumerate(paper.methods):
                 if method_id not in self.methods:
                     raise CatalogError(
-                        paper.source, f"methods[{j}]", f"unknown method id {method_id!r}{self.suggest(method_id)}",
+                        paper.source,
+                        f"methods[{j}]",
+                        f"unknown method id {method_id!r}{self.suggest(method_id)}",
                         entry=paper.id,
                     )
             if paper.arxiv:
                 owner = arxiv_owner.get(paper.arxiv)
                 if owner is not None:
                     raise CatalogError(
-                        paper.source, "arxiv",
-                        f"arXiv {paper.arxiv} is already catalogued as {owner.id!r} ({owner.source})", entry=paper.id,
+                        paper.source,
+                        "arxiv",
+                        f"arXiv {paper.arxiv} is already catalogued as {owner.id!r} ({owner.source})",
+                        entry=paper.id,
                     )
                 arxiv_owner[paper.arxiv] = paper
         for i, item in enumerate(self.excluded):
             if item.arxiv and item.arxiv in arxiv_owner:
                 owner = arxiv_owner[item.arxiv]
                 raise CatalogError(
-                    self.excluded_file, f"[{i}].arxiv",
+                    self.excluded_file,
+                    f"[{i}].arxiv",
                     f"arXiv {item.arxiv} is excluded but also catalogued as {owner.id!r}",
                 )
 
@@ -175,27 +186,32 @@ class CatalogData:
                 key = normalise_name(name)
                 where = f"[{i}].term" if j == 0 else f"[{i}].variants[{j - 1}]"
                 if key in terms:
-                    raise CatalogError(self.glossary_file, where, f"{short_repr(name)} is already listed as {short_repr(terms[key])}")
+                    raise CatalogError(
+                        self.glossary_file, where, f"{short_repr(name)} is already listed as {short_repr(terms[key])}"
+                    )
                 terms[key] = term.term
             for k, sense in enumerate(term.senses):
                 for m, method_id in enumerate(sense.methods):
                     method = self.methods.get(method_id)
                     if method is None:
                         raise CatalogError(
-                            self.glossary_file, f"[{i}].senses[{k}].methods[{m}]",
+                            self.glossary_file,
+                            f"[{i}].senses[{k}].methods[{m}]",
                             f"unknown method id {method_id!r}{self.suggest(method_id)}",
                         )
                     axis = sense.coordinates.admits(method.coordinates)
                     if axis is not None:
                         raise CatalogError(
-                            self.glossary_file, f"[{i}].senses[{k}].coordinates.{axis}",
+                            self.glossary_file,
+                            f"[{i}].senses[{k}].coordinates.{axis}",
                             f"method {method_id!r} has {axis} "
                             f"{[v.value for v in getattr(method.coordinates, axis)]}, outside this sense's "
                             f"{[v.value for v in getattr(sense.coordinates, axis)]}",
                         )
                     if sense.paradigm and method.paradigm not in sense.paradigm:
                         raise CatalogError(
-                            self.glossary_file, f"[{i}].senses[{k}].paradigm",
+                            self.glossary_file,
+                            f"[{i}].senses[{k}].paradigm",
                             f"method {method_id!r} is {method.paradigm.value}, outside this sense's "
                             f"{[p.value for p in sense.paradigm]}",
                         )
@@ -211,12 +227,15 @@ class CatalogData:
                 where = f"[{i}].term" if j == 0 else f"[{i}].variants[{j - 1}]"
                 owner = taken.get(normalise_name(name))
                 if owner is not None:
-                    raise CatalogError(self.parameter_centric_file, where, f"{short_repr(name)} is already a name of {owner}")
+                    raise CatalogError(
+                        self.parameter_centric_file, where, f"{short_repr(name)} is already a name of {owner}"
+                    )
                 taken[normalise_name(name)] = f"parameter-centric term {short_repr(term.term)}"
             for k, relative in enumerate(term.relatives):
                 if relative.method not in self.methods:
                     raise CatalogError(
-                        self.parameter_centric_file, f"[{i}].relatives[{k}].method",
+                        self.parameter_centric_file,
+                        f"[{i}].relatives[{k}].method",
                         f"unknown method id {relative.method!r}{self.suggest(relative.method)}",
                     )
 
@@ -231,9 +250,17 @@ class CatalogData:
         papers = [p for p in self.papers.values() if p.id not in ids]
         methods += [e for e in entries if isinstance(e, MethodEntry)]
         papers += [e for e in entries if isinstance(e, PaperEntry)]
-        return type(self)(methods, papers, self.glossary, self.excluded, self.parameter_centric, root=self.root,
-                          glossary_file=self.glossary_file, excluded_file=self.excluded_file,
-                          parameter_centric_file=self.parameter_centric_file)
+        return type(self)(
+            methods,
+            papers,
+            self.glossary,
+            self.excluded,
+            self.parameter_centric,
+            root=self.root,
+            glossary_file=self.glossary_file,
+            excluded_file=self.excluded_file,
+            parameter_centric_file=self.parameter_centric_file,
+        )
 
     def suggest(self, wrong: object) -> str:
         """``"; did you mean [...]?"`` with ids close to ``wrong``, or ``""``."""
@@ -273,4 +300,3 @@ class CatalogData:
     def entries(self) -> list[Entry]:
         """Methods (by id) then papers (by year, id)."""
         return [*self.methods.values(), *self.papers.values()]
-

@@ -19,8 +19,19 @@ from .models import AXIS_FIELDS, MethodEntry, PaperEntry
 if TYPE_CHECKING:  # pragma: no cover
     from .data import CatalogData
 
-__all__ = ["EXPORT_FORMATS", "export", "write_export", "check_output", "to_json", "to_csv", "to_bibtex", "to_mermaid", "to_graphml",
-           "bibtex_key", "CSV_COLUMNS"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "export",
+    "write_export",
+    "check_output",
+    "to_json",
+    "to_csv",
+    "to_bibtex",
+    "to_mermaid",
+    "to_graphml",
+    "bibtex_key",
+    "CSV_COLUMNS",
+]
 
 EXPORT_FORMATS = ("json", "csv", "bibtex", "mermaid", "graphml")
 """Formats accepted by :func:`export` and ``nnr catalog export --format``."""
@@ -51,9 +62,28 @@ def to_json(catalog: "CatalogData") -> str:
 # --- CSV ----------------------------------------------------------------------------------------------
 
 CSV_COLUMNS = (
-    "id", "kind", "name", "acronym", "paradigm", "modality", "task_modality", *AXIS_FIELDS, "access", "f_weights",
-    "program", "readout", "year", "first_public", "venue", "title", "authors", "arxiv", "url", "implementation",
-    "methods", "paper_kind",
+    "id",
+    "kind",
+    "name",
+    "acronym",
+    "paradigm",
+    "modality",
+    "task_modality",
+    *AXIS_FIELDS,
+    "access",
+    "f_weights",
+    "program",
+    "readout",
+    "year",
+    "first_public",
+    "venue",
+    "title",
+    "authors",
+    "arxiv",
+    "url",
+    "implementation",
+    "methods",
+    "paper_kind",
 )
 
 
@@ -161,7 +191,9 @@ def check_output(path: Union[str, Path], *, force: bool = False) -> Path:
         raise ValueError("output: an empty path; give a file name such as catalog.json")
     path = Path(path)
     if path.is_dir():
-        raise IsADirectoryError(f"output: {path} is a folder; give a file name inside it (e.g. {path / 'catalog.json'})")
+        raise IsADirectoryError(
+            f"output: {path} is a folder; give a file name inside it (e.g. {path / 'catalog.json'})"
+        )
     if path.exists() and not force:
         raise FileExistsError(f"output: {path} already exists; pass force=True (--force) to overwrite it")
     for parent in path.parents:

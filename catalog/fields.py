@@ -131,23 +131,33 @@ def _values_schema(enum: type[AxisValue], description: str) -> dict[str, Any]:
 # One value or a list, stored as a tuple in the enum's order (written out per axis so that type checkers
 # see real type aliases).
 ConfigurationValues = Annotated[
-    tuple[Configuration, ...], BeforeValidator(_as_list), AfterValidator(partial(_canonical, Configuration)),
+    tuple[Configuration, ...],
+    BeforeValidator(_as_list),
+    AfterValidator(partial(_canonical, Configuration)),
     WithJsonSchema(_values_schema(Configuration, "λ: fixed and/or learnable")),
 ]
 OperatorValues = Annotated[
-    tuple[Operator, ...], BeforeValidator(_as_list), AfterValidator(partial(_canonical, Operator)),
+    tuple[Operator, ...],
+    BeforeValidator(_as_list),
+    AfterValidator(partial(_canonical, Operator)),
     WithJsonSchema(_values_schema(Operator, "τ: additive, concatenative and/or parametric")),
 ]
 LocationValues = Annotated[
-    tuple[Location, ...], BeforeValidator(_as_list), AfterValidator(partial(_canonical, Location)),
+    tuple[Location, ...],
+    BeforeValidator(_as_list),
+    AfterValidator(partial(_canonical, Location)),
     WithJsonSchema(_values_schema(Location, "ℓ: input, embedding and/or hidden")),
 ]
 AlignmentValues = Annotated[
-    tuple[Alignment, ...], BeforeValidator(_as_list), AfterValidator(partial(_canonical, Alignment)),
+    tuple[Alignment, ...],
+    BeforeValidator(_as_list),
+    AfterValidator(partial(_canonical, Alignment)),
     WithJsonSchema(_values_schema(Alignment, "ω: identity, rule-based, statistical and/or linear")),
 ]
 ParadigmValues = Annotated[
-    tuple[Paradigm, ...], BeforeValidator(_as_list), AfterValidator(partial(_canonical, Paradigm)),
+    tuple[Paradigm, ...],
+    BeforeValidator(_as_list),
+    AfterValidator(partial(_canonical, Paradigm)),
     WithJsonSchema(_values_schema(Paradigm, "one paradigm, or several for surveys and theory that span them")),
 ]
 
@@ -261,9 +271,14 @@ def _one_or_list_schema(enum: type[Enum]) -> dict[str, Any]:
 
 
 ProgramParts = Annotated[
-    list[ProgramPart], BeforeValidator(_as_list), AfterValidator(_unique_parts),
+    list[ProgramPart],
+    BeforeValidator(_as_list),
+    AfterValidator(_unique_parts),
     WithJsonSchema(_one_or_list_schema(ProgramPart)),
 ]
 Readouts = Annotated[
-    list[Readout], BeforeValidator(_as_list), AfterValidator(_unique_parts), WithJsonSchema(_one_or_list_schema(Readout))
+    list[Readout],
+    BeforeValidator(_as_list),
+    AfterValidator(_unique_parts),
+    WithJsonSchema(_one_or_list_schema(Readout)),
 ]

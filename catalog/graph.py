@@ -60,29 +60,53 @@ def build_graph(catalog: "CatalogData") -> nx.MultiDiGraph:
     graph = nx.MultiDiGraph(name="reprogrammability catalog")
     for method in catalog.methods.values():
         graph.add_node(
-            method.id, kind="method", label=method.label, name=method.name, year=method.year,
-            paradigm=method.paradigm.value, coordinates=str(method.coordinates), implementation=method.implementation,
+            method.id,
+            kind="method",
+            label=method.label,
+            name=method.name,
+            year=method.year,
+            paradigm=method.paradigm.value,
+            coordinates=str(method.coordinates),
+            implementation=method.implementation,
         )
     for paper in catalog.papers.values():
         graph.add_node(
-            paper.id, kind="paper", label=paper.title, name=paper.title, year=paper.year,
-            paradigm="+".join(p.value for p in paper.paradigm), coordinates=str(paper.coordinates),
+            paper.id,
+            kind="paper",
+            label=paper.title,
+            name=paper.title,
+            year=paper.year,
+            paradigm="+".join(p.value for p in paper.paradigm),
+            coordinates=str(paper.coordinates),
             paper_kind=paper.kind.value,
         )
     for method in catalog.methods.values():
         for relation in method.relations:
-            graph.add_edge(method.id, relation.target, key=f"relation:{relation.type.value}", kind="relation",
-                           type=relation.type.value)
+            graph.add_edge(
+                method.id,
+                relation.target,
+                key=f"relation:{relation.type.value}",
+                kind="relation",
+                type=relation.type.value,
+            )
         values = {axis: getattr(method.coordinates, axis) for axis in AXIS_FIELDS}
-        values.update(paradigm=(method.paradigm,), modality=_modalities(method), access=(method.access,),
-                      f_weights=(method.f_weights,))
+        values.update(
+            paradigm=(method.paradigm,),
+            modality=_modalities(method),
+            access=(method.access,),
+            f_weights=(method.f_weights,),
+        )
         _add_values(graph, method.id, values)
     for paper in catalog.papers.values():
         for method_id in paper.methods:
             graph.add_edge(paper.id, method_id, kind="about", type=paper.kind.value)
         values = {axis: getattr(paper.coordinates, axis) for axis in AXIS_FIELDS}
-        values.update(paradigm=paper.paradigm, modality=_modalities(paper), access=(paper.resolved_access,),
-                      f_weights=(paper.f_weights,))
+        values.update(
+            paradigm=paper.paradigm,
+            modality=_modalities(paper),
+            access=(paper.resolved_access,),
+            f_weights=(paper.f_weights,),
+        )
         _add_values(graph, paper.id, values)
     return graph
 
@@ -154,4 +178,3 @@ def sharing_coordinates(graph: nx.MultiDiGraph, method_id: str, axes: Sequence[s
         for other, kind in graph.nodes(data="kind")
         if kind == "method" and other != method_id and values(other) == mine
     )
-

@@ -113,7 +113,9 @@ def check_implementation(entry: MethodEntry) -> Any:
         ours, theirs = getattr(entry, name), getattr(declared, name)
         if ours != theirs:
             raise CatalogError(
-                file, name, f"the YAML says {ours.value!r} but {entry.implementation} declares {theirs.value!r}",
+                file,
+                name,
+                f"the YAML says {ours.value!r} but {entry.implementation} declares {theirs.value!r}",
                 entry=entry.id,
             )
     return info
@@ -155,8 +157,9 @@ def _build(layout: list[tuple[str, Path]], base: Path, documents: dict[str, Any]
         if kind == "method":
             entry = validate_entry(MethodEntry, data, file)
             if path.stem != entry.id:
-                raise CatalogError(file, "id", f"id {entry.id!r} differs from the file name {path.stem!r}",
-                                   entry=entry.id)
+                raise CatalogError(
+                    file, "id", f"id {entry.id!r} differs from the file name {path.stem!r}", entry=entry.id
+                )
             methods.append(entry)
         elif kind == "papers":
             papers.extend(validate_entries(PaperEntry, data, file))
@@ -181,9 +184,17 @@ class Catalog(CatalogData):
 
     @classmethod
     def from_data(cls, data: CatalogData) -> "Catalog":
-        return cls(data.methods.values(), data.papers.values(), data.glossary, data.excluded, data.parameter_centric,
-                   root=data.root, glossary_file=data.glossary_file, excluded_file=data.excluded_file,
-                   parameter_centric_file=data.parameter_centric_file)
+        return cls(
+            data.methods.values(),
+            data.papers.values(),
+            data.glossary,
+            data.excluded,
+            data.parameter_centric,
+            root=data.root,
+            glossary_file=data.glossary_file,
+            excluded_file=data.excluded_file,
+            parameter_centric_file=data.parameter_centric_file,
+        )
 
     @classmethod
     def load(cls, root: Union[str, Path, None] = None, *, cache: bool = True) -> "Catalog":
@@ -227,9 +238,9 @@ class Catalog(CatalogData):
     def adding(self, *entries: Entry) -> "Catalog":
         """A new catalog with ``entries`` added (replacing entries with the same id), cross-validated::
 
-            entry = load_method_file("my-method.yaml")
-            Catalog.load().adding(entry)          # raises CatalogError naming the file and field
-            Catalog.check_implementation(entry)
+        entry = load_method_file("my-method.yaml")
+        Catalog.load().adding(entry)          # raises CatalogError naming the file and field
+        Catalog.check_implementation(entry)
         """
         combined = super().adding(*entries)
         assert isinstance(combined, Catalog)

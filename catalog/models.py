@@ -354,8 +354,14 @@ class PaperEntry(_Entry):
     @property
     def bibliography(self) -> Paper:
         return Paper(
-            title=self.title, authors=self.authors, year=self.year, venue=self.venue,
-            arxiv=self.arxiv, url=self.url, doi=self.doi, first_public=self.first_public,
+            title=self.title,
+            authors=self.authors,
+            year=self.year,
+            venue=self.venue,
+            arxiv=self.arxiv,
+            url=self.url,
+            doi=self.doi,
+            first_public=self.first_public,
         )
 
     @property

@@ -134,12 +134,25 @@ def parse_year_range(year: YearRange) -> Optional[tuple[Optional[int], Optional[
 def _haystack(entry: Union[MethodEntry, PaperEntry]) -> str:
     if isinstance(entry, MethodEntry):
         parts = [
-            entry.id, entry.name, entry.acronym or "", *entry.aliases, entry.paper.title,
-            *entry.paper.authors, entry.paper.venue, entry.summary, *entry.tags,
+            entry.id,
+            entry.name,
+            entry.acronym or "",
+            *entry.aliases,
+            entry.paper.title,
+            *entry.paper.authors,
+            entry.paper.venue,
+            entry.summary,
+            *entry.tags,
         ]
     else:
         parts = [
-            entry.id, entry.title, *entry.aliases, *entry.authors, entry.venue, entry.summary, *entry.tags,
+            entry.id,
+            entry.title,
+            *entry.aliases,
+            *entry.authors,
+            entry.venue,
+            entry.summary,
+            *entry.tags,
             *entry.methods,
         ]
     return " \n ".join(parts).casefold()
@@ -203,8 +216,14 @@ def query(
     if kind not in KINDS:
         raise ValueError(f"kind: {short_repr(kind)} is not one of {list(KINDS)}")
     raw = dict(
-        configuration=configuration, operator=operator, location=location, alignment=alignment,
-        paradigm=paradigm, modality=modality, access=access, f_weights=f_weights,
+        configuration=configuration,
+        operator=operator,
+        location=location,
+        alignment=alignment,
+        paradigm=paradigm,
+        modality=modality,
+        access=access,
+        f_weights=f_weights,
     )
     wanted = {name: parsed for name, value in raw.items() if (parsed := _parse_values(name, value)) is not None}
     if keeps_f_frozen is not None:

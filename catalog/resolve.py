@@ -65,9 +65,7 @@ def resolve(catalog: "CatalogData", term: str) -> Resolution:
         if key in {normalise_name(n) for n in names_of(method)} and method.id not in method_ids:
             method_ids.append(method.id)
     resolution.methods = [catalog.methods[m] for m in method_ids]
-    resolution.parameter_centric = [
-        t for t in catalog.parameter_centric if key in {normalise_name(n) for n in t.names}
-    ]
+    resolution.parameter_centric = [t for t in catalog.parameter_centric if key in {normalise_name(n) for n in t.names}]
     return resolution
 
 

@@ -34,8 +34,15 @@ from typing import Iterable, Optional
 from ..framework.axes import Alignment, Operator
 from .models import MethodEntry, ProgramPart, Readout
 
-__all__ = ["OPERATOR_OF_PART", "ALIGNMENT_OF_READOUT", "operators_for", "alignments_for", "operator_rule",
-           "alignment_rule", "AXIS_RULES"]
+__all__ = [
+    "OPERATOR_OF_PART",
+    "ALIGNMENT_OF_READOUT",
+    "operators_for",
+    "alignments_for",
+    "operator_rule",
+    "alignment_rule",
+    "AXIS_RULES",
+]
 
 OPERATOR_OF_PART: dict[ProgramPart, Operator] = {
     ProgramPart.ADD: Operator.ADDITIVE,
@@ -86,8 +93,10 @@ def operator_rule(entry: MethodEntry) -> Optional[str]:
         return str(error)
     declared: frozenset[Operator] = frozenset(entry.coordinates.operator)
     if declared != expected:
-        return (f"program {_names(entry.program)} gives τ={_names(expected)}, the entry says τ={_names(declared)} "
-                "(rule: docs/axes/operator.md)")
+        return (
+            f"program {_names(entry.program)} gives τ={_names(expected)}, the entry says τ={_names(declared)} "
+            "(rule: docs/axes/operator.md)"
+        )
     return None
 
 
@@ -98,8 +107,10 @@ def alignment_rule(entry: MethodEntry) -> Optional[str]:
     expected = alignments_for(entry.readout)
     declared: frozenset[Alignment] = frozenset(entry.coordinates.alignment)
     if declared != expected:
-        return (f"readout {_names(entry.readout)} gives ω={_names(expected)}, the entry says ω={_names(declared)} "
-                "(rule: docs/axes/alignment.md)")
+        return (
+            f"readout {_names(entry.readout)} gives ω={_names(expected)}, the entry says ω={_names(declared)} "
+            "(rule: docs/axes/alignment.md)"
+        )
     return None
 
 

@@ -30,7 +30,8 @@ def schema_documents() -> dict[str, dict[str, Any]]:
         "glossary.schema.json": (list[GlossaryTerm], "Literature names: catalog/glossary.yaml"),
         "excluded.schema.json": (list[ExcludedItem], "Survey items left out: catalog/excluded.yaml"),
         "parameter-centric.schema.json": (
-            list[ParameterCentricTerm], "Names of parameter-centric adaptation: catalog/parameter-centric.yaml"
+            list[ParameterCentricTerm],
+            "Names of parameter-centric adaptation: catalog/parameter-centric.yaml",
         ),
     }
     documents = {}

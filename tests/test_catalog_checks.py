@@ -74,22 +74,25 @@ def test_check_rejects_options_that_need_an_entry(capsys):
 def test_a_relation_to_a_later_method_is_a_finding_unless_marked_concurrent(real):
     early = _method(real, "adversarial-reprogramming")  # 2018
     late_target = _method(real, "ilm-vp", relations=[])
-    backwards = _method(real, "adversarial-reprogramming",
-                        relations=[{"type": "extends", "target": "ilm-vp"}])
+    backwards = _method(real, "adversarial-reprogramming", relations=[{"type": "extends", "target": "ilm-vp"}])
     catalog = CatalogData([backwards, late_target])
     findings = check_time_order(catalog)
     assert [(f.entry, f.field) for f in findings] == [("adversarial-reprogramming", "relations[0]")]
     assert "became public later" in findings[0].message and str(first_public(late_target)) in findings[0].message
-    concurrent = _method(real, "adversarial-reprogramming", relations=[
-        {"type": "variant-of", "target": "ilm-vp", "note": "concurrent: both appeared within a week"}])
+    concurrent = _method(
+        real,
+        "adversarial-reprogramming",
+        relations=[{"type": "variant-of", "target": "ilm-vp", "note": "concurrent: both appeared within a week"}],
+    )
     assert check_time_order(CatalogData([concurrent, late_target])) == []
     forwards = _method(real, "ilm-vp", relations=[{"type": "extends", "target": "adversarial-reprogramming"}])
     assert check_time_order(CatalogData([early, forwards])) == []
 
 
 def test_first_public_dates_order_relations_within_one_year(real):
-    source = _method(real, "ilm-vp", relations=[{"type": "extends", "target": "blm"}],
-                     paper_changes={"first_public": "2023-01-01"})
+    source = _method(
+        real, "ilm-vp", relations=[{"type": "extends", "target": "blm"}], paper_changes={"first_public": "2023-01-01"}
+    )
     target = _method(real, "blm", relations=[], paper_changes={"first_public": "2023-06-01", "year": source.year})
     assert first_public(source) == date(2023, 1, 1)
     assert len(check_time_order(CatalogData([source, target]))) == 1
@@ -122,31 +125,61 @@ def test_a_relation_to_a_missing_method_is_rejected(real):
 
 
 def _term(name: str, senses: list[dict]) -> GlossaryTerm:
-    return GlossaryTerm.model_validate({"term": name, "definition": "a test term for the reachability check",
-                                        "senses": senses})
+    return GlossaryTerm.model_validate(
+        {"term": name, "definition": "a test term for the reachability check", "senses": senses}
+    )
 
 
 def test_unreached_methods_and_empty_senses_are_findings(real):
     coop, ilm = _method(real, "coop", relations=[]), _method(real, "ilm-vp", relations=[])
     terms = [
-        _term("context optimisation", [{"label": "learned context", "meaning": "trainable context vectors for CLIP",
-                                        "methods": ["coop"]}]),
-        _term("label words from data", [{"label": "statistical verbalizer", "meaning": "label words chosen by data",
-                                         "coordinates": {"alignment": "statistical"}}]),
-        _term("everything", [{"label": "umbrella", "meaning": "all three paradigms together in one name",
-                              "paradigm": ["model-reprogramming", "prompt-tuning"]}]),
+        _term(
+            "context optimisation",
+            [{"label": "learned context", "meaning": "trainable context vectors for CLIP", "methods": ["coop"]}],
+        ),
+        _term(
+            "label words from data",
+            [
+                {
+                    "label": "statistical verbalizer",
+                    "meaning": "label words chosen by data",
+                    "coordinates": {"alignment": "statistical"},
+                }
+            ],
+        ),
+        _term(
+            "everything",
+            [
+                {
+                    "label": "umbrella",
+                    "meaning": "all three paradigms together in one name",
+                    "paradigm": ["model-reprogramming", "prompt-tuning"],
+                }
+            ],
+        ),
     ]
     terms[0] = terms[0].model_copy(update={"see_also": ["everything", "no such name"]})
     findings = check_glossary(CatalogData([coop, ilm], glossary=terms))
     assert sorted((f.field, f.entry) for f in findings) == [
-        ("[0].see_also[1]", ""), ("[1].senses[0]", ""), ("id", "ilm-vp")]
+        ("[0].see_also[1]", ""),
+        ("[1].senses[0]", ""),
+        ("id", "ilm-vp"),
+    ]
 
 
 def test_a_sense_about_a_parameter_centric_term_is_reached(real):
-    terms = [_term("instruction", [{"label": "instruction tuning (outside reprogrammability)",
-                                    "meaning": "training f on instructions, which changes its weights"},
-                                   {"label": "an instruction", "meaning": "a task description in the prompt",
-                                    "methods": ["coop"]}])]
+    terms = [
+        _term(
+            "instruction",
+            [
+                {
+                    "label": "instruction tuning (outside reprogrammability)",
+                    "meaning": "training f on instructions, which changes its weights",
+                },
+                {"label": "an instruction", "meaning": "a task description in the prompt", "methods": ["coop"]},
+            ],
+        )
+    ]
     pca = next(t for t in real.parameter_centric if t.term == "instruction tuning")
     pca = pca.model_copy(update={"relatives": [Relative(method="coop", why="a frozen model adapted at its input")]})
     catalog = CatalogData([_method(real, "coop", relations=[])], glossary=terms, parameter_centric=[pca])
@@ -179,19 +212,31 @@ def test_the_alignment_rule():
 
 
 def test_every_committed_method_obeys_the_axis_rules(real):
-    broken = {m.id: (operator_rule(m), alignment_rule(m)) for m in real.methods.values()
-              if operator_rule(m) or alignment_rule(m)}
+    broken = {
+        m.id: (operator_rule(m), alignment_rule(m))
+        for m in real.methods.values()
+        if operator_rule(m) or alignment_rule(m)
+    }
     assert broken == {}
     for method_id in ("blackvip", "smm", "gpf-plus", "autovp"):  # issue 13: decided by one rule
         assert set(real.methods[method_id].coordinates.operator) == {Operator.ADDITIVE, Operator.PARAMETRIC}
 
 
 def test_an_entry_that_breaks_a_rule_is_reported(real):
-    generated_but_additive = _method(real, "blackvip", relations=[], coordinates={
-        **real.methods["blackvip"].coordinates.model_dump(mode="json"), "operator": "additive"})
+    generated_but_additive = _method(
+        real,
+        "blackvip",
+        relations=[],
+        coordinates={**real.methods["blackvip"].coordinates.model_dump(mode="json"), "operator": "additive"},
+    )
     assert "gives τ=additive+parametric, the entry says τ=additive" in operator_rule(generated_but_additive)
-    verbalizer_as_identity = _method(real, "prompt-tuning", relations=[], readout="label-words", coordinates={
-        **real.methods["prompt-tuning"].coordinates.model_dump(mode="json"), "alignment": "identity"})
+    verbalizer_as_identity = _method(
+        real,
+        "prompt-tuning",
+        relations=[],
+        readout="label-words",
+        coordinates={**real.methods["prompt-tuning"].coordinates.model_dump(mode="json"), "alignment": "identity"},
+    )
     assert "gives ω=rule-based, the entry says ω=identity" in alignment_rule(verbalizer_as_identity)
     document = real.methods["coop"].model_dump(mode="json", exclude_none=True)
     document.pop("program"), document.pop("readout")
@@ -249,8 +294,19 @@ def test_cli_filters_on_f_weights_and_runs_on(capsys, real):
 # --- parameter-centric adaptation --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["LoRA", "adapter", "BitFit", "fine-tuning", "full fine-tuning", "low-rank adaptation",
-                                  "instruction tuning", "model merging"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "LoRA",
+        "adapter",
+        "BitFit",
+        "fine-tuning",
+        "full fine-tuning",
+        "low-rank adaptation",
+        "instruction tuning",
+        "model merging",
+    ],
+)
 def test_parameter_centric_names_resolve_with_relatives(capsys, real, name):
     resolution = real.resolve(name)
     assert resolution.parameter_centric, name
@@ -297,8 +353,9 @@ def _relative_imports(path: Path) -> set[str]:
 def test_catalog_modules_run_one_way_to_the_loader():
     """Only the facade (loader), the CLI and __init__ may import the loader: no module imports it back."""
     allowed = {"loader.py", "cli.py", "__init__.py", "crosscheck.py"}
-    offenders = {path.name: _relative_imports(path) & {"loader"} for path in CATALOG_DIR.glob("*.py")
-                 if path.name not in allowed}
+    offenders = {
+        path.name: _relative_imports(path) & {"loader"} for path in CATALOG_DIR.glob("*.py") if path.name not in allowed
+    }
     assert {name: found for name, found in offenders.items() if found} == {}
     assert "query" in _relative_imports(CATALOG_DIR / "loader.py")
     assert _relative_imports(CATALOG_DIR / "data.py") <= {"errors", "models"}
@@ -342,7 +399,9 @@ def test_exports_carry_f_weights_program_readout_and_first_public(real):
     assert rows["cocoop"]["f_weights"] == "frozen"
     assert rows["cocoop"]["program"] == "+".join(p.value for p in cocoop.program)
     assert rows["cocoop"]["readout"] == "+".join(r.value for r in cocoop.readout)
-    assert rows["cocoop"]["first_public"] == (cocoop.paper.first_public.isoformat() if cocoop.paper.first_public else "")
+    assert rows["cocoop"]["first_public"] == (
+        cocoop.paper.first_public.isoformat() if cocoop.paper.first_public else ""
+    )
     trained = [p.id for p in real.papers.values() if p.f_weights is FWeights.TRAINED]
     assert trained and {rows[i]["f_weights"] for i in trained} == {"trained"}
     graph = real.graph()
@@ -353,11 +412,14 @@ def test_exports_carry_f_weights_program_readout_and_first_public(real):
 def test_a_new_entry_outside_the_glossary_is_a_note_not_a_failure(tmp_path, capsys, monkeypatch):
     text = (CATALOG_DIR / "methods" / "blackvip.yaml").read_text(encoding="utf-8")
     new = tmp_path / "blackvip-two.yaml"
-    new.write_text(text.replace("id: blackvip", "id: blackvip-two").replace("name: Black-box visual prompting",
-                                                                          "name: Another black-box prompt")
-                   .replace("acronym: BlackVIP", "acronym: BlackVIP2").replace("'2303.14773'", "'2303.99999'")
-                   .replace("reprogramming.blackvip:build", "reprogramming.blackvip_two:build"),
-                   encoding="utf-8")
+    new.write_text(
+        text.replace("id: blackvip", "id: blackvip-two")
+        .replace("name: Black-box visual prompting", "name: Another black-box prompt")
+        .replace("acronym: BlackVIP", "acronym: BlackVIP2")
+        .replace("'2303.14773'", "'2303.99999'")
+        .replace("reprogramming.blackvip:build", "reprogramming.blackvip_two:build"),
+        encoding="utf-8",
+    )
     monkeypatch.setattr("reprogrammability.framework.validation_cli.run_catalog_check", lambda args: 0)
     code, _, err = _run(capsys, "check", str(new))
     assert code == 0 and "note: [glossary]" in err and "blackvip-two" in err

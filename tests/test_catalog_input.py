@@ -25,8 +25,11 @@ from reprogrammability.catalog.parsing import MAX_DEPTH, parse_yaml
 from reprogrammability.cli import main
 
 SURVEY = Path(__file__).resolve().parents[1] / "catalog" / "survey"
-SETTINGS = settings(max_examples=int(os.environ.get("CATALOG_FUZZ_EXAMPLES", "60")), deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=int(os.environ.get("CATALOG_FUZZ_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 @pytest.fixture(scope="module")
@@ -111,13 +114,16 @@ def _cache_file(root: Path) -> Path:
     return catalog_cache.cache_root() / f"catalog-{catalog_cache.digest(root.resolve(), raw)}.json"
 
 
-@pytest.mark.parametrize("garbage", [
-    b"\x00\xffnot json at all",
-    b"[1, 2, 3]",
-    b'{"format": 2, "digest": "x", "documents": "{}"}',
-    "wrong-shape",
-    "tampered",
-])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"\x00\xffnot json at all",
+        b"[1, 2, 3]",
+        b'{"format": 2, "digest": "x", "documents": "{}"}',
+        "wrong-shape",
+        "tampered",
+    ],
+)
 def test_a_corrupted_cache_is_detected_and_rebuilt(tmp_path, monkeypatch, real, garbage):
     monkeypatch.setenv("REPROGRAMMABILITY_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("REPROGRAMMABILITY_CATALOG_CACHE", raising=False)
@@ -140,8 +146,12 @@ def test_a_corrupted_cache_is_detected_and_rebuilt(tmp_path, monkeypatch, real, 
     loader._LOADED.clear()
     again = Catalog.load(root)
     assert {m.id: m.name for m in again.methods.values()} == {m.id: m.name for m in expected.methods.values()}
-    assert catalog_cache.get(path.stem.removeprefix("catalog-"), list(json.loads(
-        json.loads(path.read_text())["documents"]))) is not None  # rewritten and valid
+    assert (
+        catalog_cache.get(
+            path.stem.removeprefix("catalog-"), list(json.loads(json.loads(path.read_text())["documents"]))
+        )
+        is not None
+    )  # rewritten and valid
 
 
 def test_the_model_cache_and_the_catalog_cache_share_one_variable(monkeypatch, tmp_path):
@@ -155,25 +165,36 @@ def test_the_model_cache_and_the_catalog_cache_share_one_variable(monkeypatch, t
 # --- empty filters and bad arguments -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("filters, field", [
-    ({"operator": ""}, "operator"), ({"operator": ","}, "operator"), ({"access": []}, "access"),
-    ({"year": ""}, "year"), ({"text": "  "}, "text"), ({"runs_on": "tpu"}, "runs_on"),
-    ({"f_weights": "unfrozen"}, "f_weights"), ({"keeps_f_frozen": "yes"}, "keeps_f_frozen"),
-])
+@pytest.mark.parametrize(
+    "filters, field",
+    [
+        ({"operator": ""}, "operator"),
+        ({"operator": ","}, "operator"),
+        ({"access": []}, "access"),
+        ({"year": ""}, "year"),
+        ({"text": "  "}, "text"),
+        ({"runs_on": "tpu"}, "runs_on"),
+        ({"f_weights": "unfrozen"}, "f_weights"),
+        ({"keeps_f_frozen": "yes"}, "keeps_f_frozen"),
+    ],
+)
 def test_empty_or_bad_filters_are_errors_not_dropped(real, filters, field):
     with pytest.raises(ValueError, match=f"^{field}: "):
         real.query(**filters)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["query", "--operator", ""], "operator: an empty value"),
-    (["query", "--year", ""], "year: expected"),
-    (["query", "--text", ""], "text: an empty text"),
-    (["graph", "--shared", "coop", "--axes", ","], "--axes: an empty value"),
-    (["graph", "--axes", "operator"], "--axes: only applies with --shared"),
-    (["export", "--format", "json", "--force"], "--force: only applies with --output"),
-    (["resolve", " "], "term: give a name"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["query", "--operator", ""], "operator: an empty value"),
+        (["query", "--year", ""], "year: expected"),
+        (["query", "--text", ""], "text: an empty text"),
+        (["graph", "--shared", "coop", "--axes", ","], "--axes: an empty value"),
+        (["graph", "--axes", "operator"], "--axes: only applies with --shared"),
+        (["export", "--format", "json", "--force"], "--force: only applies with --output"),
+        (["resolve", " "], "term: give a name"),
+    ],
+)
 def test_cli_rejects_empty_values_clearly(capsys, argv, message):
     code, out, err = _run(capsys, *argv)
     assert code == 1 and message in err and out == ""
@@ -217,13 +238,22 @@ def test_the_exported_bibtex_parses_back_to_the_catalog(real):
         paper = entry.bibliography
         assert back[paper.title].authors == list(paper.authors)
         assert (back[paper.title].year, back[paper.title].venue, back[paper.title].doi) == (
-            paper.year, paper.venue, paper.doi)
+            paper.year,
+            paper.venue,
+            paper.doi,
+        )
     assert "\\_" not in "".join(line for line in text.splitlines() if line.lstrip().startswith(("url", "doi")))
 
 
 def test_special_characters_survive_a_round_trip():
-    text = (r"@inproceedings{k," "\n" r" title = {{\"U}ber R\&D: 50\% of E^2 with a\_b}," "\n"
-            r" author = {Sch{\"u}tze, Hinrich and Logan IV, Robert L. and others}," "\n year = 2021,\n booktitle = {ACL}\n}\n")
+    text = (
+        r"@inproceedings{k,"
+        "\n"
+        r" title = {{\"U}ber R\&D: 50\% of E^2 with a\_b},"
+        "\n"
+        r" author = {Sch{\"u}tze, Hinrich and Logan IV, Robert L. and others},"
+        "\n year = 2021,\n booktitle = {ACL}\n}\n"
+    )
     papers = read_bib(text)
     assert papers[0][1].title == "Über R&D: 50% of E^2 with a_b"
     assert papers[0][1].authors == ["Schütze, Hinrich", "Logan IV, Robert L.", "others"]
@@ -236,8 +266,9 @@ def test_special_characters_survive_a_round_trip():
 
 def test_import_bib_stubs_skip_known_papers_and_leave_the_axes_open(tmp_path, capsys, real):
     text = (SURVEY / "prompt_instructions.bib").read_text(encoding="utf-8")
-    assert paper_stubs(text, real) == [] or all(s["title"] not in {e.bibliography.title for e in real.entries()}
-                                                for s in paper_stubs(text, real))
+    assert paper_stubs(text, real) == [] or all(
+        s["title"] not in {e.bibliography.title for e in real.entries()} for s in paper_stubs(text, real)
+    )
     stubs = paper_stubs(text)
     assert len(stubs) == 4 and all(s["coordinates"]["operator"] is None and s["kind"] is None for s in stubs)
     assert stubs[0]["authors"][0] == "Wei, Jason" and stubs[0]["year"] == 2022
@@ -248,11 +279,14 @@ def test_import_bib_stubs_skip_known_papers_and_leave_the_axes_open(tmp_path, ca
     assert code == 1 and "no BibTeX file" in err
 
 
-@pytest.mark.parametrize("text, field", [
-    ("@article{x,\n title={A}, author={B, C}, year={20x}}", "@article{x}.year"),
-    ("@article{x,\n title={A}", "line 1"),
-    ("@article{x,\n title={}, author={B, C}, year={2020}}", "@article{x}.title"),
-])
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        ("@article{x,\n title={A}, author={B, C}, year={20x}}", "@article{x}.year"),
+        ("@article{x,\n title={A}", "line 1"),
+        ("@article{x,\n title={}, author={B, C}, year={2020}}", "@article{x}.title"),
+    ],
+)
 def test_bad_bibtex_is_a_clear_error(text, field):
     with pytest.raises(CatalogError) as info:
         read_bib(text, "mine.bib")
@@ -262,8 +296,24 @@ def test_bad_bibtex_is_a_clear_error(text, field):
 # --- fuzzing: text-level mutations of real files ---------------------------------------------------------------------
 
 
-_SNIPPETS = ["&a ", "*a", "<<: *a", "\n  operator: additive", "\nid: bar", "{", "]", "\t", "!!python/object ",
-             "---\n", "'", "2021-13-45", "\n" + "  " * 40 + "x: 1", ": :", "- - -", "\x00"]
+_SNIPPETS = [
+    "&a ",
+    "*a",
+    "<<: *a",
+    "\n  operator: additive",
+    "\nid: bar",
+    "{",
+    "]",
+    "\t",
+    "!!python/object ",
+    "---\n",
+    "'",
+    "2021-13-45",
+    "\n" + "  " * 40 + "x: 1",
+    ": :",
+    "- - -",
+    "\x00",
+]
 
 
 @SETTINGS
@@ -287,8 +337,12 @@ def test_text_mutations_of_method_files_end_in_a_clear_error_or_a_valid_entry(tm
 
 
 @SETTINGS
-@given(text=st.text(max_size=200) | st.builds(lambda a, b: f"@article{{{a},\n title={{{b}}}, year={{2020}}}}",
-                                              st.text(max_size=10), st.text(max_size=30)))
+@given(
+    text=st.text(max_size=200)
+    | st.builds(
+        lambda a, b: f"@article{{{a},\n title={{{b}}}, year={{2020}}}}", st.text(max_size=10), st.text(max_size=30)
+    )
+)
 def test_random_bibtex_ends_in_papers_or_a_clear_error(text):
     try:
         papers = read_bib(text, "x.bib")
@@ -298,14 +352,33 @@ def test_random_bibtex_ends_in_papers_or_a_clear_error(text):
         assert all(p.title and p.authors for _, p in papers)
 
 
-_FLAGS = ["--operator", "--location", "--alignment", "--configuration", "--paradigm", "--modality", "--access",
-          "--f-weights", "--year", "--text", "--runs-on"]
+_FLAGS = [
+    "--operator",
+    "--location",
+    "--alignment",
+    "--configuration",
+    "--paradigm",
+    "--modality",
+    "--access",
+    "--f-weights",
+    "--year",
+    "--text",
+    "--runs-on",
+]
 
 
 @SETTINGS
-@given(pairs=st.lists(st.tuples(st.sampled_from(_FLAGS), st.text(max_size=12) | st.sampled_from(
-    ["additive", "", ",", "2021", "2020-", "x-y", "text-api", "trained", "none", "a,b", "-"])), max_size=3),
-    command=st.sampled_from(["query", "list", "papers"]))
+@given(
+    pairs=st.lists(
+        st.tuples(
+            st.sampled_from(_FLAGS),
+            st.text(max_size=12)
+            | st.sampled_from(["additive", "", ",", "2021", "2020-", "x-y", "text-api", "trained", "none", "a,b", "-"]),
+        ),
+        max_size=3,
+    ),
+    command=st.sampled_from(["query", "list", "papers"]),
+)
 def test_fuzzed_filter_arguments_end_in_a_result_or_a_clear_error(capsys, pairs, command):
     argv = [command, "--json"] + [part for flag, value in pairs for part in (flag, value)]
     try:
