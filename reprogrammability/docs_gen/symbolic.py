@@ -27,7 +27,7 @@ from .import_graph import import_closure
 SYMBOLIC_ENV = "REPROGRAMMABILITY_DOCS_SYMBOLIC"
 CACHE_ENV = "REPROGRAMMABILITY_DOCS_CACHE"
 WORKERS_ENV = "REPROGRAMMABILITY_DOCS_WORKERS"
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 """Bump when :func:`symbolic_of` changes what it records (the cache key also hashes the sources)."""
 
 
@@ -197,7 +197,12 @@ def symbolic_of(entry: Any) -> dict:
         import torch
 
         torch.manual_seed(0)
-        reprogrammer, inputs, _targets = info.example()
+        example = info.example()
+        if isinstance(example, tuple):  # (reprogrammer, inputs, targets)
+            reprogrammer, inputs = example[0], example[1]
+        else:  # an object with the same fields and more (the validator's ValidationExample)
+            reprogrammer, inputs = example.reprogrammer, example.inputs
+        result["example_fields"] = not isinstance(example, tuple)
         parts = []
         shapes: dict[str, int] = {}
         for name, form in reprogrammer.symbolic_parts():

@@ -41,7 +41,11 @@ def usage_snippet(method_id: str, info: dict) -> str:
         "print(method.spec.coordinates_str())" + (f"  # {registered['coordinates']}" if registered else ""),
         "",
         "# The registered example: the method on a tiny random model, with a small batch.",
-        "reprogrammer, inputs, targets = method.example()",
+        *(
+            ["example = method.example()", "reprogrammer, inputs = example.reprogrammer, example.inputs"]
+            if info.get("example_fields")
+            else ["reprogrammer, inputs, targets = method.example()"]
+        ),
         "print(reprogrammer.latex())",
         'print(reprogrammer.parameter_count(), "trainable parameters")',
         "with torch.no_grad():",
