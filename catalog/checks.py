@@ -3,7 +3,7 @@
 Loading already rejects what makes the catalog unusable (unknown ids, relation cycles, duplicate
 names; see :class:`~.data.CatalogData`). These checks report what makes it wrong:
 
-* ``time-order``: a relation (extends, specialises, generalises, combines, variant-of) is declared on
+* ``time-order``: ``first_public`` is not after the venue year; and a relation (extends, specialises, generalises, combines, variant-of) is declared on
   the later method and points back, so its source must not have become public after its target.
   "Public" is ``paper.first_public`` (arXiv v1) when both entries have it, else the year. A relation
   between concurrent works is allowed when its ``note`` starts with ``concurrent:`` and says why.
@@ -79,6 +79,20 @@ def _year(value: Union[date, int]) -> int:
 
 def check_time_order(catalog: "CatalogData") -> list[Finding]:
     findings = []
+    for entry in catalog.entries():
+        paper = entry.bibliography
+        if paper.first_public and paper.first_public.year > paper.year:
+            field = "paper.first_public" if isinstance(entry, MethodEntry) else "first_public"
+            findings.append(
+                Finding(
+                    "time-order",
+                    entry.source,
+                    field,
+                    entry.id,
+                    f"first public {paper.first_public} is after the venue year {paper.year}; "
+                    "first_public is the earliest public version (arXiv v1 or the publication itself)",
+                )
+            )
     for method in catalog.methods.values():
         for index, relation in enumerate(method.relations):
             target = catalog.methods[relation.target]

@@ -423,3 +423,12 @@ def test_a_new_entry_outside_the_glossary_is_a_note_not_a_failure(tmp_path, caps
     monkeypatch.setattr("reprogrammability.framework.validation_cli.run_catalog_check", lambda args: 0)
     code, _, err = _run(capsys, "check", str(new))
     assert code == 0 and "note: [glossary]" in err and "blackvip-two" in err
+
+
+def test_first_public_after_the_venue_year_is_a_finding(real):
+    late = _method(
+        real, "ilm-vp", relations=[], paper_changes={"first_public": f"{real.methods['ilm-vp'].year + 1}-01-02"}
+    )
+    findings = check_time_order(CatalogData([late]))
+    assert [(f.entry, f.field) for f in findings] == [("ilm-vp", "paper.first_public")]
+    assert "after the venue year" in findings[0].message
