@@ -164,7 +164,11 @@ def show_paper(catalog: Any, paper: Any) -> None:
     print(paper.title)
     print(f"  id          {paper.id}")
     print(f"  authors     {'; '.join(paper.authors)}")
-    print(f"  venue       {paper.venue} {paper.year}" + (f", arXiv {paper.arxiv}" if paper.arxiv else ""))
+    print(
+        f"  venue       {paper.venue} {paper.year}"
+        + (f", arXiv {paper.arxiv}" if paper.arxiv else "")
+        + (f"; first public {paper.first_public.isoformat()}" if paper.first_public else "")
+    )
     if paper.url:
         print(f"  url         {paper.url}")
     print(f"  kind        {paper.kind.value} of {', '.join(paper.methods)}")
