@@ -9,12 +9,7 @@ from torch import nn
 from reprogrammability.framework.errors import ShapeError
 from reprogrammability.framework.manipulation import trainable_parameter_count
 from reprogrammability.implementations.reprogramming.cross_modal import (
-    PatchReprogramming,
-    SeriesClassifierHead,
-    SeriesHead,
     SeriesProgram,
-    SeriesTokenEncoder,
-    SoftPrefix,
     TokenImageProgram,
     VocabularyRemap,
 )
@@ -30,6 +25,13 @@ from reprogrammability.implementations.reprogramming.programs import (
     ScaledPaddingPrompt,
     ShrinkPadPrompt,
     WatermarkPrompt,
+)
+from reprogrammability.implementations.reprogramming.series_language_model import (
+    PatchReprogramming,
+    SeriesClassifierHead,
+    SeriesHead,
+    SeriesTokenEncoder,
+    SoftPrefix,
 )
 from reprogrammability.implementations.reprogramming.vision_language import DecoupledPrompts, DescriptionAlignment
 

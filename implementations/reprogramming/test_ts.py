@@ -4,7 +4,7 @@ ICLR 2024, arXiv:2308.08241).
     e = g_θ(segment(x)),   Z = f([P; e]),   ŷ = W flatten(mean(Z_e)) + b
 
 A causal conv encoder turns series segments into tokens in the LM's embedding space (kept near text
-prototypes by :meth:`~.cross_modal.SeriesTokenEncoder.alignment_loss`), a learned soft prompt P is
+prototypes by :meth:`~.series_language_model.SeriesTokenEncoder.alignment_loss`), a learned soft prompt P is
 prepended, and a linear classifier reads the frozen LM's pooled states. The paper's contrastive
 pre-training of the encoder is a separate stage and is not part of the reprogrammer.
 """
@@ -21,7 +21,7 @@ from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
 from ._common import MethodConfig, make_config, seeded_example
-from .cross_modal import SeriesClassifierHead, SeriesLanguageModelAdapter, SeriesTokenEncoder, SoftPrefix
+from .series_language_model import SeriesClassifierHead, SeriesLanguageModelAdapter, SeriesTokenEncoder, SoftPrefix
 
 __all__ = ["TESTConfig", "build"]
 

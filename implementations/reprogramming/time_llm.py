@@ -21,7 +21,7 @@ from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
 from ._common import MethodConfig, make_config, seeded_example
-from .cross_modal import PatchReprogramming, PromptAsPrefix, SeriesHead, SeriesLanguageModelAdapter
+from .series_language_model import PatchReprogramming, PromptAsPrefix, SeriesHead, SeriesLanguageModelAdapter
 
 __all__ = ["TimeLLMConfig", "build"]
 
