@@ -12,6 +12,14 @@ Performance options (each off unless it is the documented default): bf16 autocas
 and one backward to the input; the training loop keeps its running loss and accuracy on the
 device (no host-device synchronisation per step; ``float()`` only at the end of an epoch).
 
+Bad data never trains silently: a NaN or ±inf in a batch stops :meth:`Trainer.fit` with a
+:class:`~reprogrammability.framework.errors.NonFiniteError` naming the argument before any step uses it
+(checked on the host, no device synchronisation); a non-finite loss stops it (on the CPU before its step
+is applied, on an accelerator at the end of the epoch), learned tensors are checked once more at the end,
+and :meth:`Reprogrammer.save_learned` refuses non-finite tensors: nothing non-finite is reported or saved.
+Class labels for the default cross-entropy must be whole numbers in ``[0, C_t)`` (no ignore index); see
+:mod:`~reprogrammability.framework.checks`.
+
 Distributed training: launched by ``torchrun`` (``WORLD_SIZE`` > 1) or with a process group
 already initialised, :meth:`Trainer.fit` trains the learned parts (I and O; the frozen model is
 not a submodule of the reprogrammer, so DistributedDataParallel never sees it) with

@@ -17,6 +17,9 @@ from typing import Any
 
 from .arguments import device, integer, output_directory, positive_float, seed
 
+MAX_BATCH_PIXELS = 2**24
+"""Guard against absurd sizes: a batch holds at most 2²⁴ canvas pixels (e.g. 1024 images at 128², 16 at 1024²)."""
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -27,7 +30,8 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--epochs", type=integer(0, 10_000), default=4, help="training epochs (default: 4)")
     parser.add_argument(
-        "--canvas", type=integer(32, 1024), default=128, help="input size of the frozen network, 32..1024 (default: 128)"
+        "--canvas", type=integer(32, 1024), default=128,
+        help="input size of the frozen network, 32..1024 (default: 128)",
     )
     parser.add_argument(
         "--image-size", type=integer(8, 1024), default=64,
@@ -40,7 +44,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--batch-size", type=integer(1, 4096), default=32, help="1..4096 (default: 32)")
     parser.add_argument("--learning-rate", type=positive_float, default=0.05, help="> 0 (default: 0.05)")
     parser.add_argument("--seed", type=seed, default=0, help="0..2^32-1 (default: 0)")
-    parser.add_argument("--device", type=device, default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
+    parser.add_argument(
+        "--device", type=device, default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ..."
+    )
     parser.add_argument(
         "--output-dir", type=output_directory, default=Path("outputs/demo"),
         help="where to write results: into it when it is new or empty, else into a new run-<time>-<pid> "
@@ -93,6 +99,12 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(
             f"argument --image-size: {args.image_size} leaves no frame for the program in --canvas {args.canvas}; "
             f"allowed: 8..{args.canvas - 1}"
+        )
+    if args.batch_size * args.canvas**2 > MAX_BATCH_PIXELS:
+        raise ValueError(
+            f"argument --batch-size: {args.batch_size} images of {args.canvas}x{args.canvas} pixels do not fit the "
+            f"memory guard; allowed: batch-size × canvas² ≤ {MAX_BATCH_PIXELS:,} "
+            f"(here --batch-size ≤ {MAX_BATCH_PIXELS // args.canvas**2})"
         )
     run_folder = RunFolder(args.output_dir, "--output-dir")  # checked and reserved before any work
     try:

@@ -165,3 +165,22 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_a_demo_run_that_fails_leaves_no_files_and_no_traceback(tmp_path, monkeypatch, capsys):
+    from reprogrammability import demo
+
+    def fails(args, run_folder):
+        (run_folder.path / "result.json").write_text("{")  # half-written when the failure comes
+        raise RuntimeError("simulated failure while training")
+
+    monkeypatch.setattr(demo, "_run", fails)
+    assert main(["demo", "--output-dir", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err.strip() == "nnr demo: error: simulated failure while training"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_refuses_absurd_batch_memory_before_any_work(tmp_path, capsys):
+    assert main(["demo", "--canvas", "1024", "--batch-size", "4096", "--output-dir", str(tmp_path / "o")]) == 2
+    assert "argument --batch-size: 4096 images of 1024x1024 pixels do not fit the memory guard" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
