@@ -44,6 +44,7 @@ def test_budget_counts_down_and_rejects_nonsense():
     now[0] = 107.5
     assert budget.elapsed() == 7.5 and budget.remaining() == 2.5
     assert budget.allows(2) and not budget.allows(3)
+    assert budget.allows(1, share=0.8) and not budget.allows(1, share=0.7)  # 75 % of the budget is spent
     with pytest.raises(ValueError, match="budget_seconds"):
         Budget(0)
 
