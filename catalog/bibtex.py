@@ -267,6 +267,9 @@ def _venue(fields: dict[str, str]) -> str:
     return "arXiv" if _arxiv_of(fields) else "unknown"
 
 
+MAX_BIB_CHARS = 16 * 2**20
+"""Largest .bib text :func:`read_bib` parses (the survey's lists are under 10 KB)."""
+
 _DECODED_ASCII = str.maketrans({"\u02c6": "^", "\u02dc": "~"})  # \textasciicircum, \textasciitilde decode to accents
 
 
@@ -274,6 +277,8 @@ def read_bib(text: str, file: str = "<bib>") -> list[tuple[str, Paper]]:
     """``(key, Paper)`` for every entry of a ``.bib`` text; a bad block is a :class:`CatalogError`."""
     if not isinstance(text, str):
         raise CatalogError(file, "<file>", f"expected BibTeX text, got {type(text).__name__}")
+    if len(text) > MAX_BIB_CHARS:
+        raise CatalogError(file, "<file>", f"larger than {MAX_BIB_CHARS // 2**20} MiB of text ({len(text)} characters)")
     library = parse_string(text, append_middleware=[mw.LatexDecodingMiddleware(), mw.SeparateCoAuthors()])
     if library.failed_blocks:
         block = library.failed_blocks[0]

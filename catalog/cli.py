@@ -346,8 +346,18 @@ def _cmd_import_bib(args: argparse.Namespace) -> int:
         raise ValueError("--force: only applies with --output FILE")
     if args.output:
         check_output(args.output, force=args.force)
+    from .bibtex import MAX_BIB_CHARS
+
+    if source.stat().st_size > 4 * MAX_BIB_CHARS:
+        raise ValueError(f"file: {source} is larger than {MAX_BIB_CHARS // 2**20} MiB; split it")
     text = source.read_text(encoding="utf-8", errors="replace")
-    stubs = paper_stubs(text, None if args.include_known else _catalog(), file=str(source))
+    from .errors import CatalogError
+
+    known = None if args.include_known else _catalog()
+    try:
+        stubs = paper_stubs(text, known, file=str(source))
+    except CatalogError as error:  # the user's file, not the catalog's data
+        raise ValueError(f"not valid BibTeX: {error}") from None
     header = (
         f"# {len(stubs)} paper stub(s) from {source.name}: fill in kind, methods, paradigm, modality, coordinates\n"
         "# and summary, then move them into catalog/papers/*.yaml and run `nnr catalog check`.\n"

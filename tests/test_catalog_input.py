@@ -407,3 +407,13 @@ def test_mutated_parameter_centric_terms_end_in_a_clear_error_or_valid_terms(tmp
         assert error.file == "parameter-centric.yaml" and error.field
     else:
         assert all(t.f_weights.value != "frozen" and t.relatives for t in loaded)
+
+
+def test_import_bib_reports_the_users_file_not_the_catalog(tmp_path, capsys):
+    bad = tmp_path / "mine.bib"
+    bad.write_text("@article{x,\n title={A}, author={B, C}, year={20x}}", encoding="utf-8")
+    code, out, err = _run(capsys, "import-bib", str(bad))
+    assert code == 1 and out == "" and "not valid BibTeX" in err and "@article{x}.year" in err
+    assert "invalid catalog data" not in err
+    with pytest.raises(CatalogError, match="larger than 16 MiB"):
+        read_bib("%" * (16 * 2**20 + 1), "huge.bib")
