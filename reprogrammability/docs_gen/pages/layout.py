@@ -61,9 +61,9 @@ def layers_svg(root: Path = REPO_ROOT) -> bytes:
     others = sorted({p for edge in imports for p in (edge["source"], edge["target"])} - parts - {"__main__"})
     rows = [*layers, others] if others else layers
     position: dict[str, tuple[float, float]] = {}
-    for y, row in enumerate(rows):
-        for x, part in enumerate(row):
-            position[part] = ((x - (len(row) - 1) / 2) * 2.2, y * 1.6)
+    for level, row in enumerate(rows):
+        for column, part in enumerate(row):
+            position[part] = ((column - (len(row) - 1) / 2) * 2.2, level * 1.6)
     width = max(len(row) for row in rows) * 2.2 + 1.5
     fig, ax = plt.subplots(figsize=(width, 1.6 * len(rows) + 0.8))
     for edge in imports:
