@@ -69,13 +69,13 @@ def test_bdpl_policy_gradient_is_the_gradient_of_the_expected_loss(llama):
     exact = torch.autograd.grad((torch.softmax(theta, -1)[0] * losses).sum(), theta)[0]
     estimator = bdpl.PolicyGradientEstimator(num_samples=8, seed=1)
     estimates = []
-    for _ in range(1000):
+    for _ in range(300):
         estimator.estimate(cached, texts, labels, F.cross_entropy)
         estimates.append(part.logits.grad.clone())
     mean = torch.stack(estimates).mean(0)
-    assert estimator.queries == 1000 * 8
+    assert estimator.queries == 300 * 8
     assert F.cosine_similarity(mean.flatten(), exact.flatten(), dim=0) > 0.95
-    assert torch.allclose(mean, exact, atol=0.2 * float(exact.abs().max()))
+    assert torch.allclose(mean, exact, atol=0.1 * float(exact.abs().max()))
 
 
 def test_bdpl_training_lowers_the_expected_loss_and_keeps_f_frozen(llama):

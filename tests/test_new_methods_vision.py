@@ -92,8 +92,8 @@ def test_upt_training_lowers_the_loss_and_keeps_clip_frozen():
     fingerprint = rp.frozen.fingerprint()
     with torch.no_grad():
         before = F.cross_entropy(rp(images), labels)
-    Trainer(rp, epochs=60, batch_size=6, learning_rate=0.01, progress=False).fit((images, labels))
+    Trainer(rp, epochs=60, batch_size=6, learning_rate=0.03, progress=False).fit((images, labels))
     with torch.no_grad():
         after = F.cross_entropy(rp(images), labels)
-    assert after < before - 0.05  # the tiny random CLIP's logits move slowly (as for CoOp and MaPLe)
+    assert after < before - 0.15  # 1.12 → 0.90 (the tiny random CLIP's logits move slowly, as for CoOp and MaPLe)
     assert rp.frozen.fingerprint() == fingerprint
