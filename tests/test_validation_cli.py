@@ -70,8 +70,11 @@ def test_cli_lists_checks(capsys):
     assert main(["validate", "--list-checks"]) == 0
     out = capsys.readouterr().out
     assert all(c.name in out for c in CHECKS)
+    assert out.count("why: ") == len(CHECKS) and "why: a frozen f is never part of what is optimised" in out
     assert main(["validate", "--list-checks", "--json"]) == 0
-    assert [c["name"] for c in json.loads(capsys.readouterr().out)] == [c.name for c in CHECKS]
+    listed = json.loads(capsys.readouterr().out)
+    assert [c["name"] for c in listed] == [c.name for c in CHECKS]
+    assert all(c["why"] and c["group"] and c["description"] for c in listed)
 
 
 def test_cli_module_is_light():

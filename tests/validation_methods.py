@@ -810,17 +810,6 @@ class BatchNormToTrainMode(_HoldsModel):
         return super().forward(x)
 
 
-class CallsFrozenItself(_HoldsModel):
-    """A 'parametric' program that runs f on x itself to decide what to add: f runs twice per prediction."""
-
-    operator = Operator.PARAMETRIC
-
-    def forward(self, x):
-        with torch.no_grad():
-            confidence = self.model(x).softmax(-1).max(-1).values
-        return x + self.delta * confidence.view(-1, 1, 1, 1)
-
-
 class TrainsFrozenWithOwnOptimizer(_HoldsModel):
     """Fine-tunes f with its own optimiser inside every training forward (and says nothing)."""
 
@@ -1013,6 +1002,71 @@ class RuleWithTemperatureAttribute(IndexMapping):
         return super().forward(z) / self.temperature
 
 
+_LAST_INPUT: dict[str, Tensor] = {}
+"""Where :class:`RemembersInput` leaves the last input for :class:`FlipEnsemble` (outside every module)."""
+
+
+class RemembersInput(AdditiveProgram):
+    def forward(self, x):
+        _LAST_INPUT["x"] = x.detach()
+        return super().forward(x)
+
+
+class FlipEnsemble(IndexMapping):
+    """A first-k label map that also runs f on the flipped last input and averages: f runs twice per prediction."""
+
+    def __init__(self, frozen: FrozenModel, part: nn.Module):
+        super().__init__(list(range(NUM_TARGET)))
+        object.__setattr__(self, "frozen", frozen)
+        object.__setattr__(self, "part", part)
+
+    def forward(self, z):
+        flipped = self.frozen(_LAST_INPUT["x"].flip(-1), [self.part])
+        return super().forward((z + flipped) / 2)
+
+
+class RunsFrozenModelInside(_HoldsModel):
+    """A 'parametric' program that asks the FrozenModel itself for f's prediction on x (a run inside the run)."""
+
+    operator = Operator.PARAMETRIC
+
+    def forward(self, x):
+        with torch.no_grad():
+            confidence = self.model(x).softmax(-1).max(-1).values
+        return x + self.delta * confidence.view(-1, 1, 1, 1)
+
+
+class EditsLaterWeightsMidRun(HiddenManipulation):
+    """Adds δ entering f's second conv, and meanwhile scales that conv's weights through ``.data``; the next edit
+    (entering the last layer) restores them bit for bit, so f looks untouched before and after every run."""
+
+    configuration = Configuration.LEARNABLE
+    operator = Operator.ADDITIVE
+    layers = (0, 1)
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.delta = nn.Parameter(0.1 * torch.randn(6, SIZE, SIZE))
+        self.late = nn.Parameter(0.1 * torch.randn(8))
+        object.__setattr__(self, "model", model)
+        self._saved = None
+
+    def edit_hidden(self, layer, hidden):
+        conv = self.model[2]
+        if layer == 0:
+            self._saved = conv.weight.detach().clone()
+            conv.weight.data.mul_(1.5)
+            return hidden + self.delta
+        if self._saved is not None:
+            conv.weight.data.copy_(self._saved)
+            self._saved = None
+        return hidden + self.late
+
+    def symbolic(self):
+        n = symbols("n")[0]
+        return SymbolicForm(x + sp.Symbol(r"\delta"), n, {n: self.delta.numel() + self.late.numel()})
+
+
 class BackpropEstimator:
     """Calls itself zeroth-order, but takes the true gradient by back-propagating through f."""
 
@@ -1112,6 +1166,30 @@ def _batch_norm_to_train_mode():
     model = tiny_cnn_bn()
     rp = Reprogrammer(
         model, BatchNormToTrainMode(model), IndexMapping.first_k(NUM_TARGET), paradigm="model-reprogramming"
+    )
+    return (rp, *images())
+
+
+def _edits_weights_mid_run():
+    model = tiny_cnn()
+    frozen = FrozenModel(model, adapter=ModuleAdapter(layers=["2", "6"]))
+    rp = Reprogrammer(
+        frozen, EditsLaterWeightsMidRun(model), LinearAlignment(NUM_SOURCE, NUM_TARGET), paradigm="prompt-tuning"
+    )
+    return (rp, *images())
+
+
+def _flip_ensemble():
+    frozen = FrozenModel(tiny_cnn())
+    part = RemembersInput()
+    rp = Reprogrammer(frozen, part, FlipEnsemble(frozen, part), paradigm="model-reprogramming")
+    return (rp, *images())
+
+
+def _runs_frozen_model_inside():
+    frozen = FrozenModel(tiny_cnn())
+    rp = Reprogrammer(
+        frozen, RunsFrozenModelInside(frozen), IndexMapping.first_k(NUM_TARGET), paradigm="model-reprogramming"
     )
     return (rp, *images())
 
@@ -1325,10 +1403,29 @@ WRONG: dict[str, Wrong] = {
         ("training mode", "1"),
         _also("forward-runs", "frozen-unchanged", "frozen-no-writes", "frozen-computes-as-copy"),
     ),
-    "runs-f-itself-inside-a-part": Wrong(
-        _cnn_method(CallsFrozenItself),
+    "changes-f-between-hidden-interfaces": Wrong(
+        _edits_weights_mid_run,
+        "frozen-computes-as-copy",
+        ("hidden state entering block 1", "differs from an untouched copy"),
+        _also(
+            "frozen-unchanged",
+            "location-hidden",
+            "operator-additive",
+            "configuration-learnable",
+            "deterministic",
+            "save-load-roundtrip",
+        ),
+    ),
+    "alignment-runs-f-again": Wrong(
+        _flip_ensemble,
         "frozen-runs-only-in-composition",
-        ("ran 2 time(s) in one run of f", "1 in an untouched copy"),
+        ("f ran 2 times for one prediction",),
+        _also("alignment-rule-based"),
+    ),
+    "part-runs-the-frozen-model-inside-its-run": Wrong(
+        _runs_frozen_model_inside,
+        "frozen-runs-only-in-composition",
+        ("run again from inside a run of f",),
     ),
     "trains-f-with-its-own-optimizer": Wrong(
         _cnn_method(TrainsFrozenWithOwnOptimizer),

@@ -201,6 +201,7 @@ def _perturbed(part: nn.Module, seed: int, scale: float = 0.5) -> Iterator[None]
 
 _MODULE_INTERNALS = frozenset(vars(nn.Module()).keys()) | {"training"}
 _SIMPLE = (int, float, complex, bool, str, bytes, type(None))
+_LIBRARY_OBJECTS = ("reprogrammability.", "transformers", "tokenizers", "torch", "numpy", "sklearn", "scipy")
 
 
 def _snapshot_value(value: Any, depth: int = 0) -> Any:
@@ -208,6 +209,8 @@ def _snapshot_value(value: Any, depth: int = 0) -> Any:
     cells of closures; ``_OPAQUE`` for what cannot be compared (modules are walked separately)."""
     if depth > 4:
         return _OPAQUE
+    if isinstance(value, nn.Parameter):
+        return _OPAQUE  # a reference to a parameter (e.g. a cache of them): parameters are compared on their own
     if isinstance(value, Tensor):
         return value.detach().clone()
     if isinstance(value, _SIMPLE):
@@ -230,6 +233,8 @@ def _snapshot_value(value: Any, depth: int = 0) -> Any:
             except ValueError:  # an empty cell
                 cells.append(_OPAQUE)
         return ("closure", tuple(cells))
+    if type(value).__module__.startswith(_LIBRARY_OBJECTS):
+        return _OPAQUE  # adapters, tokenizers, library objects: their caches are not the method's learned state
     if hasattr(value, "__dict__") and not isinstance(value, type) and not callable(value):
         return {
             "__object__": type(value).__name__,

@@ -106,7 +106,8 @@ def learnable(ctx: Context) -> tuple[str, str]:
             n
             for n in full_state_diff(ctx.part_full_states[index], full_state(part))
             if n.startswith(("attribute ", "class attribute "))
-        ]
+            and not n.rsplit(".", 1)[-1].split(" ")[-1].startswith("_")
+        ]  # private attributes (``_last_tokens``) are per-call caches by convention; the round trip judges them
         if hidden:
             problems.append(
                 f"{label}: training changed state kept outside its parameters and buffers ({_names(hidden)}): "

@@ -15,8 +15,11 @@ of every run of f, and as each of f's modules is called, it records:
   the same random state): its hidden states at the declared hidden interfaces, its embedding state and
   its output must agree with what f computed (tolerance from the dtype). Anything done inside f between
   the declared interface and its output shows up here;
-* **composition**: how often each module of f runs in one run, against the untouched copy; a module of
-  f called outside a run of f (by a part or the alignment) is recorded too.
+* **composition**: how often the FrozenModel runs for one prediction, whether a part runs the FrozenModel
+  again inside a run of f, and whether a module of f is called outside any run of f (by the alignment or
+  an update rule). Inside a run, a part may use f's modules itself (f as the encoder that retrieves
+  demonstrations, or the first stage of a two-stage prompt), in eval mode and without gradients, which
+  the other findings watch.
 
 Each finding keeps the moment it was seen (``training step 2, before f runs``) so messages name it.
 """
@@ -341,17 +344,15 @@ class FrozenGuard:
         self.update_comparisons = 2
         """Runs of f compared with the copy per step of an update rule (a search may query f hundreds of times)."""
         self._update_compared: Counter = Counter()
+        self._prediction_runs: list[int] = []
+        self._probing = 0
         self.depth = 0
         self._records: list[_RunRecord] = []
         self._own: set[int] = set()
         self._handles: list[Any] = []
         self.reference = self._untouched_copy()
         self._reference_tensors = dict(self._named_tensors(self.reference.model))
-        self._reference_calls: Counter = Counter()
         self._names = {id(m): (n or type(self.model).__name__) for n, m in self.model.named_modules()}
-        root = type(self.model).__name__
-        for name, module in self.reference.model.named_modules():
-            module.register_forward_pre_hook(lambda m, args, name=name or root: self._reference_calls.update([name]))
         self.initial = modifications(self.model, set())
 
     def _untouched_copy(self) -> FrozenModel:
@@ -409,6 +410,10 @@ class FrozenGuard:
     # -- the guarded run -----------------------------------------------------------------------------------
     def _guarded_run(self, original: Any, x: Any, manipulations: Any, trace: Any) -> Any:
         self.findings.runs += 1
+        if self.depth > self._probing:
+            self.findings.outside.append(f"f was run again from inside a run of f, by a part ({self.phase})")
+        if self._prediction_runs:
+            self._prediction_runs[-1] += 1
         self.check_state("as f starts to run")
         record = _RunRecord()
         manipulations = list(manipulations)
@@ -437,7 +442,6 @@ class FrozenGuard:
         rng_after = _rng_state()
         mismatches: list[str] = []
         replays = [_Replay(r, mismatches) for r in recordings]
-        self._reference_calls.clear()
         try:
             _set_rng_state(rng_start)
             with torch.no_grad():
@@ -462,19 +466,44 @@ class FrozenGuard:
                 f"f's output differs from that of an untouched copy of f given the same interface values: {found} "
                 f"({self.phase})"
             )
-        extra = {n: c for n, c in record.module_calls.items() if c != self._reference_calls.get(n, 0)}
-        if extra:
-            name, count = next(iter(sorted(extra.items())))
-            self.findings.outside.append(
-                f"{name} ran {count} time(s) in one run of f, {self._reference_calls.get(name, 0)} in an untouched "
-                f"copy given the same interface values ({self.phase})"
-            )
 
     @contextlib.contextmanager
-    def watching(self) -> Iterator["FrozenGuard"]:
-        """Guard every run of f (``forward`` and ``trace``) and every call of f's modules for the duration."""
+    def probing_parts(self) -> Iterator[None]:
+        """For the validator's own replays of a part alone (operator and configuration probes): what the part does
+        with f there counts as inside a run of f."""
+        self._records.append(_RunRecord())
+        self.depth += 1
+        self._probing += 1
+        try:
+            yield
+        finally:
+            self._probing -= 1
+            self.depth -= 1
+            self._records.pop()
+
+    def _counted(self, original: Any) -> Any:
+        """``original`` (a prediction of the reprogrammer), recording when it runs f more than once."""
+
+        def prediction(*args: Any, **kwargs: Any) -> Any:
+            self._prediction_runs.append(0)
+            try:
+                return original(*args, **kwargs)
+            finally:
+                runs = self._prediction_runs.pop()
+                if runs > 1:
+                    self.findings.outside.append(f"f ran {runs} times for one prediction ŷ = O(f(I(x))) ({self.phase})")
+
+        return prediction
+
+    @contextlib.contextmanager
+    def watching(self, reprogrammer: Optional[nn.Module] = None) -> Iterator["FrozenGuard"]:
+        """Guard every run of f (``forward`` and ``trace``) and every call of f's modules for the duration; with
+        ``reprogrammer``, also count the runs of f in each of its predictions."""
         frozen = self.frozen
         original = frozen._run
+        counted = ("forward", "forward_with_source") if reprogrammer is not None else ()
+        for name in counted:
+            reprogrammer.__dict__[name] = self._counted(getattr(reprogrammer, name))
         frozen.__dict__["_run"] = types.MethodType(
             lambda _self, x, manipulations, trace: self._guarded_run(original, x, manipulations, trace), frozen
         )
@@ -486,6 +515,8 @@ class FrozenGuard:
             yield self
         finally:
             frozen.__dict__.pop("_run", None)
+            for name in counted:
+                reprogrammer.__dict__.pop(name, None)
             for handle in self._handles:
                 handle.remove()
             self._handles.clear()

@@ -73,7 +73,7 @@ def _run_checks(ctx: Context) -> None:
     for name in ("declared-coordinates", "spec-rules", "symbolic-parameter-count", "symbolic-formula-renders"):
         ctx.run(name)
     ctx.guard = FrozenGuard(ctx.frozen)
-    with ctx.guard.watching():
+    with ctx.guard.watching(ctx.rp):
         _observe_and_check(ctx)
 
 
@@ -106,11 +106,13 @@ def _observe_and_check(ctx: Context) -> None:
     if not ctx.training.complete:
         for name in _AFTER_TRAINING:
             ctx.put(name, SKIPPED, "the training steps did not complete (see training-runs)")
-    ctx.run("configuration-fixed")
+    with guard.probing_parts():
+        ctx.run("configuration-fixed")
     ctx.run("configuration-learnable")
     guard.phase = "the traced forward after training (evaluation)"
     try:
-        ctx._observe()
+        with guard.probing_parts():
+            ctx._observe()
     except Exception as error:  # noqa: BLE001
         for name in _FROZEN:
             ctx.run(name)
@@ -119,10 +121,11 @@ def _observe_and_check(ctx: Context) -> None:
     ctx.snapshot = ctx._snapshot_from_trace()
     ctx.saved = ctx._save(ctx.rp)
     guard.phase = "the probe forwards (evaluation)"
-    for name in ("location-input", "location-embedding", "location-hidden"):
-        ctx.run(name)
-    for name in ("operator-additive", "operator-concatenative", "operator-parametric"):
-        ctx.run(name)
+    with guard.probing_parts():
+        for name in ("location-input", "location-embedding", "location-hidden"):
+            ctx.run(name)
+        for name in ("operator-additive", "operator-concatenative", "operator-parametric"):
+            ctx.run(name)
     for name in ("alignment-identity", "alignment-rule-based", "alignment-statistical", "alignment-linear"):
         ctx.run(name)
     guard.phase = "the batch probes (evaluation)"
