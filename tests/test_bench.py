@@ -19,6 +19,8 @@ EXPECTED = {
                "prompt.prefix_tuning.time/peft", "prompt.prefix_tuning.memory/peft"},
     "icl": {"icl.speedup_k0", "icl.speedup_k8"},
     "mapping": {"mapping.ilm/flm", "mapping.blm/flm"},
+    "serving": {"serving.mixed16/single", "serving.memory64/(f+programs)", "serving.finetuned64/bank64",
+                "serving.lora64/bank64"},
 }
 
 
