@@ -226,3 +226,30 @@ def test_efficientnet_lite0_padding_programs_in_one_forward():
     names = ["digits", "fashion", "three", "three", "fashion", "digits"]
     assert _assert_rows_equal(bank, x, names, programs) == 1
     bank.assert_frozen()
+
+
+def test_many_tasks_page_renders_the_committed_serving_results(tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    from reprogrammability.docs_gen.pages.many_tasks import FIGURE, PAGE, RESULT, pages
+
+    empty = pages(SimpleNamespace(results_dir=tmp_path))
+    assert "No result yet" in empty[PAGE] and FIGURE not in empty
+    memory = {
+        str(n): {"bank_bytes": 10**6 * (20 + n), "lora_bytes": 10**6 * 19, "finetuned_copies_bytes": 10**6 * 19 * n}
+        for n in (1, 4)
+    }
+    ratio = {"name": "serving.mixed16/single", "value": 0.95, "op": ">=", "target": 0.9, "passed": True}
+    report = {
+        "mode": "quick",
+        "machine": {},
+        "suites": {"serving": {"memory": memory, "lora_rank": 8}},
+        "ratios": [ratio],
+    }
+    (tmp_path / RESULT).parent.mkdir(parents=True)
+    (tmp_path / RESULT).write_text(json.dumps(report))
+    out = pages(SimpleNamespace(results_dir=tmp_path))
+    assert "| 4 | 24.00 | 19.00 | 76.00 |" in out[PAGE]
+    assert "| `serving.mixed16/single` | 0.950 | >= 0.9 | pass |" in out[PAGE]
+    assert out[FIGURE].lstrip().startswith(b"<?xml")
