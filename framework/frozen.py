@@ -29,6 +29,12 @@ def auto_adapter(model: nn.Module, **options: Any) -> ModelAdapter:
         from .adapters.transformers import transformers_adapter
 
         return transformers_adapter(model, **options)
+    if type(model).__name__ == "DualEncoder":  # implementations.models.dual_encoder
+        from .adapters.dual_encoder import DualEncoderAdapter
+
+        if "class_prompts" not in options:
+            raise InterfaceError("class_prompts: a DualEncoder needs the class prompts to classify against")
+        return DualEncoderAdapter(**options)
     return ModuleAdapter(**options)
 
 

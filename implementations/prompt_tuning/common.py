@@ -93,12 +93,19 @@ def clip_frozen(model: nn.Module, class_prompts: Sequence[str], *, tokenizer: An
     from reprogrammability.framework.adapters.transformers import CLIPAdapter
 
     raw, adapter = _unwrap(model)
-    if type(raw).__name__ != "CLIPModel":
-        raise InterfaceError(f"model: expected a transformers CLIPModel, got {type(raw).__name__}")
+    dual = type(raw).__name__ == "DualEncoder"  # implementations.models.dual_encoder: CNN image tower, no tokens
+    if type(raw).__name__ != "CLIPModel" and not dual:
+        raise InterfaceError(f"model: expected a transformers CLIPModel or a DualEncoder, got {type(raw).__name__}")
     tokenizer = tokenizer if tokenizer is not None else getattr(adapter, "tokenizer", None)
     if tokenizer is None:
         raise InterfaceError("tokenizer: a CLIP prompt method needs the text tokenizer (tokenizer=...)")
     cls = adapter_cls or CLIPAdapter
+    if dual:
+        from reprogrammability.framework.adapters.dual_encoder import DualEncoderAdapter
+
+        if cls is not CLIPAdapter and not issubclass(cls, DualEncoderAdapter):
+            raise InterfaceError(f"model: {cls.__name__} needs a transformers CLIPModel; the DualEncoder has no such adapter")
+        cls = DualEncoderAdapter if cls is CLIPAdapter else cls
     if isinstance(adapter, cls) and type(adapter) is cls and list(adapter.class_prompts) == list(class_prompts):
         if adapter.tokenizer is tokenizer:
             return model
