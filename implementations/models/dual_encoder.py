@@ -15,6 +15,11 @@ The result ships as ``dual_encoder_alignment.safetensors`` (384×1280 float32 + 
 ``python -m reprogrammability.implementations.models.dual_encoder --out PATH`` regenerates it
 (deterministic: closed form, single thread; the seed is recorded for provenance and fixes torch's
 generator, which nothing random uses).
+
+Measured (``--evaluate 1000``: 1,000 Fashion-MNIST test images at 112 px, chance 10 %): one template
+"a photo of a {}." 20.1 %; the mean embedding of the 8 :data:`ZERO_SHOT_TEMPLATES` 20.0 %; the
+templates alone 17.4-22.0 %. Centring the image features on the mean of the (unlabelled) test
+features raised this to 24.3 % / 24.5 % (not used: it reads the target data).
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ __all__ = [
     "save_alignment",
     "load_alignment",
     "load_dual_encoder",
+    "evaluate_fashion_mnist",
+    "ZERO_SHOT_TEMPLATES",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
 ]
@@ -185,12 +192,51 @@ def load_dual_encoder(alignment: str | Path | dict[str, Tensor] = ALIGNMENT_PATH
     return model.eval(), tokenizer
 
 
+ZERO_SHOT_TEMPLATES: tuple[str, ...] = (
+    "a photo of a {}.",
+    "a black and white photo of a {}.",
+    "a low resolution photo of a {}.",
+    "a close-up photo of a {}.",
+    "a photo of the {}, a type of clothing.",
+    "a product photo of a {}.",
+    "a grayscale photo of a {}.",
+    "a photo of a small {}.",
+)
+"""Templates of the Fashion-MNIST zero-shot measurement (the first is the single-template baseline)."""
+
+
+@torch.no_grad()
+def evaluate_fashion_mnist(samples: int = 1000, size: int = 112, seed: int = 0) -> dict[str, float]:
+    """Zero-shot accuracy on ``samples`` Fashion-MNIST test images: each template alone and their mean embedding."""
+    from ..data.images import load_fashion_mnist
+
+    model, tokenizer = load_dual_encoder()
+    data = load_fashion_mnist(split="test", size=size, channels=3, max_samples=samples, seed=seed)
+    images = (data.inputs - IMAGENET_MEAN[0]) / IMAGENET_STD[0]
+    image = F.normalize(torch.cat([model.image_features(images[i : i + 250]) for i in range(0, len(images), 250)]), dim=-1)
+    names = [c.lower().replace("/", " or ") for c in data.classes]
+    per_template = []
+    for template in ZERO_SHOT_TEMPLATES:
+        batch = tokenizer([template.format(n) for n in names], padding=True, return_tensors="pt")
+        per_template.append(F.normalize(model.text_features(batch["input_ids"], batch["attention_mask"]), dim=-1))
+    accuracy = {t: ((image @ w.T).argmax(1) == data.labels).float().mean().item() for t, w in zip(ZERO_SHOT_TEMPLATES, per_template)}
+    ensemble = F.normalize(torch.stack(per_template).mean(0), dim=-1)
+    accuracy["ensemble"] = ((image @ ensemble.T).argmax(1) == data.labels).float().mean().item()
+    return accuracy
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Regenerate the dual encoder's DeViSE-style text→image map.")
     parser.add_argument("--out", default=str(ALIGNMENT_PATH), help="where to write the safetensors file")
     parser.add_argument("--ridge", type=float, default=DEFAULT_RIDGE)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--evaluate", type=int, metavar="N", default=0,
+                        help="instead: zero-shot accuracy of the shipped map on N Fashion-MNIST test images")
     args = parser.parse_args(argv)
+    if args.evaluate:
+        for template, accuracy in evaluate_fashion_mnist(args.evaluate, seed=args.seed).items():
+            print(f"{accuracy:.3f}  {template}")
+        return
     tensors = fit_alignment(ridge=args.ridge, seed=args.seed)
     path = save_alignment(tensors, args.out, ridge=args.ridge, seed=args.seed, templates="|".join(ALIGNMENT_TEMPLATES),
                           torch=torch.__version__)
