@@ -253,3 +253,16 @@ def test_many_tasks_page_renders_the_committed_serving_results(tmp_path):
     assert "| 4 | 24.00 | 19.00 | 76.00 |" in out[PAGE]
     assert "| `serving.mixed16/single` | 0.950 | >= 0.9 | pass |" in out[PAGE]
     assert out[FIGURE].lstrip().startswith(b"<?xml")
+    table = {"a": {"a": 0.5}, "b": {"a": 0.25, "b": 0.75}}
+    forgetting = {
+        "mode": "default",
+        "settings": {"train": 8, "test": 8, "epochs": 1, "seed": 0, "tasks": ["a", "b"]},
+        "versions": {"torch": "t", "peft": "p"},
+        "accuracy_after_each_task": {"rca": table, "finetune": table, "lora": table},
+        "drop": {m: {"a": 0.25, "b": 0.0} for m in ("rca", "finetune", "lora")},
+        "f_fingerprint_unchanged": False,
+    }
+    (tmp_path / "many_tasks.json").write_text(json.dumps(forgetting))
+    out = pages(SimpleNamespace(results_dir=tmp_path))
+    assert "| sequential LoRA | a | 0.5000 | 0.2500 | +0.2500 |" in out[PAGE]
+    assert "unchanged through RCA's run: **NO**" in out[PAGE] and "many-tasks-forgetting.svg" in out

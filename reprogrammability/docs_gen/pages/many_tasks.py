@@ -12,6 +12,9 @@ from ..common import Content, Site
 PAGE = "many-tasks.md"
 FIGURE = "many-tasks-memory.svg"
 RESULT = Path("perf") / "bench-serving.json"
+FORGETTING = ("many_tasks.json", "many_tasks_quick.json")  # the full run first, the --quick run as a fallback
+FORGETTING_FIGURE = "many-tasks-forgetting.svg"
+METHODS = {"rca": "RCA (program bank, f frozen)", "finetune": "sequential full fine-tuning", "lora": "sequential LoRA"}
 
 API_EXAMPLE = """```python
 from reprogrammability.framework import FrozenModel, Reprogrammer
@@ -57,6 +60,52 @@ def _memory_svg(memory: dict[str, dict[str, int]]) -> bytes:
     ax.set_yscale("log")
     ax.set_xlabel("tasks N")
     ax.set_ylabel("MB (distinct tensor storages)")
+    ax.legend(frameon=False)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _forgetting(report: dict[str, Any], file: str) -> str:
+    settings = report["settings"]
+    lines = [
+        f"Run `.venv/bin/python benchmarks/many_tasks.py{' --quick' if report['mode'] == 'quick' else ''}` "
+        f"(file `benchmarks/results/{file}`; {settings['train']} training and {settings['test']} test images per task, "
+        f"{settings['epochs']} epoch(s), seed {settings['seed']}, torch {report['versions']['torch']}, "
+        f"peft {report['versions']['peft']}). Tasks in order: {', '.join(settings['tasks'])}. "
+        f"f's fingerprint unchanged through RCA's run: **{'yes' if report['f_fingerprint_unchanged'] else 'NO'}**.",
+        "",
+        "| method | task | accuracy right after learning it | accuracy after the last task | drop |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for method, label in METHODS.items():
+        table = report["accuracy_after_each_task"][method]
+        last = list(table)[-1]
+        for task in table:
+            lines.append(
+                f"| {label} | {task} | {table[task][task]:.4f} | {table[last][task]:.4f} | "
+                f"{report['drop'][method][task]:+.4f} |"
+            )
+    return "\n".join(lines + ["", f"![accuracy drop of earlier tasks]({FORGETTING_FIGURE})"])
+
+
+def _forgetting_svg(report: dict[str, Any]) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.hashsalt": "reprogrammability", "svg.fonttype": "none", "font.size": 9})
+    tasks = report["settings"]["tasks"]
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    width = 0.8 / len(METHODS)
+    for k, (method, label) in enumerate(METHODS.items()):
+        drops = [100 * report["drop"][method][t] for t in tasks]
+        ax.bar([i + k * width for i in range(len(tasks))], drops, width, label=label)
+    ax.set_xticks([i + width for i in range(len(tasks))], tasks)
+    ax.set_ylabel("accuracy drop after the last task (points)")
+    ax.axhline(0, color="black", linewidth=0.6)
     ax.legend(frameon=False)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
@@ -116,9 +165,17 @@ def pages(site: Site) -> dict[str, Content]:
         "",
         API_EXAMPLE,
         "",
-        "## Serving cost as tasks grow",
+        "## No forgetting, measured",
         "",
     ]
+    found = next((name for name in FORGETTING if (site.results_dir / name).is_file()), None)
+    if found is None:
+        text.append("No result yet: run `.venv/bin/python benchmarks/many_tasks.py`.")
+    else:
+        forgetting = json.loads((site.results_dir / found).read_text())
+        text.append(_forgetting(forgetting, found))
+        out[FORGETTING_FIGURE] = _forgetting_svg(forgetting)
+    text += ["", "## Serving cost as tasks grow", ""]
     if path.is_file():
         report = json.loads(path.read_text())
         text.append(_results(report))
