@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, str] = {
     "bench": "reprogrammability.bench",
     "theory": "reprogrammability.framework.theory.cli",
     "gpu-check": "reprogrammability.gpu_check",
+    "predict": "reprogrammability.predict",
 }
 """Subcommand name -> module with ``register(subparsers)``; a module that is absent is skipped."""
 
