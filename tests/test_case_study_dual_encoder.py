@@ -128,3 +128,24 @@ def test_a_real_clip_saved_locally_stays_a_drop_in(tmp_path):
     original = build(model, tokenizer=tokenizer, class_names=names, context_init="a photo of a")
     with torch.no_grad():
         torch.testing.assert_close(reprogrammer(images), original(images))
+
+
+def test_padding_visual_reprogramming_trains_the_program_only(dual, fashion):
+    """Model reprogramming on the same frozen model: a padding program on the image, identity ω over class prompts."""
+    from reprogrammability.framework import Reprogrammer, Trainer
+    from reprogrammability.framework.alignment import IdentityAlignment
+    from reprogrammability.implementations.data.images import prepare_images
+    from reprogrammability.implementations.reprogramming.programs import PaddingProgram
+
+    model, tokenizer = dual
+    images, labels, names = fashion
+    small = prepare_images(images[:32] * IMAGENET_STD[0] + IMAGENET_MEAN[0], size=64)  # [0, 1] pixels, 64 px
+    frozen = FrozenModel(model, class_prompts=[f"a photo of a {n}." for n in names], tokenizer=tokenizer)
+    before = frozen.fingerprint()
+    program = PaddingProgram(IMAGE_SIZE, 64, mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    reprogrammer = Reprogrammer(frozen, program, IdentityAlignment(), paradigm="model-reprogramming")
+    initial = [p.detach().clone() for p in program.parameters()]
+    Trainer(reprogrammer, epochs=1, batch_size=16, progress=False).fit((small, labels[:32]))
+    assert any(not torch.equal(a, p) for a, p in zip(initial, program.parameters()))
+    assert frozen.fingerprint() == before
+    assert all(p.grad is None for p in model.parameters())
