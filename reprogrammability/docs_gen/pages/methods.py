@@ -72,7 +72,13 @@ def _coordinates_table(source: str, entry: Any) -> list[str]:
     if entry.task_modality and entry.task_modality != entry.modality:
         modality += f" (task: {entry.task_modality.value})"
     rows.append(f"| modality | {modality} |")
-    rows.append(f"| access | {entry.access.value} |")
+    rows.append(f"| access to f | {entry.access.value}: {cell(entry.access.meaning)} |")
+    rows.append(f"| f's weights | {entry.f_weights.value}: {cell(entry.f_weights.meaning)} |")
+    for fact in ("program", "readout"):
+        value = getattr(entry, fact, None)
+        if value:
+            shown = value if isinstance(value, str) else ", ".join(str(getattr(v, "value", v)) for v in value)
+            rows.append(f"| {fact} | {cell(shown)} |")
     names = [n for n in [entry.acronym, *entry.aliases] if n]
     if names:
         rows.append(f"| also called | {cell(', '.join(names))} |")
