@@ -459,7 +459,7 @@ class ExclusionCategory(str, Enum):
 
 
 class SurveySource(str, Enum):
-    """The files of the survey's data (``../shared/survey``)."""
+    """The files of the survey's data (shipped in ``catalog/survey/``)."""
 
     AWESOME_PAPERS = "awesome-papers.yaml"
     METHODS = "methods.yaml"
