@@ -28,8 +28,8 @@ from reprogrammability.implementations.data.text import load_text_task
 from reprogrammability.implementations.models.pretrained import load_smollm2
 from reprogrammability.implementations.prompt_instruction import in_context_learning
 from reprogrammability.implementations.prompt_instruction.calibration import ContextualCalibration
-from reprogrammability.implementations.prompt_instruction.templates import CONTENT_FREE
 from reprogrammability.implementations.prompt_instruction.scoring import LabelWordScoring, accuracy, harness_metrics
+from reprogrammability.implementations.prompt_instruction.templates import CONTENT_FREE
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -50,8 +50,14 @@ def evaluate(model, tokenizer, task: str, k: int, seed: int, continuation: str) 
     train, test = load_text_task(task, "train"), load_text_task(task, "test")
     words = TASKS[task]["label_words"]
     reprogrammer = in_context_learning.build(
-        model, tokenizer=tokenizer, pool=(train.inputs, train.labels.tolist()), k=k, seed=seed, balanced=True,
-        continuation=continuation, **TASKS[task],
+        model,
+        tokenizer=tokenizer,
+        pool=(train.inputs, train.labels.tolist()),
+        k=k,
+        seed=seed,
+        balanced=True,
+        continuation=continuation,
+        **TASKS[task],
     )
     scorer = reprogrammer.frozen.adapter
     with torch.no_grad():
@@ -78,8 +84,16 @@ def throughput(model, tokenizer, k: int, queries: int, batch_size: int, repeats:
     texts = test.inputs[:queries]
     reprogrammers = {
         use_cache: in_context_learning.build(
-            model, tokenizer=tokenizer, pool=(train.inputs, train.labels.tolist()), k=k, seed=0, balanced=True,
-            use_cache=use_cache, batch_size=batch_size, continuation="first", **TASKS["sentiment"],
+            model,
+            tokenizer=tokenizer,
+            pool=(train.inputs, train.labels.tolist()),
+            k=k,
+            seed=0,
+            balanced=True,
+            use_cache=use_cache,
+            batch_size=batch_size,
+            continuation="first",
+            **TASKS["sentiment"],
         )
         for use_cache in (True, False)
     }
@@ -115,13 +129,19 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--shots", type=int, nargs="+", default=[4, 8])
-    parser.add_argument("--continuation", choices=["first", "full"], default="first",
-                        help="SmolLM2 writes every label word as one token, so 'first' and 'full' agree")
+    parser.add_argument(
+        "--continuation",
+        choices=["first", "full"],
+        default="first",
+        help="SmolLM2 writes every label word as one token, so 'first' and 'full' agree",
+    )
     parser.add_argument("--queries", type=int, default=16, help="queries timed for the cache throughput")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--throughput-threads", type=int, default=1)
-    parser.add_argument("--skip-accuracy", action="store_true", help="only the cache throughput (keeps the last accuracy table)")
+    parser.add_argument(
+        "--skip-accuracy", action="store_true", help="only the cache throughput (keeps the last accuracy table)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()

@@ -112,28 +112,51 @@ def text_section(args: argparse.Namespace, model: Any, tokenizer: Any, task: str
     frozen = FrozenModel(model, tokenizer=tokenizer, readout="last")
     verbalizer = Verbalizer.from_words(tokenizer, words)
     scores = batched(lambda b: verbalizer(frozen(b)), test_x)
-    rows.append({"method": "zero-shot (template + verbaliser)", "accuracy": accuracy(scores, test.labels),
-                 "trainable_parameters": 0})
+    rows.append(
+        {
+            "method": "zero-shot (template + verbaliser)",
+            "accuracy": accuracy(scores, test.labels),
+            "trainable_parameters": 0,
+        }
+    )
 
     log(f"{task}: linear probe on the last token's features")
     features = FrozenModel(model, tokenizer=tokenizer, readout="last_features")
     train_f, test_f = batched(features, train_x), batched(features, test_x)
     D, C = train_f.shape[1], len(words)
-    rows.append({"method": "linear probe (last-token features)", "accuracy": logistic_probe(train_f, train.labels, test_f, test.labels),
-                 "trainable_parameters": C * D + C})
+    rows.append(
+        {
+            "method": "linear probe (last-token features)",
+            "accuracy": logistic_probe(train_f, train.labels, test_f, test.labels),
+            "trainable_parameters": C * D + C,
+        }
+    )
 
     trainer_options = dict(epochs=args.epochs, batch_size=8, progress=False, device="cpu", seed=0)
     if args.quick:
         trainer_options.update(epochs=1, max_steps=2)
     log(f"{task}: prompt tuning (text-initialised, {args.prompt_length} tokens)")
-    rp = prompt_tuning.build(model, tokenizer=tokenizer, label_words=words, init="text", init_text=INSTRUCTIONS[task],
-                             num_virtual_tokens=args.prompt_length)
+    rp = prompt_tuning.build(
+        model,
+        tokenizer=tokenizer,
+        label_words=words,
+        init="text",
+        init_text=INSTRUCTIONS[task],
+        num_virtual_tokens=args.prompt_length,
+    )
     start = time.perf_counter()
     history = Trainer(rp, learning_rate=args.learning_rate, **trainer_options).fit((train_x, train.labels))
     scores = batched(rp, test_x)
-    rows.append({"method": "prompt-tuning (ours)", "accuracy": accuracy(scores, test.labels),
-                 "trainable_parameters": rp.parameter_count(), "train_seconds": time.perf_counter() - start,
-                 "steps": history.steps, "final_train_loss": history.history[-1]["loss"] if history.history else None})
+    rows.append(
+        {
+            "method": "prompt-tuning (ours)",
+            "accuracy": accuracy(scores, test.labels),
+            "trainable_parameters": rp.parameter_count(),
+            "train_seconds": time.perf_counter() - start,
+            "steps": history.steps,
+            "final_train_loss": history.history[-1]["loss"] if history.history else None,
+        }
+    )
     rp.frozen.assert_unchanged()
 
     if args.p_tuning_v2:
@@ -141,13 +164,27 @@ def text_section(args: argparse.Namespace, model: Any, tokenizer: Any, task: str
         v2 = p_tuning_v2.build(model, tokenizer=tokenizer, num_classes=C, num_virtual_tokens=8, init_std=0.02)
         start = time.perf_counter()
         history = Trainer(v2, learning_rate=args.learning_rate, **trainer_options).fit((train_x, train.labels))
-        rows.append({"method": "p-tuning-v2 (ours)", "accuracy": accuracy(batched(v2, test_x), test.labels),
-                     "trainable_parameters": v2.parameter_count(), "train_seconds": time.perf_counter() - start,
-                     "steps": history.steps})
+        rows.append(
+            {
+                "method": "p-tuning-v2 (ours)",
+                "accuracy": accuracy(batched(v2, test_x), test.labels),
+                "trainable_parameters": v2.parameter_count(),
+                "train_seconds": time.perf_counter() - start,
+                "steps": history.steps,
+            }
+        )
     for row in rows:
         row["share_of_model"] = row["trainable_parameters"] / model_parameters
-    return {"task": task, "model": "SmolLM2-135M-Instruct (Q4_1 → float32)", "model_parameters": model_parameters,
-            "train": len(train_x), "test": len(test_x), "template": template, "label_words": words, "rows": rows}
+    return {
+        "task": task,
+        "model": "SmolLM2-135M-Instruct (Q4_1 → float32)",
+        "model_parameters": model_parameters,
+        "train": len(train_x),
+        "test": len(test_x),
+        "template": template,
+        "label_words": words,
+        "rows": rows,
+    }
 
 
 def efficiency_section(args: argparse.Namespace, model: Any, tokenizer: Any) -> dict[str, Any]:
@@ -213,7 +250,11 @@ def efficiency_section(args: argparse.Namespace, model: Any, tokenizer: Any) -> 
             return loss
 
         with torch.no_grad():
-            check = (verbalizer(peft_model(**batch).logits[torch.arange(len(labels)), offset + last]) - ours(batch)).abs().max()
+            check = (
+                (verbalizer(peft_model(**batch).logits[torch.arange(len(labels)), offset + last]) - ours(batch))
+                .abs()
+                .max()
+            )
         # CPU time of this process per step (robust to other processes on a shared machine) and wall time;
         # the implementations take turns, and who goes first rotates
         runs = [("ours", ours_step, ours_opt), ("peft", peft_step, peft_opt), ("peft_keep", peft_keep_step, peft_opt)]
@@ -232,23 +273,37 @@ def efficiency_section(args: argparse.Namespace, model: Any, tokenizer: Any) -> 
             opt.zero_grad(set_to_none=True)
             memory[name] = peak_step_memory(step)
         median = {name: statistics.median(values) for name, values in times.items()}
-        paired = {name: statistics.median(a / b for a, b in zip(times["ours"], times[name])) for name in ("peft", "peft_keep")}
+        paired = {
+            name: statistics.median(a / b for a, b in zip(times["ours"], times[name])) for name in ("peft", "peft_keep")
+        }
         ours_time, peft_time = median["ours"], median["peft"]
-        rows.append({
-            "method": method, "prompt_length": P, "batch_size": len(texts), "sequence_length": int(batch["input_ids"].shape[1]),
-            "max_abs_score_difference": float(check), "ours_step_seconds": ours_time, "peft_step_seconds": peft_time,
-            "peft_keep_step_seconds": median["peft_keep"],
-            "time_ratio": paired["peft"], "time_ratio_vs_peft_keep": paired["peft_keep"],
-            "wall_time_ratio": statistics.median(walls["ours"]) / statistics.median(walls["peft"]),
-            "ours_peak_step_mb": memory["ours"] / 2**20, "peft_peak_step_mb": memory["peft"] / 2**20,
-            "peft_keep_peak_step_mb": memory["peft_keep"] / 2**20,
-            "memory_ratio": memory["ours"] / max(memory["peft"], 1.0),
-            "memory_ratio_vs_peft_keep": memory["ours"] / max(memory["peft_keep"], 1.0),
-            "step_cpu_seconds": times, "step_wall_seconds": walls,
-        })
+        rows.append(
+            {
+                "method": method,
+                "prompt_length": P,
+                "batch_size": len(texts),
+                "sequence_length": int(batch["input_ids"].shape[1]),
+                "max_abs_score_difference": float(check),
+                "ours_step_seconds": ours_time,
+                "peft_step_seconds": peft_time,
+                "peft_keep_step_seconds": median["peft_keep"],
+                "time_ratio": paired["peft"],
+                "time_ratio_vs_peft_keep": paired["peft_keep"],
+                "wall_time_ratio": statistics.median(walls["ours"]) / statistics.median(walls["peft"]),
+                "ours_peak_step_mb": memory["ours"] / 2**20,
+                "peft_peak_step_mb": memory["peft"] / 2**20,
+                "peft_keep_peak_step_mb": memory["peft_keep"] / 2**20,
+                "memory_ratio": memory["ours"] / max(memory["peft"], 1.0),
+                "memory_ratio_vs_peft_keep": memory["ours"] / max(memory["peft_keep"], 1.0),
+                "step_cpu_seconds": times,
+                "step_wall_seconds": walls,
+            }
+        )
         paired = paired["peft"]
-        log(f"efficiency {method}: CPU time ours/peft = {ours_time:.2f}/{peft_time:.2f} s (paired ratio {paired:.3f}), "
-            f"memory {memory['ours'] / 2**20:.0f}/{memory['peft'] / 2**20:.0f} MB, Δscore {float(check):.1e}")
+        log(
+            f"efficiency {method}: CPU time ours/peft = {ours_time:.2f}/{peft_time:.2f} s (paired ratio {paired:.3f}), "
+            f"memory {memory['ours'] / 2**20:.0f}/{memory['peft'] / 2**20:.0f} MB, Δscore {float(check):.1e}"
+        )
     return {"model": "SmolLM2-135M-Instruct", "rows": rows}
 
 
@@ -271,7 +326,11 @@ def vision_section(args: argparse.Namespace) -> dict[str, Any]:
     from reprogrammability.framework.frozen import FrozenModel
     from reprogrammability.framework.training import Trainer
     from reprogrammability.implementations.data.images import load_fashion_mnist
-    from reprogrammability.implementations.models.efficientnet_lite import IMAGENET_MEAN, IMAGENET_STD, efficientnet_lite0
+    from reprogrammability.implementations.models.efficientnet_lite import (
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        efficientnet_lite0,
+    )
     from reprogrammability.implementations.prompt_tuning import activation_prompt
     from reprogrammability.implementations.reprogramming.label_mapping import FrequencyLabelMapping
 
@@ -284,73 +343,118 @@ def vision_section(args: argparse.Namespace) -> dict[str, Any]:
     rows = []
 
     log(f"vision: ImageNet head + frequency label mapping ({n_train} train / {n_test} test, {size}px)")
-    normalised = lambda x: (x - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)  # noqa: E731
+
+    def normalised(x):
+        return (x - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+
     imagenet = FrozenModel(net)
     train_logits = batched(lambda b: imagenet(normalised(b)), train.inputs, 32)
     test_logits = batched(lambda b: imagenet(normalised(b)), test.inputs, 32)
     flm = FrequencyLabelMapping(1000, 10).fit(train_logits, train.labels)
-    rows.append({"method": "ImageNet head + frequency label mapping (no training)", "accuracy": accuracy(flm(test_logits), test.labels),
-                 "trainable_parameters": 0})
+    rows.append(
+        {
+            "method": "ImageNet head + frequency label mapping (no training)",
+            "accuracy": accuracy(flm(test_logits), test.labels),
+            "trainable_parameters": 0,
+        }
+    )
 
     log("vision: linear probe on pooled features")
     features = FrozenModel(Lite0Features(net, IMAGENET_MEAN, IMAGENET_STD), layers=[f"net._blocks.{args.ap_block}"])
     train_f = batched(features, train.inputs, 32)
     test_f = batched(features, test.inputs, 32)
-    rows.append({"method": "linear probe (pooled features)", "accuracy": logistic_probe(train_f, train.labels, test_f, test.labels),
-                 "trainable_parameters": 1280 * 10 + 10})
+    rows.append(
+        {
+            "method": "linear probe (pooled features)",
+            "accuracy": logistic_probe(train_f, train.labels, test_f, test.labels),
+            "trainable_parameters": 1280 * 10 + 10,
+        }
+    )
 
     log(f"vision: activation prompt at block {args.ap_block} + linear head")
     rp = activation_prompt.build(features, num_classes=10, layers=[0], example_input=train.inputs[:2])
     options = dict(epochs=1 if args.quick else args.vision_epochs, batch_size=32, progress=False, device="cpu", seed=0)
     start = time.perf_counter()
     Trainer(rp, learning_rate=args.vision_learning_rate, **options).fit((train.inputs, train.labels))
-    rows.append({"method": "activation-prompt (ours)", "accuracy": accuracy(batched(rp, test.inputs, 32), test.labels),
-                 "trainable_parameters": rp.parameter_count(), "train_seconds": time.perf_counter() - start,
-                 "prompt_shape": list(rp.inputs[0].deltas[0].shape)})
+    rows.append(
+        {
+            "method": "activation-prompt (ours)",
+            "accuracy": accuracy(batched(rp, test.inputs, 32), test.labels),
+            "trainable_parameters": rp.parameter_count(),
+            "train_seconds": time.perf_counter() - start,
+            "prompt_shape": list(rp.inputs[0].deltas[0].shape),
+        }
+    )
     rp.frozen.assert_unchanged()
     for row in rows:
         row["share_of_model"] = row["trainable_parameters"] / model_parameters
-    return {"task": "Fashion-MNIST (10 classes)", "model": "EfficientNet-Lite0 (ImageNet)", "model_parameters": model_parameters,
-            "train": n_train, "test": n_test, "image_size": size, "rows": rows}
+    return {
+        "task": "Fashion-MNIST (10 classes)",
+        "model": "EfficientNet-Lite0 (ImageNet)",
+        "model_parameters": model_parameters,
+        "train": n_train,
+        "test": n_test,
+        "image_size": size,
+        "rows": rows,
+    }
 
 
 # ---------------------------------------------------------------------------------------------------
 def markdown(report: dict[str, Any]) -> str:
-    lines = ["# Prompt-tuning benchmark", "", f"Run: {report['environment']['date']}, torch {report['environment']['torch']}, "
-             f"{report['environment']['threads']} CPU thread(s), load average {report['environment']['load_average']}.", ""]
+    lines = [
+        "# Prompt-tuning benchmark",
+        "",
+        f"Run: {report['environment']['date']}, torch {report['environment']['torch']}, "
+        f"{report['environment']['threads']} CPU thread(s), load average {report['environment']['load_average']}.",
+        "",
+    ]
     for section in report["text"] + ([report["vision"]] if report.get("vision") else []):
-        lines += [f"## {section['task']} — {section['model']}", "",
-                  f"{section['train']} train / {section['test']} test examples; model parameters {section['model_parameters']:,}.", "",
-                  "| method | test accuracy | trainable parameters | share of the model |", "|---|---:|---:|---:|"]
+        lines += [
+            f"## {section['task']} — {section['model']}",
+            "",
+            f"{section['train']} train / {section['test']} test examples; model parameters {section['model_parameters']:,}.",
+            "",
+            "| method | test accuracy | trainable parameters | share of the model |",
+            "|---|---:|---:|---:|",
+        ]
         for row in section["rows"]:
-            lines.append(f"| {row['method']} | {row['accuracy']:.3f} | {row['trainable_parameters']:,} | {row['share_of_model']:.4%} |")
+            lines.append(
+                f"| {row['method']} | {row['accuracy']:.3f} | {row['trainable_parameters']:,} | {row['share_of_model']:.4%} |"
+            )
         lines.append("")
     if report.get("efficiency"):
         eff = report["efficiency"]
-        lines += [f"## Efficiency against peft — {eff['model']}, same model and batch", "",
-                  "Step = forward, verbaliser cross-entropy, backward, Adam step. Times are CPU seconds of the process per "
-                  f"step (median of {report['arguments']['repeats']} rotating repeats); ratios are medians of the paired "
-                  "ratios ours/peft. Peak memory: the largest allocation above the step's start (torch profiler). "
-                  "'peft' is peft's default forward (LM-head scores at every position); 'peft + keep' passes "
-                  "logits_to_keep so peft too scores only the read position, as our readout does.", "",
-                  "| method | batch × length | ours (s) | peft (s) | peft + keep (s) | time ours/peft | ours/(peft + keep) "
-                  "| wall ours/peft | memory ours (MB) | peft (MB) | peft + keep (MB) | memory ours/peft | ours/(peft + keep) "
-                  "| max abs Δ score |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            f"## Efficiency against peft — {eff['model']}, same model and batch",
+            "",
+            "Step = forward, verbaliser cross-entropy, backward, Adam step. Times are CPU seconds of the process per "
+            f"step (median of {report['arguments']['repeats']} rotating repeats); ratios are medians of the paired "
+            "ratios ours/peft. Peak memory: the largest allocation above the step's start (torch profiler). "
+            "'peft' is peft's default forward (LM-head scores at every position); 'peft + keep' passes "
+            "logits_to_keep so peft too scores only the read position, as our readout does.",
+            "",
+            "| method | batch × length | ours (s) | peft (s) | peft + keep (s) | time ours/peft | ours/(peft + keep) "
+            "| wall ours/peft | memory ours (MB) | peft (MB) | peft + keep (MB) | memory ours/peft | ours/(peft + keep) "
+            "| max abs Δ score |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         for row in eff["rows"]:
             lines.append(
                 f"| {row['method']} | {row['batch_size']} × {row['sequence_length']} (+{row['prompt_length']}) | "
                 f"{row['ours_step_seconds']:.3f} | {row['peft_step_seconds']:.3f} | {row['peft_keep_step_seconds']:.3f} | "
                 f"{row['time_ratio']:.3f} | {row['time_ratio_vs_peft_keep']:.3f} | {row['wall_time_ratio']:.3f} | "
                 f"{row['ours_peak_step_mb']:.1f} | {row['peft_peak_step_mb']:.1f} | {row['peft_keep_peak_step_mb']:.1f} | "
-                f"{row['memory_ratio']:.3f} | {row['memory_ratio_vs_peft_keep']:.3f} | {row['max_abs_score_difference']:.1e} |")
+                f"{row['memory_ratio']:.3f} | {row['memory_ratio_vs_peft_keep']:.3f} | {row['max_abs_score_difference']:.1e} |"
+            )
         lines.append("")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny subsets and two steps: checks that every section runs")
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny subsets and two steps: checks that every section runs"
+    )
     parser.add_argument("--tasks", nargs="+", default=["sentiment", "topic"], choices=sorted(TEMPLATES))
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--learning-rate", type=float, default=1e-2)
@@ -367,8 +471,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vision-epochs", type=int, default=3)
     parser.add_argument("--vision-learning-rate", type=float, default=1e-2)
     parser.add_argument("--image-size", type=int, default=160)
-    parser.add_argument("--ap-block", type=int, default=11, help="EfficientNet-Lite0 block whose input gets the activation prompt")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest on a loaded 2-core machine)")
+    parser.add_argument(
+        "--ap-block", type=int, default=11, help="EfficientNet-Lite0 block whose input gets the activation prompt"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch CPU threads (1 is fastest on a loaded 2-core machine)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
@@ -388,8 +496,11 @@ def main(argv: list[str] | None = None) -> int:
     model, tokenizer = load_smollm2()
     report: dict[str, Any] = {
         "environment": {
-            "date": time.strftime("%Y-%m-%d %H:%M"), "torch": torch.__version__, "threads": args.threads,
-            "python": platform.python_version(), "machine": platform.machine(),
+            "date": time.strftime("%Y-%m-%d %H:%M"),
+            "torch": torch.__version__,
+            "threads": args.threads,
+            "python": platform.python_version(),
+            "machine": platform.machine(),
             "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         },
         "arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},

@@ -68,12 +68,28 @@ class Budget:
 
 
 CPU_BUDGET = Budget(
-    canvas=96, image=64, train={"digits": 256, "fashion-mnist": 256}, test={"digits": 400, "fashion-mnist": 400},
-    epochs=3, batch_size=32, learning_rate=0.05, bar_epochs=1, bar_directions=4, probe_steps=300,
+    canvas=96,
+    image=64,
+    train={"digits": 256, "fashion-mnist": 256},
+    test={"digits": 400, "fashion-mnist": 400},
+    epochs=3,
+    batch_size=32,
+    learning_rate=0.05,
+    bar_epochs=1,
+    bar_directions=4,
+    probe_steps=300,
 )
 FULL_BUDGET = Budget(
-    canvas=224, image=128, train={"digits": None, "fashion-mnist": 10000}, test={"digits": None, "fashion-mnist": 2000},
-    epochs=20, batch_size=128, learning_rate=0.01, bar_epochs=3, bar_directions=20, probe_steps=1000,
+    canvas=224,
+    image=128,
+    train={"digits": None, "fashion-mnist": 10000},
+    test={"digits": None, "fashion-mnist": 2000},
+    epochs=20,
+    batch_size=128,
+    learning_rate=0.01,
+    bar_epochs=3,
+    bar_directions=20,
+    probe_steps=1000,
 )
 
 
@@ -113,8 +129,13 @@ def _program(budget: Budget) -> PaddingProgram:
 
 def build(method: str, frozen: FrozenModel, num_classes: int, budget: Budget, seed: int) -> Reprogrammer:
     """The padding program with the named output map (or BAR)."""
-    common = dict(num_classes=num_classes, canvas_size=budget.canvas, image_size=budget.image,
-                  mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    common = dict(
+        num_classes=num_classes,
+        canvas_size=budget.canvas,
+        image_size=budget.image,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+    )
     if method == "ilm":
         return create_method("ilm-vp", frozen, **common)
     if method == "blm":
@@ -224,8 +245,15 @@ def interleaved_epoch_times(
     for r in range(rounds):
         for method in methods[r % len(methods) :] + methods[: r % len(methods)]:
             reprogrammer = build(method, frozen, data.num_classes, budget, seed)
-            trainer = Trainer(reprogrammer, epochs=1, batch_size=budget.batch_size, learning_rate=budget.learning_rate,
-                              seed=seed, device=str(device), progress=False)
+            trainer = Trainer(
+                reprogrammer,
+                epochs=1,
+                batch_size=budget.batch_size,
+                learning_rate=budget.learning_rate,
+                seed=seed,
+                device=str(device),
+                progress=False,
+            )
             result = trainer.fit((data.inputs, data.labels))
             times[method].append(result.history[0]["seconds"])
     return times
@@ -335,8 +363,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             else:
                 row = run_reprogramming(method, frozen, train, test, budget, device, args.seed)
             rows.append(row)
-            print(f"  {method:13s} accuracy {100 * row.accuracy:5.1f}%  params {row.trainable_parameters:>7,}  "
-                  f"{row.seconds:6.1f}s  queries {row.queries:,}", flush=True)
+            print(
+                f"  {method:13s} accuracy {100 * row.accuracy:5.1f}%  params {row.trainable_parameters:>7,}  "
+                f"{row.seconds:6.1f}s  queries {row.queries:,}",
+                flush=True,
+            )
     timing: dict[str, Any] = {}
     if args.timing_rounds and all(m in args.methods for m in ("flm", "ilm", "blm", "blm+")):
         train, _ = load_dataset(args.datasets[0], budget, args.seed)
@@ -363,8 +394,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for dataset, values in summary["epoch_time_ratios"].items():
         print(f"epoch time vs FLM on {dataset}: " + ", ".join(f"{k} = {v:.3g}" for k, v in values.items()))
     if timing:
-        print(f"interleaved one-epoch timing on {timing['dataset']} ({args.timing_rounds} rounds, medians): "
-              + ", ".join(f"{k} = {v:.3f}" for k, v in timing["ratios"].items()))
+        print(
+            f"interleaved one-epoch timing on {timing['dataset']} ({args.timing_rounds} rounds, medians): "
+            + ", ".join(f"{k} = {v:.3f}" for k, v in timing["ratios"].items())
+        )
     for dataset, values in summary["ordering"].items():
         verdicts = ", ".join(f"{k}: {'holds' if v else 'does not hold'}" for k, v in values.items())
         print(f"ordering on {dataset}: {verdicts}")

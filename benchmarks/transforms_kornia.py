@@ -75,13 +75,26 @@ def main() -> None:
                 if r >= 2:
                     times[label].append(seconds)
         ours_s, kornia_s = statistics.median(times["ours"]), statistics.median(times["kornia"])
-        rows.append({"transform": name, "max_abs_difference": difference, "ours_ms": ours_s * 1e3,
-                     "kornia_ms": kornia_s * 1e3, "kornia/ours": kornia_s / ours_s})
+        rows.append(
+            {
+                "transform": name,
+                "max_abs_difference": difference,
+                "ours_ms": ours_s * 1e3,
+                "kornia_ms": kornia_s * 1e3,
+                "kornia/ours": kornia_s / ours_s,
+            }
+        )
         print(f"{name:45s} max|Δ| {difference:9.2e}  ours {ours_s * 1e3:7.2f} ms  kornia {kornia_s * 1e3:7.2f} ms")
     report = {
-        "environment": {"machine": platform.platform(), "processor": platform.processor() or platform.machine(),
-                        "python": platform.python_version(), "torch": torch.__version__,
-                        "kornia": kornia.__version__, "torch_threads": 1, "load_average": list(os.getloadavg())},
+        "environment": {
+            "machine": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "kornia": kornia.__version__,
+            "torch_threads": 1,
+            "load_average": list(os.getloadavg()),
+        },
         "settings": {"seed": SEED, "rounds": ROUNDS, "batch": [BATCH, 3, 224, 224], "clock": "process CPU time"},
         "results": rows,
     }

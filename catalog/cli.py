@@ -548,7 +548,11 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     p.set_defaults(handler=_cmd_import_bib)
 
     p = sub.add_parser("crosscheck", help="where our labels differ from the survey's list, with the reasons")
-    p.add_argument("--survey", metavar="PATH", help="the survey's data folder (default: the copy shipped in the package, catalog/survey/)")
+    p.add_argument(
+        "--survey",
+        metavar="PATH",
+        help="the survey's data folder (default: the copy shipped in the package, catalog/survey/)",
+    )
     form = p.add_mutually_exclusive_group()
     form.add_argument("--markdown", action="store_true", help="print the documentation page")
     form.add_argument("--json", action="store_true", help="print a JSON list of rows")

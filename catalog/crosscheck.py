@@ -86,25 +86,50 @@ def default_survey_path() -> Path:
 
 _THEIR_VOCABULARY: dict[str, dict[str, str]] = {
     "location": {
-        "input": "input", "input-layer": "input", "input-layers": "input", "input-space": "input",
-        "input-level": "input", "embedding": "embedding", "embedding-layer": "embedding",
-        "embedding-level": "embedding", "embedding-layers": "embedding", "hidden": "hidden",
-        "intermediate": "hidden", "intermediate-layers": "hidden", "intermediate-layer": "hidden",
+        "input": "input",
+        "input-layer": "input",
+        "input-layers": "input",
+        "input-space": "input",
+        "input-level": "input",
+        "embedding": "embedding",
+        "embedding-layer": "embedding",
+        "embedding-level": "embedding",
+        "embedding-layers": "embedding",
+        "hidden": "hidden",
+        "intermediate": "hidden",
+        "intermediate-layers": "hidden",
+        "intermediate-layer": "hidden",
     },
     "operator": {
-        "addition": "additive", "add": "additive", "additive": "additive", "concatenation": "concatenative",
-        "concat": "concatenative", "concatenative": "concatenative", "parametric": "parametric",
+        "addition": "additive",
+        "add": "additive",
+        "additive": "additive",
+        "concatenation": "concatenative",
+        "concat": "concatenative",
+        "concatenative": "concatenative",
+        "parametric": "parametric",
     },
     "alignment": {
-        "identity": "identity", "identitity": "identity", "rule-based": "rule-based", "rule": "rule-based",
-        "statistical": "statistical", "linear": "linear", "linear alignment": "linear",
+        "identity": "identity",
+        "identitity": "identity",
+        "rule-based": "rule-based",
+        "rule": "rule-based",
+        "statistical": "statistical",
+        "linear": "linear",
+        "linear alignment": "linear",
     },
     "paradigm": {
-        "model-reprogramming": "model-reprogramming", "adversarial-reprogramming": "model-reprogramming",
-        "input-space-transformation": "model-reprogramming", "input-mapping": "model-reprogramming",
-        "prompt-tuning": "prompt-tuning", "soft-prompts": "prompt-tuning", "prompt-instruction": "prompt-instruction",
-        "hard-prompts": "prompt-instruction", "context-learning": "prompt-instruction",
-        "task-instructions": "prompt-instruction", "few-shot-examples": "prompt-instruction",
+        "model-reprogramming": "model-reprogramming",
+        "adversarial-reprogramming": "model-reprogramming",
+        "input-space-transformation": "model-reprogramming",
+        "input-mapping": "model-reprogramming",
+        "prompt-tuning": "prompt-tuning",
+        "soft-prompts": "prompt-tuning",
+        "prompt-instruction": "prompt-instruction",
+        "hard-prompts": "prompt-instruction",
+        "context-learning": "prompt-instruction",
+        "task-instructions": "prompt-instruction",
+        "few-shot-examples": "prompt-instruction",
         "chain-of-thought": "prompt-instruction",
     },
 }
@@ -133,9 +158,7 @@ def normalise_their_value(field: str, value: Any) -> tuple[Optional[frozenset], 
 
 def _configuration_from_mechanism(paradigms: frozenset) -> frozenset:
     """Their site shows a configuration derived from the mechanism: prompt instruction -> fixed, else learnable."""
-    return frozenset(
-        "fixed" if p == Paradigm.PROMPT_INSTRUCTION.value else "learnable" for p in paradigms
-    )
+    return frozenset("fixed" if p == Paradigm.PROMPT_INSTRUCTION.value else "learnable" for p in paradigms)
 
 
 # --- their schema ----------------------------------------------------------------------------------------
@@ -282,7 +305,11 @@ def _parse_bib(text: str) -> list[dict[str, str]]:
 
 
 def _compare_labels(
-    rows: list, entry: Any, item_title: str, source: str, theirs: dict[str, Optional[frozenset]],
+    rows: list,
+    entry: Any,
+    item_title: str,
+    source: str,
+    theirs: dict[str, Optional[frozenset]],
     configuration_derived: bool,
 ) -> None:
     if isinstance(entry, ExcludedItem):
@@ -340,35 +367,61 @@ def crosscheck(catalog: Optional["Catalog"] = None, survey: Union[str, Path, Non
             elif catalogued and field == "mechanism":
                 ours = _show(_ours(entry, "paradigm"))
             read, unknown = normalise_their_value("paradigm" if field == "mechanism" else field, value)
-            how = f"; we read it as {_show(read)}" if read and not unknown else (
-                f"; {unknown} is not a value of this axis in any vocabulary" if unknown else ""
+            how = (
+                f"; we read it as {_show(read)}"
+                if read and not unknown
+                else (f"; {unknown} is not a value of this axis in any vocabulary" if unknown else "")
             )
-            rows.append(CrosscheckRow(title, source, field, str(value), ours, f"their value {problem}{how}", "schema",
-                                      entry_id))
+            rows.append(
+                CrosscheckRow(title, source, field, str(value), ours, f"their value {problem}{how}", "schema", entry_id)
+            )
         if arxiv and _arxiv_problem(arxiv):
             ours_arxiv = getattr(getattr(entry, "bibliography", None), "arxiv", None) if entry is not None else None
-            rows.append(CrosscheckRow(
-                title, source, "arxiv", arxiv, ours_arxiv or "—",
-                f"their arXiv link {_arxiv_problem(arxiv)}; "
-                + (_rationale(entry, "arxiv") or "matched by title instead"), "bibliographic", entry_id,
-            ))
+            rows.append(
+                CrosscheckRow(
+                    title,
+                    source,
+                    "arxiv",
+                    arxiv,
+                    ours_arxiv or "—",
+                    f"their arXiv link {_arxiv_problem(arxiv)}; "
+                    + (_rationale(entry, "arxiv") or "matched by title instead"),
+                    "bibliographic",
+                    entry_id,
+                )
+            )
         if entry is None:
             rows.append(CrosscheckRow(title, source, "inclusion", "listed", "missing", "", "coverage"))
             continue
         if isinstance(entry, ExcludedItem):
-            rows.append(CrosscheckRow(title, source, "inclusion", "listed", f"excluded ({entry.category.value})",
-                                      entry.reason, "coverage"))
+            rows.append(
+                CrosscheckRow(
+                    title, source, "inclusion", "listed", f"excluded ({entry.category.value})", entry.reason, "coverage"
+                )
+            )
             continue
         key = entry.id
         if key in seen:
             first_position, first_item = seen[key]
-            rows.append(CrosscheckRow(
-                title, source, "duplicate", f"also entry #{first_position + 1}", entry.id,
-                "their list has this paper twice"
-                + (" with different labels" if {k: first_item.get(k) for k in ("location", "operator", "alignment")}
-                   != {k: item.get(k) for k in ("location", "operator", "alignment")} else "")
-                + "; we keep one entry and compare both against it", "duplicate", entry.id,
-            ))
+            rows.append(
+                CrosscheckRow(
+                    title,
+                    source,
+                    "duplicate",
+                    f"also entry #{first_position + 1}",
+                    entry.id,
+                    "their list has this paper twice"
+                    + (
+                        " with different labels"
+                        if {k: first_item.get(k) for k in ("location", "operator", "alignment")}
+                        != {k: item.get(k) for k in ("location", "operator", "alignment")}
+                        else ""
+                    )
+                    + "; we keep one entry and compare both against it",
+                    "duplicate",
+                    entry.id,
+                )
+            )
         seen.setdefault(key, (position, item))
         paradigms, _ = normalise_their_value("paradigm", item.get("mechanism"))
         theirs = {
@@ -381,8 +434,18 @@ def crosscheck(catalog: Optional["Catalog"] = None, survey: Union[str, Path, Non
         _compare_labels(rows, entry, title, source, theirs, configuration_derived=True)
         their_year = item.get("year")
         if isinstance(their_year, int) and their_year != entry.bibliography.year:
-            rows.append(CrosscheckRow(title, source, "year", str(their_year), str(entry.bibliography.year),
-                                      _year_reason(entry, their_year), "bibliographic", entry.id))
+            rows.append(
+                CrosscheckRow(
+                    title,
+                    source,
+                    "year",
+                    str(their_year),
+                    str(entry.bibliography.year),
+                    _year_reason(entry, their_year),
+                    "bibliographic",
+                    entry.id,
+                )
+            )
 
     # 2. the longer companion list (methods.yaml)
     if (base / METHODS).exists():
@@ -396,18 +459,34 @@ def crosscheck(catalog: Optional["Catalog"] = None, survey: Union[str, Path, Non
             entry = index.find(clean, title)
             if arxiv and not clean:
                 ours_arxiv = getattr(getattr(entry, "bibliography", None), "arxiv", None) if entry is not None else None
-                rows.append(CrosscheckRow(
-                    title, source, "arxiv", arxiv, ours_arxiv or "—",
-                    "their arXiv id is marked unverified or malformed; "
-                    + (_rationale(entry, "arxiv") or "matched by title instead"), "bibliographic",
-                    getattr(entry, "id", None),
-                ))
+                rows.append(
+                    CrosscheckRow(
+                        title,
+                        source,
+                        "arxiv",
+                        arxiv,
+                        ours_arxiv or "—",
+                        "their arXiv id is marked unverified or malformed; "
+                        + (_rationale(entry, "arxiv") or "matched by title instead"),
+                        "bibliographic",
+                        getattr(entry, "id", None),
+                    )
+                )
             if entry is None:
                 rows.append(CrosscheckRow(title, source, "inclusion", "listed", "missing", "", "coverage"))
                 continue
             if isinstance(entry, ExcludedItem):
-                rows.append(CrosscheckRow(title, source, "inclusion", "listed", f"excluded ({entry.category.value})",
-                                          entry.reason, "coverage"))
+                rows.append(
+                    CrosscheckRow(
+                        title,
+                        source,
+                        "inclusion",
+                        "listed",
+                        f"excluded ({entry.category.value})",
+                        entry.reason,
+                        "coverage",
+                    )
+                )
                 continue
             theirs = {}
             paradigms, _ = normalise_their_value("paradigm", item.get("paradigm"))
@@ -420,8 +499,18 @@ def crosscheck(catalog: Optional["Catalog"] = None, survey: Union[str, Path, Non
             _compare_labels(rows, entry, title, source, theirs, configuration_derived=False)
             their_year = item.get("year")
             if isinstance(their_year, int) and their_year != entry.bibliography.year:
-                rows.append(CrosscheckRow(title, source, "year", str(their_year), str(entry.bibliography.year),
-                                          _year_reason(entry, their_year), "bibliographic", entry.id))
+                rows.append(
+                    CrosscheckRow(
+                        title,
+                        source,
+                        "year",
+                        str(their_year),
+                        str(entry.bibliography.year),
+                        _year_reason(entry, their_year),
+                        "bibliographic",
+                        entry.id,
+                    )
+                )
 
     # 3. the bibliographies
     for name in BIBS:
@@ -438,13 +527,32 @@ def crosscheck(catalog: Optional["Catalog"] = None, survey: Union[str, Path, Non
                 rows.append(CrosscheckRow(title, source, "inclusion", "listed", "missing", "", "coverage"))
                 continue
             if isinstance(entry, ExcludedItem):
-                rows.append(CrosscheckRow(title, source, "inclusion", "listed", f"excluded ({entry.category.value})",
-                                          entry.reason, "coverage"))
+                rows.append(
+                    CrosscheckRow(
+                        title,
+                        source,
+                        "inclusion",
+                        "listed",
+                        f"excluded ({entry.category.value})",
+                        entry.reason,
+                        "coverage",
+                    )
+                )
                 continue
             year = bib.get("year", "")
             if year.isdigit() and int(year) != entry.bibliography.year:
-                rows.append(CrosscheckRow(title, source, "year", year, str(entry.bibliography.year),
-                                          _year_reason(entry, int(year)), "bibliographic", entry.id))
+                rows.append(
+                    CrosscheckRow(
+                        title,
+                        source,
+                        "year",
+                        year,
+                        str(entry.bibliography.year),
+                        _year_reason(entry, int(year)),
+                        "bibliographic",
+                        entry.id,
+                    )
+                )
     return rows
 
 
@@ -484,8 +592,12 @@ def crosscheck_markdown(
         selected = [r for r in rows if r.category == category]
         if not selected:
             continue
-        lines += [f"## {headings[category]}", "", "| item | source | field | theirs | ours | reason |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            f"## {headings[category]}",
+            "",
+            "| item | source | field | theirs | ours | reason |",
+            "|---|---|---|---|---|---|",
+        ]
         for row in selected:
             item = f"{row.item} (`{row.entry}`)" if row.entry else row.item
             lines.append(

@@ -214,7 +214,11 @@ class StatisticalAlignment(OutputAlignment):
         if targets.shape != source_outputs.shape[:1]:
             raise ShapeError(f"targets: expected shape ({source_outputs.shape[0]},), got {tuple(targets.shape)}")
         omega = self.estimate(source_outputs.float(), targets)
-        check_finite(omega, f"{type(self).__name__}.omega", "the estimate is not finite: every target class must occur in the data")
+        check_finite(
+            omega,
+            f"{type(self).__name__}.omega",
+            "the estimate is not finite: every target class must occur in the data",
+        )
         self.omega.copy_(omega.to(self.omega.device, self.omega.dtype))
         self.fitted.fill_(True)
         self._fitted_on_host = True

@@ -117,6 +117,20 @@ def check_labels(targets: Any, name: str, num_classes: int | None = None) -> Ten
     return targets
 
 
+def host_flag_set(flag: Tensor) -> bool:
+    """Read a boolean flag when that costs no device synchronisation: only for a tensor on the host.
+
+    The Trainer accumulates "a loss was not finite" on the device and reads it at the epoch's end; on the CPU
+    it reads it every step through this function, which stops training before a non-finite step is applied.
+    """
+    return flag.device.type == "cpu" and bool(flag)
+
+
+def label_bound(targets: Tensor) -> int:
+    """The largest label of host-side ``targets`` (checked by :func:`check_labels` before the batch moves)."""
+    return int(targets.max())
+
+
 def check_scores(scores: Any, name: str, num_classes: int) -> Tensor:
     """Scores (N, num_classes), floating point, N ≥ 1, every entry finite."""
     if not isinstance(scores, Tensor):
@@ -149,9 +163,13 @@ def check_device(device: Any, name: str = "device") -> torch.device:
     if resolved.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0:
-            raise InputError(f"{name}: {str(resolved)!r} but CUDA is not available on this machine; allowed: 'auto', 'cpu'")
+            raise InputError(
+                f"{name}: {str(resolved)!r} but CUDA is not available on this machine; allowed: 'auto', 'cpu'"
+            )
         if resolved.index is not None and resolved.index >= count:
-            raise InputError(f"{name}: {str(resolved)!r} but this machine has {count} CUDA device(s): cuda:0..cuda:{count - 1}")
+            raise InputError(
+                f"{name}: {str(resolved)!r} but this machine has {count} CUDA device(s): cuda:0..cuda:{count - 1}"
+            )
         return resolved
     if resolved.type == "mps" and _mps_available():
         return resolved
@@ -203,7 +221,10 @@ def model_input(
         for key, value in x.items():
             if isinstance(value, Tensor):
                 checked = _tensor_input(
-                    value, f"{name}[{key!r}]", dtype=dtype, vocabulary=vocabulary if key == "input_ids" else None,
+                    value,
+                    f"{name}[{key!r}]",
+                    dtype=dtype,
+                    vocabulary=vocabulary if key == "input_ids" else None,
                     ids=key in _INTEGER_KEYS,
                 )
                 if checked is not value:
@@ -222,9 +243,13 @@ def _tensor_input(x: Tensor, name: str, *, dtype: torch.dtype | None, vocabulary
     check_not_empty(x, name)
     if x.dtype in (torch.uint8, torch.bool) and not ids:
         hint = " (images in 0..255: pass x.float() / 255)" if x.dtype is torch.uint8 else ""
-        raise DTypeError(f"{name}: {x.dtype} is not accepted; expected floating-point values{hint} or integer token ids")
+        raise DTypeError(
+            f"{name}: {x.dtype} is not accepted; expected floating-point values{hint} or integer token ids"
+        )
     if x.is_complex():
-        raise DTypeError(f"{name}: complex tensors are not accepted; expected floating-point values or integer token ids")
+        raise DTypeError(
+            f"{name}: complex tensors are not accepted; expected floating-point values or integer token ids"
+        )
     if x.is_floating_point():
         if ids:
             raise DTypeError(f"{name}: {x.dtype} token ids or masks; expected an integer tensor (torch.long)")
@@ -233,7 +258,8 @@ def _tensor_input(x: Tensor, name: str, *, dtype: torch.dtype | None, vocabulary
         if dtype is not None and dtype.is_floating_point and x.dtype != dtype:
             x = x.to(dtype)
         return x
-    if vocabulary is not None and (ids or x.dtype in (torch.int64, torch.int32, torch.int16, torch.int8)):
+    integer = ids or x.dtype in (torch.int64, torch.int32, torch.int16, torch.int8)
+    if vocabulary is not None and integer and x.device.type == "cpu":  # host tensors only: no device sync
         low, high = (int(v) for v in torch.aminmax(x))
         if low < 0 or high >= vocabulary:
             wrong = low if low < 0 else high

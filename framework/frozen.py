@@ -54,7 +54,9 @@ def _apply_to_tower(manipulation: nn.Module, states: Any) -> Any:
     name = type(manipulation).__name__
     if isinstance(states, EmbeddingState):
         if manipulation.tower is not None:
-            raise InterfaceError(f"{name}.tower: {manipulation.tower!r}, but the model has a single embedding interface")
+            raise InterfaceError(
+                f"{name}.tower: {manipulation.tower!r}, but the model has a single embedding interface"
+            )
         result = manipulation(states)
     else:
         if manipulation.tower not in states:
@@ -63,7 +65,9 @@ def _apply_to_tower(manipulation: nn.Module, states: Any) -> Any:
         result[manipulation.tower] = manipulation(states[manipulation.tower])
         if not isinstance(result[manipulation.tower], EmbeddingState):
             got = type(result[manipulation.tower]).__name__
-            raise TypeError(f"{name}.forward: an embedding-location manipulation must return an EmbeddingState, got {got}")
+            raise TypeError(
+                f"{name}.forward: an embedding-location manipulation must return an EmbeddingState, got {got}"
+            )
         return result
     if not isinstance(result, EmbeddingState):
         got = type(result).__name__
@@ -307,7 +311,8 @@ class FrozenModel(nn.Module):
                 merged = list(pairs)
             else:
                 merged = [
-                    (torch.cat([k0, k1], dim=2), torch.cat([v0, v1], dim=2)) for (k0, v0), (k1, v1) in zip(merged, pairs)
+                    (torch.cat([k0, k1], dim=2), torch.cat([v0, v1], dim=2))
+                    for (k0, v0), (k1, v1) in zip(merged, pairs)
                 ]
         return merged
 

@@ -136,9 +136,7 @@ class ModelAdapter(ABC):
         """The embedding interface: one state, or one per tower for multi-tower models (CLIP)."""
         raise InterfaceError(f"{type(self).__name__} exposes no embedding interface; allowed locations: input, hidden")
 
-    def forward_embedded(
-        self, model: nn.Module, state: Any, key_values: KeyValuePrefix | None = None
-    ) -> Any:
+    def forward_embedded(self, model: nn.Module, state: Any, key_values: KeyValuePrefix | None = None) -> Any:
         """Run the rest of f from (possibly manipulated) embedding state(s); return its readout."""
         raise InterfaceError(f"{type(self).__name__} exposes no embedding interface; allowed locations: input, hidden")
 
@@ -203,5 +201,7 @@ class ModuleAdapter(ModelAdapter):
         modules = dict(model.named_modules())
         missing = [name for name in self.layer_names if name not in modules]
         if missing:
-            raise InterfaceError(f"layers: no submodule named {missing}; available: {sorted(n for n in modules if n)[:20]}")
+            raise InterfaceError(
+                f"layers: no submodule named {missing}; available: {sorted(n for n in modules if n)[:20]}"
+            )
         return [modules[name] for name in self.layer_names]

@@ -88,6 +88,3 @@ class HiddenManipulation(InputManipulation):
 
     def forward(self, hidden: Tensor) -> Tensor:  # pragma: no cover - hidden manipulations act through hooks
         raise TypeError(f"{type(self).__name__} acts through edit_hidden/key_value_prefix, not forward")
-
-
-

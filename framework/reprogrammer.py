@@ -94,7 +94,7 @@ class Reprogrammer(nn.Module):
                 f"input: acts on {sorted(l.value for l in missing)}, but the model's adapter "
                 f"{type(frozen.adapter).__name__} exposes only {sorted(l.value for l in frozen.locations)}"
             )
-        self.spec  # validate the coordinates against the definition now, not at the first step
+        _ = self.spec  # validate the coordinates against the definition now, not at the first step
 
     # -- composition ----------------------------------------------------------------------
     @property
@@ -284,12 +284,16 @@ class Reprogrammer(nn.Module):
         try:
             state = load_file(str(weights), device="cpu")
         except Exception as error:  # safetensors raises its own error type for a corrupt header or body
-            raise SavedProgramError(f"path: {weights} is not a readable safetensors file ({type(error).__name__})") from error
+            raise SavedProgramError(
+                f"path: {weights} is not a readable safetensors file ({type(error).__name__})"
+            ) from error
         own = self.state_dict()
         if strict:
             missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
             if missing or unexpected:
-                raise SavedProgramError(f"path: {weights} does not match this reprogrammer (missing {missing}, unexpected {unexpected})")
+                raise SavedProgramError(
+                    f"path: {weights} does not match this reprogrammer (missing {missing}, unexpected {unexpected})"
+                )
         shared = [k for k in own if k in state and own[k] is not None]  # in the state dict's order
         for key in shared:
             if tuple(own[key].shape) != tuple(state[key].shape):
@@ -438,7 +442,9 @@ def _read_metadata(config: Path) -> dict[str, Any]:
             "(save it again)"
         )
     if metadata["format"] != SAVE_FORMAT:
-        raise SavedProgramError(f"format: {_short(metadata['format'])} in {config}; this version reads format {SAVE_FORMAT}")
+        raise SavedProgramError(
+            f"format: {_short(metadata['format'])} in {config}; this version reads format {SAVE_FORMAT}"
+        )
     if not isinstance(metadata["spec"], dict):
         raise SavedProgramError(f"spec: expected a JSON object in {config}, got {type(metadata['spec']).__name__}")
     return metadata

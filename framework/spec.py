@@ -15,7 +15,18 @@ from typing import Any, Callable, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .axes import FIXED_ACCESS, LEARNED_ACCESS, Access, Alignment, AxisValue, Configuration, Location, Modality, Operator, Paradigm
+from .axes import (
+    FIXED_ACCESS,
+    LEARNED_ACCESS,
+    Access,
+    Alignment,
+    AxisValue,
+    Configuration,
+    Location,
+    Modality,
+    Operator,
+    Paradigm,
+)
 from .errors import SpecError
 
 __all__ = ["Spec", "SpecRule", "SPEC_RULES", "coordinates_str"]
@@ -192,7 +203,9 @@ def _rule_based_has_no_parameters(s: Spec) -> Optional[str]:
 
 def _linear_has_parameters(s: Spec) -> Optional[str]:
     if s.alignment == (Alignment.LINEAR,) and s.alignment_parameters == 0:
-        return "alignment is linear but the output alignment has no trainable parameters; a linear head W z + b has some"
+        return (
+            "alignment is linear but the output alignment has no trainable parameters; a linear head W z + b has some"
+        )
     return None
 
 
@@ -239,7 +252,9 @@ def _paradigm_configuration(s: Spec) -> Optional[str]:
 
 SPEC_RULES: tuple[SpecRule, ...] = (
     SpecRule("fixed-has-no-trainable-parameters", "λ=fixed ⇒ I has no trainable parameters", _fixed_has_no_parameters),
-    SpecRule("learnable-has-trainable-parameters", "λ=learnable ⇒ I has trainable parameters", _learnable_has_parameters),
+    SpecRule(
+        "learnable-has-trainable-parameters", "λ=learnable ⇒ I has trainable parameters", _learnable_has_parameters
+    ),
     SpecRule(
         "statistical-alignment-has-no-gradient-parameters",
         "ω=statistical ⇒ O is estimated from data and has no gradient parameters",
@@ -251,10 +266,10 @@ SPEC_RULES: tuple[SpecRule, ...] = (
         _rule_based_has_no_parameters,
     ),
     SpecRule("linear-alignment-has-parameters", "ω=linear ⇒ O has trainable parameters", _linear_has_parameters),
-    SpecRule("fixed-needs-no-model-access", "λ=fixed ⇒ access∈{text-only, scores, hidden-states}", _fixed_needs_no_access),
     SpecRule(
-        "learnable-needs-model-access", "λ=learnable ⇒ access∈{gradient, zeroth-order}", _learnable_needs_access
+        "fixed-needs-no-model-access", "λ=fixed ⇒ access∈{text-only, scores, hidden-states}", _fixed_needs_no_access
     ),
+    SpecRule("learnable-needs-model-access", "λ=learnable ⇒ access∈{gradient, zeroth-order}", _learnable_needs_access),
     SpecRule(
         "additive-needs-continuous-input",
         "τ=additive at ℓ=input needs a continuous raw input (not token ids)",

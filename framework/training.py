@@ -416,8 +416,10 @@ class Trainer:
                 output.fit(*self._source_outputs_sharded(train, rank, world))
             else:
                 self.fit_alignment(train)
-        if world > 1 and isinstance(train, DataLoader) and not isinstance(
-            getattr(train, "sampler", None), DistributedSampler
+        if (
+            world > 1
+            and isinstance(train, DataLoader)
+            and not isinstance(getattr(train, "sampler", None), DistributedSampler)
         ):
             warnings.warn(
                 "train: a DataLoader without a DistributedSampler is used as is, so every process sees all of it; "
@@ -473,7 +475,7 @@ class Trainer:
                             loss = self.loss_fn(logits.float(), targets)
                         loss.backward()
                     bad_loss |= ~torch.isfinite(loss.detach()).all()
-                    if self.device.type == "cpu" and bool(bad_loss):  # free on the CPU; elsewhere at the epoch's end
+                    if checks.host_flag_set(bad_loss):  # free on the CPU; elsewhere read at the epoch's end
                         self._raise_nonfinite_loss(epoch, result.steps)
                     if c.gradient_clip:
                         nn.utils.clip_grad_norm_(params, c.gradient_clip)
@@ -531,7 +533,7 @@ class Trainer:
                 checks.check_finite(targets, f"{name} targets")
             return targets, None  # soft labels, regression targets or a custom loss: values are the loss's business
         targets = checks.check_labels(targets, f"{name} targets")
-        return targets, int(targets.max())
+        return targets, checks.label_bound(targets)
 
     @staticmethod
     def _check_label_bound(label_bound: int | None, logits: Tensor | int | None, name: str) -> None:
@@ -596,4 +598,3 @@ def _progress(total: int, *, enabled: bool, desc: str):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, disable=not enabled, desc=desc, unit="step", leave=False, dynamic_ncols=True)
-

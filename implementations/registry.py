@@ -21,7 +21,15 @@ from typing import Any, Callable, Optional
 from ..framework.axes import Access, Configuration, Location, Paradigm, default_access
 from ..framework.spec import Spec
 
-__all__ = ["MethodInfo", "parse_coordinates", "register_method", "get_method", "list_methods", "create_method", "import_all_methods"]
+__all__ = [
+    "MethodInfo",
+    "parse_coordinates",
+    "register_method",
+    "get_method",
+    "list_methods",
+    "create_method",
+    "import_all_methods",
+]
 
 
 @dataclass(frozen=True)
@@ -112,7 +120,8 @@ def register_method(
             location=location,
             alignment=alignment,
             paradigm=paradigm,
-            access=access or default_access(configurations, [location] if isinstance(location, (str, Location)) else location),
+            access=access
+            or default_access(configurations, [location] if isinstance(location, (str, Location)) else location),
             modality=modality,
         )
         if method_id in _REGISTRY and _REGISTRY[method_id].factory is not factory:
@@ -164,5 +173,3 @@ def list_methods(pattern: str = "*") -> list[str]:
 def create_method(method_id: str, model: Any, config: Any = None, **overrides: Any) -> Any:
     """Build the registered method ``method_id`` on ``model``."""
     return get_method(method_id).build(model, config, **overrides)
-
-

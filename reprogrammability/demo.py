@@ -30,15 +30,21 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--epochs", type=integer(0, 10_000), default=4, help="training epochs (default: 4)")
     parser.add_argument(
-        "--canvas", type=integer(32, 1024), default=128,
+        "--canvas",
+        type=integer(32, 1024),
+        default=128,
         help="input size of the frozen network, 32..1024 (default: 128)",
     )
     parser.add_argument(
-        "--image-size", type=integer(8, 1024), default=64,
+        "--image-size",
+        type=integer(8, 1024),
+        default=64,
         help="size of the up-sampled digit, 8..canvas (default: 64)",
     )
     parser.add_argument(
-        "--train-size", type=integer(10, 100_000), default=1000,
+        "--train-size",
+        type=integer(10, 100_000),
+        default=1000,
         help="training images, stratified, at least one per digit (default: 1000)",
     )
     parser.add_argument("--batch-size", type=integer(1, 4096), default=32, help="1..4096 (default: 32)")
@@ -48,7 +54,9 @@ def register(subparsers: Any) -> None:
         "--device", type=device, default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ..."
     )
     parser.add_argument(
-        "--output-dir", type=output_directory, default=Path("outputs/demo"),
+        "--output-dir",
+        type=output_directory,
+        default=Path("outputs/demo"),
         help="where to write results: into it when it is new or empty, else into a new run-<time>-<pid> "
         "folder inside it (earlier results are never replaced) (default: outputs/demo)",
     )
@@ -175,7 +183,15 @@ def _run(args: argparse.Namespace, run_folder: Any) -> int:
 def render_table(row: dict[str, Any]) -> str:
     from reprogrammability.tables import format_table
 
-    headers = ["method", "coordinates (λ τ ℓ ω)", "trainable params", "share of f", "frozen acc", "reprogrammed acc", "time"]
+    headers = [
+        "method",
+        "coordinates (λ τ ℓ ω)",
+        "trainable params",
+        "share of f",
+        "frozen acc",
+        "reprogrammed acc",
+        "time",
+    ]
     values = [
         row["method"],
         row["coordinates"],

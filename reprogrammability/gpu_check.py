@@ -104,7 +104,9 @@ def driver_version() -> Optional[str]:
     try:
         out = subprocess.run(
             ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=30,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -244,10 +246,18 @@ def run_method(method_id: str, device: Any, steps: int = 3, amp: str = "auto") -
         base = example.trainer_config
         base = base.model_dump() if isinstance(base, TrainerConfig) else dict(base or {})
         total = steps + 1  # one warm-up step, then the timed steps
-        config = TrainerConfig(**{
-            **base, "epochs": 1, "max_steps": total, "device": str(device), "progress": False, "seed": 0,
-            "amp": amp, "num_workers": 0,
-        })
+        config = TrainerConfig(
+            **{
+                **base,
+                "epochs": 1,
+                "max_steps": total,
+                "device": str(device),
+                "progress": False,
+                "seed": 0,
+                "amp": amp,
+                "num_workers": 0,
+            }
+        )
         trainer = Trainer(reprogrammer, config, loss_fn=example.loss_fn, gradient_estimator=example.gradient_estimator)
         loader = torch.utils.data.DataLoader(_Stamped(total), batch_size=None)
         if trainable:
@@ -256,7 +266,7 @@ def run_method(method_id: str, device: Any, steps: int = 3, amp: str = "auto") -
             record["timed"] = "training step"
             record["loss"] = result.history[-1]["loss"] if result.history else None
             # stamps: the alignment-fitting pass (total + 1 stamps) when ω is fitted, then the training pass
-            training = stamps[-(result.steps + 1):]
+            training = stamps[-(result.steps + 1) :]
         else:
             if not reprogrammer.output.is_fitted:
                 trainer.fit_alignment(torch.utils.data.DataLoader(_Stamped(1), batch_size=None))
@@ -271,7 +281,7 @@ def run_method(method_id: str, device: Any, steps: int = 3, amp: str = "auto") -
                 stamps.append(time.perf_counter())
             record["steps"] = total
             record["timed"] = "forward"
-            training = stamps[-(total + 1):]
+            training = stamps[-(total + 1) :]
         durations = [b - a for a, b in zip(training[:-1], training[1:])][1:]  # drop the warm-up step
         record["step_seconds"] = statistics.median(durations) if durations else None
         record["peak_memory_bytes"] = int(torch.cuda.max_memory_allocated(device)) if cuda else None
@@ -353,7 +363,9 @@ def run_gpu_tests(timeout: float, marker: str = "gpu") -> dict[str, Any]:
     except subprocess.TimeoutExpired:
         return {"run": True, "passed": False, "reason": f"timed out after {timeout:.0f} s", "command": command}
     tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or [""]
-    counts = {kind.rstrip("s") if kind.startswith("error") else kind: int(n) for n, kind in _PYTEST_COUNTS.findall(tail[0])}
+    counts = {
+        kind.rstrip("s") if kind.startswith("error") else kind: int(n) for n, kind in _PYTEST_COUNTS.findall(tail[0])
+    }
     return {
         "run": True,
         "command": " ".join(command),
@@ -441,9 +453,17 @@ def run_gpu_check(
         "version": REPORT_VERSION,
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "settings": {
-            "device": str(target), "methods": methods if isinstance(methods, str) else list(methods), "steps": steps,
-            "validate_count": validate_count, "gpu_tests": gpu_tests, "bench": bench, "bench_real": bench_real,
-            "bench_mode": bench_mode, "amp": amp, "budget_seconds": budget_seconds, "seed": 0,
+            "device": str(target),
+            "methods": methods if isinstance(methods, str) else list(methods),
+            "steps": steps,
+            "validate_count": validate_count,
+            "gpu_tests": gpu_tests,
+            "bench": bench,
+            "bench_real": bench_real,
+            "bench_mode": bench_mode,
+            "amp": amp,
+            "budget_seconds": budget_seconds,
+            "seed": 0,
         },
         "phases": {},
     }
@@ -495,7 +515,8 @@ def run_gpu_check(
         failed = ", ".join(c["check"] for c in row.get("failed_checks", [])) or row.get("error", "")
         log(f"  {method_id}: {'ok' if row['passed'] else 'FAILED ' + failed[:160]}")
     report["phases"]["validation"] = {
-        "run": bool(sample), "passed": sum(v["passed"] is True for v in validations),
+        "run": bool(sample),
+        "passed": sum(v["passed"] is True for v in validations),
         "failed": [v["id"] for v in validations if v["passed"] is False],
     }
     save()
@@ -536,7 +557,9 @@ def run_gpu_check(
 def summary_lines(report: dict[str, Any]) -> list[str]:
     """A few lines for the end of the run: what passed, what failed, how long it took."""
     env = report.get("environment", {})
-    lines = [f"device: {env.get('device_name')} ({env.get('device')}), driver {env.get('driver')}, torch {env.get('torch')}"]
+    lines = [
+        f"device: {env.get('device_name')} ({env.get('device')}), driver {env.get('driver')}, torch {env.get('torch')}"
+    ]
     methods = report.get("phases", {}).get("methods", {})
     if methods:
         lines.append(
@@ -546,15 +569,19 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         )
     validation = report.get("phases", {}).get("validation", {})
     if validation.get("run"):
-        lines.append(f"validation: {validation.get('passed', 0)}/{len(report.get('validation', []))} passed"
-                     + (f"; failed: {', '.join(validation['failed'])}" if validation.get("failed") else ""))
+        lines.append(
+            f"validation: {validation.get('passed', 0)}/{len(report.get('validation', []))} passed"
+            + (f"; failed: {', '.join(validation['failed'])}" if validation.get("failed") else "")
+        )
     for phase in ("gpu-tests", "bench", "bench-real"):
         entry = report.get("phases", {}).get(phase, {})
         if not entry.get("run"):
             lines.append(f"{phase}: not run ({entry.get('reason', 'unknown')})")
         elif "ratios" in entry:
-            lines.append(f"{phase}: {entry['targets_met']}/{len(entry['ratios'])} targets met"
-                         + (f"; missed: {', '.join(entry['targets_missed'])}" if entry["targets_missed"] else ""))
+            lines.append(
+                f"{phase}: {entry['targets_met']}/{len(entry['ratios'])} targets met"
+                + (f"; missed: {', '.join(entry['targets_missed'])}" if entry["targets_missed"] else "")
+            )
         else:
             lines.append(f"{phase}: {entry.get('summary') or entry.get('error') or entry.get('reason')}")
     lines.append(f"total: {report.get('seconds', 0):.0f} s")
@@ -573,19 +600,38 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-gpu-tests", action="store_true", help="skip pytest -m gpu")
     parser.add_argument("--no-bench", action="store_true", help="skip nnr bench (both runs)")
     parser.add_argument("--no-real", action="store_true", help="skip nnr bench --real (SmolLM2)")
-    parser.add_argument("--bench-mode", default="default", choices=["default", "quick", "tiny"],
-                        help="nnr bench's size (default: default)")
-    parser.add_argument("--budget", type=float, default=480.0, metavar="SECONDS",
-                        help="wall-clock budget of the whole run (default: 480)")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help=f"the JSON report (default: {DEFAULT_OUTPUT})")
+    parser.add_argument(
+        "--bench-mode",
+        default="default",
+        choices=["default", "quick", "tiny"],
+        help="nnr bench's size (default: default)",
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=480.0,
+        metavar="SECONDS",
+        help="wall-clock budget of the whole run (default: 480)",
+    )
+    parser.add_argument(
+        "--output", type=Path, default=DEFAULT_OUTPUT, help=f"the JSON report (default: {DEFAULT_OUTPUT})"
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
     methods = [m.strip() for m in str(args.methods).split(",") if m.strip()] or ["*"]
     report = run_gpu_check(
-        args.device, methods=methods, steps=args.steps, validate_count=args.validate, gpu_tests=not args.no_gpu_tests,
-        bench=not args.no_bench, bench_real=not args.no_real, bench_mode=args.bench_mode, amp=args.amp,
-        budget_seconds=args.budget, output=args.output,
+        args.device,
+        methods=methods,
+        steps=args.steps,
+        validate_count=args.validate,
+        gpu_tests=not args.no_gpu_tests,
+        bench=not args.no_bench,
+        bench_real=not args.no_real,
+        bench_mode=args.bench_mode,
+        amp=args.amp,
+        budget_seconds=args.budget,
+        output=args.output,
     )
     print(args.output)
     failed = report["phases"]["methods"]["failed"] or report["phases"].get("validation", {}).get("failed")
@@ -595,8 +641,10 @@ def _run(args: argparse.Namespace) -> int:
 def register(subparsers: Any) -> None:
     """``nnr gpu-check``."""
     parser = subparsers.add_parser(
-        "gpu-check", help="every method, the validator, gpu tests and nnr bench on the accelerator: one JSON report",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "gpu-check",
+        help="every method, the validator, gpu tests and nnr bench on the accelerator: one JSON report",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_arguments(parser)
     parser.set_defaults(handler=_run)
@@ -604,8 +652,11 @@ def register(subparsers: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m reprogrammability.gpu_check``: the same as ``nnr gpu-check``."""
-    parser = argparse.ArgumentParser(prog="python -m reprogrammability.gpu_check", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m reprogrammability.gpu_check",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _add_arguments(parser)
     return _run(parser.parse_args(argv))
 

@@ -35,7 +35,10 @@ def parse_error(argv: list[str], capsys) -> str:
         (["demo", "--canvas", "100000"], "argument --canvas: 100000 is out of range; allowed: 32..1024"),
         (["demo", "--batch-size", "0"], "argument --batch-size: 0 is out of range"),
         (["demo", "--train-size", "-3"], "argument --train-size: -3 is out of range"),
-        (["demo", "--learning-rate", "nan"], "argument --learning-rate: nan is not allowed; allowed: a finite number > 0"),
+        (
+            ["demo", "--learning-rate", "nan"],
+            "argument --learning-rate: nan is not allowed; allowed: a finite number > 0",
+        ),
         (["demo", "--learning-rate", "-0.1"], "argument --learning-rate: -0.1 is not allowed"),
         (["demo", "--learning-rate", "inf"], "argument --learning-rate: inf is not allowed"),
         (["demo", "--seed", "-5"], "argument --seed: -5 is out of range; allowed: 0..4294967295"),
@@ -43,7 +46,10 @@ def parse_error(argv: list[str], capsys) -> str:
         (["demo", "--device", "tpu"], "argument --device: 'tpu' is not a torch device"),
         (["demo", "--output-dir", "/dev/null"], "argument --output-dir: /dev/null is a file; expected a directory"),
         (["demo", "--output-dir", ""], "argument --output-dir: is empty; expected a directory path"),
-        (["demo", "--output-dir", "/dev/null/sub"], "argument --output-dir: /dev/null is a file, so /dev/null/sub cannot be created"),
+        (
+            ["demo", "--output-dir", "/dev/null/sub"],
+            "argument --output-dir: /dev/null is a file, so /dev/null/sub cannot be created",
+        ),
         (["bench", "--device", "tpu"], "argument --device: 'tpu' is not a torch device"),
         (["bench", "--threads", "-3"], "argument --threads: -3 is out of range; allowed: 0..1024"),
         (["bench", "--threads", "abc"], "argument --threads: 'abc' is not a whole number"),
@@ -62,7 +68,10 @@ def test_bad_arguments_fail_at_parse_time_naming_the_argument(argv, message, cap
 @pytest.mark.parametrize("command", ["demo", "bench"])
 def test_cuda_without_cuda_is_an_argument_error(command, capsys):
     error = parse_error([command, "--device", "cuda"], capsys)
-    assert error == f"nnr {command}: error: argument --device: 'cuda' but CUDA is not available on this machine; allowed: 'auto', 'cpu'"
+    assert (
+        error
+        == f"nnr {command}: error: argument --device: 'cuda' but CUDA is not available on this machine; allowed: 'auto', 'cpu'"
+    )
 
 
 def test_a_read_only_place_is_refused_before_any_work(capsys):
@@ -73,15 +82,26 @@ def test_a_read_only_place_is_refused_before_any_work(capsys):
 def test_demo_checks_the_image_against_the_canvas_before_any_work(tmp_path, capsys):
     code = main(["demo", "--canvas", "64", "--image-size", "64", "--output-dir", str(tmp_path / "out")])
     assert code == 2
-    assert "argument --image-size: 64 leaves no frame for the program in --canvas 64; allowed: 8..63" in capsys.readouterr().err
+    assert (
+        "argument --image-size: 64 leaves no frame for the program in --canvas 64; allowed: 8..63"
+        in capsys.readouterr().err
+    )
     assert list(tmp_path.iterdir()) == [], "nothing is written for a refused run"
 
 
-_INTEGER_OPTIONS = {"--epochs": (0, 10_000), "--canvas": (32, 1024), "--batch-size": (1, 4096), "--seed": (0, 2**32 - 1)}
+_INTEGER_OPTIONS = {
+    "--epochs": (0, 10_000),
+    "--canvas": (32, 1024),
+    "--batch-size": (1, 4096),
+    "--seed": (0, 2**32 - 1),
+}
 
 
 @settings(max_examples=150, deadline=None)
-@given(option=st.sampled_from(sorted(_INTEGER_OPTIONS)), text=st.one_of(st.integers(-(2**70), 2**70).map(str), st.text(max_size=12)))
+@given(
+    option=st.sampled_from(sorted(_INTEGER_OPTIONS)),
+    text=st.one_of(st.integers(-(2**70), 2**70).map(str), st.text(max_size=12)),
+)
 def test_fuzzed_integer_arguments_parse_or_fail_cleanly(option, text):
     low, high = _INTEGER_OPTIONS[option]
     try:
@@ -151,7 +171,9 @@ def test_a_failed_run_leaves_nothing(tmp_path):
 def test_a_second_bench_into_a_busy_folder_refuses_at_once(tmp_path, capsys):
     with output_lock(tmp_path, "--output", "nnr bench"):
         code = main(["bench", "--tiny", "--suite", "mapping", "--output", str(tmp_path)])
-        with pytest.raises(OutputError, match=f"--output: {tmp_path} is in use by another nnr bench run \\(pid {os.getpid()}\\)"):
+        with pytest.raises(
+            OutputError, match=f"--output: {tmp_path} is in use by another nnr bench run \\(pid {os.getpid()}\\)"
+        ):
             with output_lock(tmp_path, "--output", "nnr bench"):
                 pass
     assert code == 2
@@ -182,5 +204,7 @@ def test_a_demo_run_that_fails_leaves_no_files_and_no_traceback(tmp_path, monkey
 
 def test_demo_refuses_absurd_batch_memory_before_any_work(tmp_path, capsys):
     assert main(["demo", "--canvas", "1024", "--batch-size", "4096", "--output-dir", str(tmp_path / "o")]) == 2
-    assert "argument --batch-size: 4096 images of 1024x1024 pixels do not fit the memory guard" in capsys.readouterr().err
+    assert (
+        "argument --batch-size: 4096 images of 1024x1024 pixels do not fit the memory guard" in capsys.readouterr().err
+    )
     assert list(tmp_path.iterdir()) == []

@@ -39,7 +39,9 @@ STATISTICAL = [
 
 def tiny_cnn(classes: int = 12) -> nn.Module:
     torch.manual_seed(3)
-    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, classes))
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, classes)
+    )
 
 
 def visual(output=None) -> Reprogrammer:
@@ -148,7 +150,9 @@ def test_token_ids_are_checked_against_the_vocabulary():
     model = nn.Sequential(nn.Embedding(50, 8), nn.Flatten(), nn.Linear(24, 4))
     frozen = FrozenModel(model)
     assert frozen(torch.randint(0, 50, (2, 3))).shape == (2, 4)
-    with pytest.raises(DTypeError, match=r"x\['input_ids'\]: torch.float32 token ids or masks; expected an integer tensor"):
+    with pytest.raises(
+        DTypeError, match=r"x\['input_ids'\]: torch.float32 token ids or masks; expected an integer tensor"
+    ):
         frozen.check_input({"input_ids": torch.ones(2, 3), "attention_mask": torch.ones(2, 3, dtype=torch.long)})
 
 
@@ -187,7 +191,11 @@ def test_whole_number_float_labels_train_like_integer_labels():
     "pair, error, message",
     [
         ((torch.rand(0, 3, 8, 8), torch.zeros(0, dtype=torch.long)), InputError, "data: is empty"),
-        ((torch.rand(4, 3, 8, 8), torch.zeros(3, dtype=torch.long)), InputError, r"inputs \(4, 3, 8, 8\) and targets \(3,\)"),
+        (
+            (torch.rand(4, 3, 8, 8), torch.zeros(3, dtype=torch.long)),
+            InputError,
+            r"inputs \(4, 3, 8, 8\) and targets \(3,\)",
+        ),
         (None, TypeError, "data: expected"),
     ],
 )
@@ -214,7 +222,9 @@ def test_statistical_mappings_refuse_empty_negative_and_non_finite_inputs(cls):
     assert not mapping.is_fitted, "no failed fit marks the mapping fitted"
     mapping.fit(z, y)
     assert mapping.is_fitted and torch.isfinite(mapping(z)).all()
-    with pytest.raises(ShapeError, match=r"z: expected the frozen model's outputs \(..., C_s\) with C_s = 12, got shape \(3, 5\)"):
+    with pytest.raises(
+        ShapeError, match=r"z: expected the frozen model's outputs \(..., C_s\) with C_s = 12, got shape \(3, 5\)"
+    ):
         mapping(torch.randn(3, 5))
 
 

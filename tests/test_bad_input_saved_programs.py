@@ -27,7 +27,9 @@ WEIGHTS, CONFIG = persistence.LEARNED_WEIGHTS, persistence.LEARNED_CONFIG
 
 def tiny_cnn(seed: int = 1) -> nn.Module:
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, 12))
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, 12)
+    )
 
 
 def method(name: str = "ilm-vp", seed: int = 1) -> Reprogrammer:
@@ -66,7 +68,9 @@ def test_a_program_of_another_method_with_the_same_tensor_names_is_refused(tmp_p
     target = method(other)
     assert set(target.state_dict()) == set(method("ilm-vp").state_dict())
     before = {k: v.clone() for k, v in target.state_dict().items()}
-    with pytest.raises(SavedProgramError, match=rf"name: the program was saved by method 'ilm-vp'.*this reprogrammer is '{other}'"):
+    with pytest.raises(
+        SavedProgramError, match=rf"name: the program was saved by method 'ilm-vp'.*this reprogrammer is '{other}'"
+    ):
         target.load_learned(tmp_path)
     assert all(torch.equal(before[k], v) for k, v in target.state_dict().items()), "a refused load changes nothing"
 
@@ -116,7 +120,9 @@ def test_a_wrong_dtype_in_the_weights_is_refused(tmp_path):
     state = saved.learned_state()
     state["inputs.0.program"] = state["inputs.0.program"].double()
     _rewrite_weights(tmp_path, state)
-    with pytest.raises(SavedProgramError, match=r"tensor 'inputs.0.program' has dtype torch.float64, expected torch.float32"):
+    with pytest.raises(
+        SavedProgramError, match=r"tensor 'inputs.0.program' has dtype torch.float64, expected torch.float32"
+    ):
         method().load_learned(tmp_path)
 
 

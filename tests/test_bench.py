@@ -13,14 +13,26 @@ from reprogrammability.cli import build_parser, main
 
 EXPECTED = {
     "visual": {"visual.step/bare", "visual.trainer_step/bare", "visual.step/finetune"},
-    "options": {"options.channels_last/default", "options.bf16_autocast/fp32", "options.weight_grads/frozen",
-                "options.host_syncs_per_step"},
-    "prompt": {"prompt.prompt_tuning.time/peft", "prompt.prompt_tuning.memory/peft",
-               "prompt.prefix_tuning.time/peft", "prompt.prefix_tuning.memory/peft"},
+    "options": {
+        "options.channels_last/default",
+        "options.bf16_autocast/fp32",
+        "options.weight_grads/frozen",
+        "options.host_syncs_per_step",
+    },
+    "prompt": {
+        "prompt.prompt_tuning.time/peft",
+        "prompt.prompt_tuning.memory/peft",
+        "prompt.prefix_tuning.time/peft",
+        "prompt.prefix_tuning.memory/peft",
+    },
     "icl": {"icl.speedup_k0", "icl.speedup_k8"},
     "mapping": {"mapping.ilm/flm", "mapping.blm/flm"},
-    "serving": {"serving.mixed16/single", "serving.memory64/(f+programs)", "serving.finetuned64/bank64",
-                "serving.lora64/bank64"},
+    "serving": {
+        "serving.mixed16/single",
+        "serving.memory64/(f+programs)",
+        "serving.finetuned64/bank64",
+        "serving.lora64/bank64",
+    },
 }
 
 

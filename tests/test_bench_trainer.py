@@ -22,8 +22,9 @@ from reprogrammability.implementations.reprogramming.programs import PaddingProg
 
 
 def reprogrammer(output=None):
-    return Reprogrammer(tiny_cnn(seed=1), PaddingProgram(32, 24), output or FrequencyLabelMapping(10, 4),
-                        paradigm="model-reprogramming")
+    return Reprogrammer(
+        tiny_cnn(seed=1), PaddingProgram(32, 24), output or FrequencyLabelMapping(10, 4), paradigm="model-reprogramming"
+    )
 
 
 def data(n=32):
@@ -41,6 +42,7 @@ def test_training_steps_read_nothing_back_from_the_device():
 
 def test_the_sync_counter_finds_a_read_in_every_step():
     """A loss that calls .item() is a host read per step: the counter sees one per step."""
+
     def loss_with_item(logits, targets):
         loss = torch.nn.functional.cross_entropy(logits, targets)
         loss.item()

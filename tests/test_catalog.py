@@ -57,8 +57,8 @@ def test_implementation_paths_follow_the_layout(catalog):
 
 
 @pytest.mark.parametrize(
-    "field, enum", [("configuration", Configuration), ("operator", Operator), ("location", Location),
-                    ("alignment", Alignment)],
+    "field, enum",
+    [("configuration", Configuration), ("operator", Operator), ("location", Location), ("alignment", Alignment)],
 )
 def test_every_value_of_every_axis_occurs_among_methods(catalog, field, enum):
     seen = {v for m in catalog.methods.values() for v in getattr(m.coordinates, field)}
@@ -175,8 +175,15 @@ def test_query_rejects_bad_values_naming_the_argument(catalog):
 
 @pytest.mark.parametrize(
     "text, expected",
-    [(2022, (2022, 2022)), ("2020-2023", (2020, 2023)), ("2020-", (2020, None)), ("-2021", (None, 2021)),
-     ((2019, None), (2019, None)), (range(2020, 2024), (2020, 2023)), (None, None)],
+    [
+        (2022, (2022, 2022)),
+        ("2020-2023", (2020, 2023)),
+        ("2020-", (2020, None)),
+        ("-2021", (None, 2021)),
+        ((2019, None), (2019, None)),
+        (range(2020, 2024), (2020, 2023)),
+        (None, None),
+    ],
 )
 def test_parse_year_range(text, expected):
     assert parse_year_range(text) == expected
@@ -185,10 +192,23 @@ def test_parse_year_range(text, expected):
 # --- resolve ---------------------------------------------------------------------------------------
 
 ISSUE_TERMS = [
-    "model reprogramming", "adversarial reprogramming", "visual prompting", "visual reprogramming",
-    "input transformation", "prompt tuning", "soft prompt", "prefix tuning", "P-tuning", "prompt learning",
-    "context optimisation", "in-context learning", "demonstrations", "chain-of-thought", "instruction",
-    "label mapping", "verbalizer",
+    "model reprogramming",
+    "adversarial reprogramming",
+    "visual prompting",
+    "visual reprogramming",
+    "input transformation",
+    "prompt tuning",
+    "soft prompt",
+    "prefix tuning",
+    "P-tuning",
+    "prompt learning",
+    "context optimisation",
+    "in-context learning",
+    "demonstrations",
+    "chain-of-thought",
+    "instruction",
+    "label mapping",
+    "verbalizer",
 ]
 
 
@@ -298,8 +318,9 @@ def test_bibtex_export_is_well_formed(catalog):
     entries = re.findall(r"^@(\w+)\{([^,\s]+),$", text, re.M)
     keys = [key for _, key in entries]
     assert len(keys) == len(set(keys))
-    distinct = {e.bibliography.arxiv or e.bibliography.title for e in [*catalog.methods.values(),
-                                                                      *catalog.papers.values()]}
+    distinct = {
+        e.bibliography.arxiv or e.bibliography.title for e in [*catalog.methods.values(), *catalog.papers.values()]
+    }
     assert len(entries) == len(distinct)
     assert {kind for kind, _ in entries} <= {"article", "inproceedings", "misc"}
     assert text.count("{") == text.count("}")

@@ -55,9 +55,14 @@ def test_query_combines_filters(capsys):
     code, out, _ = run(capsys, "query", "--configuration", "fixed", "--location", "hidden", "--json")
     assert code == 0
     assert sorted(e["id"] for e in json.loads(out)) == [
-        "activation-addition", "function-vector", "structured-prompting", "task-vector"
+        "activation-addition",
+        "function-vector",
+        "structured-prompting",
+        "task-vector",
     ]
-    code, out, _ = run(capsys, "query", "--access", "zeroth-order", "--access", "text-only", "--year", "2022-", "--json")
+    code, out, _ = run(
+        capsys, "query", "--access", "zeroth-order", "--access", "text-only", "--year", "2022-", "--json"
+    )
     entries = json.loads(out)
     assert entries and all(e["access"] in ("zeroth-order", "text-only") and e["paper"]["year"] >= 2022 for e in entries)
 

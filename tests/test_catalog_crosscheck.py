@@ -87,7 +87,7 @@ def test_summaries_are_in_our_own_words():
     for entry in [*catalog.methods.values(), *catalog.papers.values()]:
         words = entry.summary.lower().split()
         for start in range(0, max(len(words) - 9, 0)):
-            window = " ".join(words[start:start + 10])
+            window = " ".join(words[start : start + 10])
             assert not any(window in text for text in theirs), f"{entry.id}: '{window}' copies the survey"
 
 

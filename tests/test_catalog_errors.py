@@ -63,8 +63,10 @@ def test_the_mini_catalog_is_valid(tmp_path, real):
 
 def _expect(path_or_root, file: str, field: str, *, match: str = "", loader=None):
     if loader is None:
+
         def loader(p):
             return Catalog.load(p, cache=False) if Path(p).is_dir() else load_method_file(p, root=p.parent.parent)
+
     with pytest.raises(CatalogError) as info:
         loader(path_or_root)
     error = info.value
@@ -146,8 +148,12 @@ def test_id_must_match_the_file_name(tmp_path, real):
 
 
 def test_invalid_yaml_and_wrong_document_shapes(tmp_path):
-    for text, field in [("id: [unclosed", "<document>"), ("- just\n- a list\n", "<document>"), ("", "<document>"),
-                        ("id: x\n\tbad: tab", "<document>")]:
+    for text, field in [
+        ("id: [unclosed", "<document>"),
+        ("- just\n- a list\n", "<document>"),
+        ("", "<document>"),
+        ("id: x\n\tbad: tab", "<document>"),
+    ]:
         path = tmp_path / "methods" / "x.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
@@ -161,8 +167,10 @@ def test_invalid_yaml_and_wrong_document_shapes(tmp_path):
 def test_relation_to_an_unknown_id(tmp_path, real):
     root = _mini_catalog(tmp_path, real)
     data = _method(real, "bar")
-    data["relations"] = [{"type": "extends", "target": "adversarial-reprogramming"},
-                         {"type": "extends", "target": "adversarial-reprogramm"}]
+    data["relations"] = [
+        {"type": "extends", "target": "adversarial-reprogramming"},
+        {"type": "extends", "target": "adversarial-reprogramm"},
+    ]
     _write(root / "methods" / "bar.yaml", data)
     _expect(root, "methods/bar.yaml", "relations[1].target", match="did you mean ['adversarial-reprogramming']")
 
@@ -227,9 +235,18 @@ def test_paper_duplicating_a_method_paper(tmp_path, real):
 
 def test_glossary_sense_must_contain_its_methods(tmp_path, real):
     root = _mini_catalog(tmp_path, real)
-    term = {"term": "pixel program", "definition": "A learned pattern added to raw pixels of the input.",
-            "senses": [{"label": "x", "meaning": "an additive program on the raw input image",
-                        "coordinates": {"location": "embedding"}, "methods": ["bar"]}]}
+    term = {
+        "term": "pixel program",
+        "definition": "A learned pattern added to raw pixels of the input.",
+        "senses": [
+            {
+                "label": "x",
+                "meaning": "an additive program on the raw input image",
+                "coordinates": {"location": "embedding"},
+                "methods": ["bar"],
+            }
+        ],
+    }
     _write(root / "glossary.yaml", [term])
     _expect(root, "glossary.yaml", "[0].senses[0].coordinates.location", match="method 'bar' has location")
 
@@ -244,8 +261,18 @@ def test_glossary_duplicate_name(tmp_path, real):
 
 def test_excluded_item_must_not_be_catalogued(tmp_path, real):
     root = _mini_catalog(tmp_path, real)
-    _write(root / "excluded.yaml", [{"title": "BAR again", "arxiv": "2007.08714", "sources": ["methods.yaml"],
-                                     "category": "duplicate", "reason": "listed twice in the survey's data"}])
+    _write(
+        root / "excluded.yaml",
+        [
+            {
+                "title": "BAR again",
+                "arxiv": "2007.08714",
+                "sources": ["methods.yaml"],
+                "category": "duplicate",
+                "reason": "listed twice in the survey's data",
+            }
+        ],
+    )
     _expect(root, "excluded.yaml", "[0].arxiv", match="also catalogued as 'bar'")
 
 
@@ -276,9 +303,16 @@ def _fake_implementation(monkeypatch, method_id: str, **declared):
 
 def _entry(method_id: str) -> MethodEntry:
     data = {
-        "id": method_id, "name": "A test method", "paradigm": "model-reprogramming", "modality": "vision",
-        "coordinates": {"configuration": "learnable", "operator": "additive", "location": "input",
-                        "alignment": "statistical"},
+        "id": method_id,
+        "name": "A test method",
+        "paradigm": "model-reprogramming",
+        "modality": "vision",
+        "coordinates": {
+            "configuration": "learnable",
+            "operator": "additive",
+            "location": "input",
+            "alignment": "statistical",
+        },
         "access": "gradient",
         "paper": {"title": "A paper", "authors": ["Doe, Jane"], "year": 2024, "venue": "arXiv"},
         "implementation": f"reprogrammability.implementations.reprogramming.{method_id.replace('-', '_')}:build",
@@ -288,8 +322,16 @@ def _entry(method_id: str) -> MethodEntry:
 
 
 def test_check_implementation_accepts_a_matching_declaration(monkeypatch):
-    _fake_implementation(monkeypatch, "zz-test-method", configuration="learnable", operator="additive",
-                         location="input", alignment="statistical", paradigm="model-reprogramming", access="gradient")
+    _fake_implementation(
+        monkeypatch,
+        "zz-test-method",
+        configuration="learnable",
+        operator="additive",
+        location="input",
+        alignment="statistical",
+        paradigm="model-reprogramming",
+        access="gradient",
+    )
     info = check_implementation(_entry("zz-test-method"))
     assert info.id == "zz-test-method"
     assert Catalog.check_implementation(_entry("zz-test-method")) is info
@@ -297,12 +339,22 @@ def test_check_implementation_accepts_a_matching_declaration(monkeypatch):
 
 @pytest.mark.parametrize(
     "changes, field",
-    [({"location": "embedding"}, "coordinates.location"), ({"alignment": ["statistical", "linear"]},
-      "coordinates.alignment"), ({"paradigm": "prompt-tuning"}, "paradigm"), ({"access": "zeroth-order"}, "access")],
+    [
+        ({"location": "embedding"}, "coordinates.location"),
+        ({"alignment": ["statistical", "linear"]}, "coordinates.alignment"),
+        ({"paradigm": "prompt-tuning"}, "paradigm"),
+        ({"access": "zeroth-order"}, "access"),
+    ],
 )
 def test_check_implementation_names_the_differing_field(monkeypatch, changes, field):
-    declared = dict(configuration="learnable", operator="additive", location="input", alignment="statistical",
-                    paradigm="model-reprogramming", access="gradient")
+    declared = dict(
+        configuration="learnable",
+        operator="additive",
+        location="input",
+        alignment="statistical",
+        paradigm="model-reprogramming",
+        access="gradient",
+    )
     declared.update(changes)
     _fake_implementation(monkeypatch, "zz-test-method", **declared)
     with pytest.raises(CatalogError) as info:

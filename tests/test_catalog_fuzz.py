@@ -18,10 +18,30 @@ EXAMPLES = int(os.environ.get("CATALOG_FUZZ_EXAMPLES", "60"))  # raise it for a 
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 scalars = (
-    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True, allow_infinity=True)
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=30)
-    | st.sampled_from(["learnable", "fixed", "additive", "embedding", "rule-based", "gradient", "none", "vision",
-                       "prompt-tuning", "extends", "bar", "coop", "2104.08691", "others", ""])
+    | st.sampled_from(
+        [
+            "learnable",
+            "fixed",
+            "additive",
+            "embedding",
+            "rule-based",
+            "gradient",
+            "none",
+            "vision",
+            "prompt-tuning",
+            "extends",
+            "bar",
+            "coop",
+            "2104.08691",
+            "others",
+            "",
+        ]
+    )
 )
 values = st.recursive(
     scalars,

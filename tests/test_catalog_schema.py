@@ -18,7 +18,12 @@ from reprogrammability.catalog.schema import SCHEMA_DIR, schema_documents, stale
 from reprogrammability.framework.axes import AXES, Access, Modality, Paradigm
 
 _TYPES = {
-    "string": str, "integer": int, "number": (int, float), "boolean": bool, "array": list, "object": dict,
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+    "array": list,
+    "object": dict,
     "null": type(None),
 }
 

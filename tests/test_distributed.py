@@ -56,7 +56,9 @@ def problem():
     return reprogrammer, x.double(), y
 """
 
-WORKER = COMMON + f"""
+WORKER = (
+    COMMON
+    + f"""
 import json, os, sys
 from safetensors.torch import save_file
 from reprogrammability.framework.training import Trainer
@@ -72,6 +74,7 @@ with open(os.path.join(out, f"rank{{rank}}.json"), "w") as handle:
     json.dump({{"history": result.history, "steps": result.steps, "world": torch.distributed.get_world_size(),
                "backend": torch.distributed.get_backend()}}, handle)
 """
+)
 
 
 def _reorder_bound(epsilon: float, scale: float) -> float:
@@ -121,8 +124,15 @@ def test_trainer_runs_data_parallel_under_torchrun_with_identical_ranks(tmp_path
     script.write_text(textwrap.dedent(WORKER))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     env.pop("WORLD_SIZE", None)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={WORLD}",
-               str(script), str(tmp_path)]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={WORLD}",
+        str(script),
+        str(tmp_path),
+    ]
     completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
 
@@ -145,8 +155,15 @@ def test_trainer_runs_data_parallel_under_torchrun_with_identical_ranks(tmp_path
 
     reprogrammer, x, y = _problem()
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_sampler=_UnionOfRankBatches())
-    single = Trainer(reprogrammer, epochs=EPOCHS, batch_size=BATCH * WORLD, learning_rate=LR, seed=SEED,
-                     progress=False, distributed="off").fit(loader)
+    single = Trainer(
+        reprogrammer,
+        epochs=EPOCHS,
+        batch_size=BATCH * WORLD,
+        learning_rate=LR,
+        seed=SEED,
+        progress=False,
+        distributed="off",
+    ).fit(loader)
     expected = reprogrammer.learned_state()
     program, reference = states[0]["inputs.0.program"], expected["inputs.0.program"]
     assert program.dtype == reference.dtype == torch.float64

@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from test_docs_common import REPO, built_site  # noqa: F401  (the session fixture)
 
 pytestmark = pytest.mark.browser
@@ -54,13 +53,31 @@ class Chromium:
             os.dup2(b, 4)
 
         args = [
-            binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-extensions", "--hide-scrollbars", "--mute-audio", f"--user-data-dir={self.profile}",
-            f"--window-size={width},{height}", "--remote-debugging-pipe", "about:blank",
+            binary,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--hide-scrollbars",
+            "--mute-audio",
+            f"--user-data-dir={self.profile}",
+            f"--window-size={width},{height}",
+            "--remote-debugging-pipe",
+            "about:blank",
         ]
-        self.proc = subprocess.Popen(args, preexec_fn=child_fds, pass_fds=(3, 4), close_fds=True,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            args,
+            preexec_fn=child_fds,
+            pass_fds=(3, 4),
+            close_fds=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.close(to_chrome_read)
         os.close(from_chrome_write)
         self._buffer = b""
@@ -203,12 +220,12 @@ def test_method_page(browser, server, screenshots):
     browser.goto(f"{server}/methods/prompt-tuning/")
     assert browser.evaluate("document.querySelector('h1').textContent").startswith("Prompt tuning (PT)")
     text = browser.evaluate("document.querySelector('article').innerText")
-    for expected in ("concatenative", "embedding", "Lester", "get_method(\"prompt-tuning\")", "Why these labels"):
+    for expected in ("concatenative", "embedding", "Lester", 'get_method("prompt-tuning")', "Why these labels"):
         assert expected in text, expected
     formulas = browser.evaluate("document.querySelectorAll('article math').length")
     assert formulas >= 3
     link = browser.evaluate("document.querySelector('a[href$=\"prefix-tuning/\"]') !== null")
-    assert link                                       # the relation to prefix tuning is a link
+    assert link  # the relation to prefix tuning is a link
     assert browser.screenshot(screenshots / "method-prompt-tuning.png", full_page=True).stat().st_size > 10_000
 
 

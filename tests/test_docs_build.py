@@ -38,11 +38,11 @@ def test_method_page_shows_math_count_and_snippet(built_site):
     html = _page(built_site, "methods/prompt-tuning")
     formula = re.search(r'<div class="nnr-math nnr-math-block"><math [^>]*display="block".*?</math></div>', html, re.S)
     assert formula is not None and "<mover" in formula.group(0)  # ŷ
-    assert 'alttext="\\left|\\theta\\right| = D L_{p}"' in html                  # the symbolic count, from sympy
-    assert "arithmatex" not in html                                  # every formula was converted
+    assert 'alttext="\\left|\\theta\\right| = D L_{p}"' in html  # the symbolic count, from sympy
+    assert "arithmatex" not in html  # every formula was converted
     text = html_module.unescape(re.sub(r"<[^>]+>", "", html))
-    assert 'method = get_method("prompt-tuning")' in text          # the usage snippet
-    assert "soft prompt" in html                                     # the literature's names (tags)
+    assert 'method = get_method("prompt-tuning")' in text  # the usage snippet
+    assert "soft prompt" in html  # the literature's names (tags)
 
 
 def test_static_pages_and_generated_sections(built_site):
@@ -52,8 +52,13 @@ def test_static_pages_and_generated_sections(built_site):
     assert 'id="concatenative"' in operator and "../../methods/prompt-tuning/" in operator
     framework = _page(built_site, "framework")
     assert "paradigm-matches-configuration" in framework
-    for tutorial in ("reprogram-a-vision-model", "prompt-tune-a-language-model", "in-context-learning",
-                     "black-box-reprogramming", "validate-your-own-method"):
+    for tutorial in (
+        "reprogram-a-vision-model",
+        "prompt-tune-a-language-model",
+        "in-context-learning",
+        "black-box-reprogramming",
+        "validate-your-own-method",
+    ):
         assert "<h1" in _page(built_site, f"tutorials/{tutorial}")
 
 
@@ -87,7 +92,7 @@ def test_results_page_shows_what_the_benchmarks_wrote(built_site):
 def test_api_reference_is_rendered_from_docstrings(built_site):
     framework = _page(built_site, "reference/framework")
     assert 'id="reprogrammability.framework.reprogrammer.Reprogrammer"' in framework
-    assert "ŷ = O_ω(f(I_{λ,τ,ℓ}(x)))" in framework                  # the class docstring
+    assert "ŷ = O_ω(f(I_{λ,τ,ℓ}(x)))" in framework  # the class docstring
     catalog = _page(built_site, "reference/catalog")
     assert 'id="reprogrammability.catalog.loader.Catalog"' in catalog
     registry = _page(built_site, "reference/registry")

@@ -49,7 +49,11 @@ def built_site(tmp_path_factory) -> BuiltSite:
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     seconds = time.perf_counter() - start
     log = proc.stdout + proc.stderr

@@ -51,24 +51,26 @@ def test_table_latex_has_no_pipes():
 
 
 def test_extract_python_blocks():
-    markdown = "\n".join([
-        "text",
-        "```python",
-        "a = 1",
-        "```",
-        "```bash",
-        "echo no",
-        "```",
-        '!!! note',
-        "",
-        '    ```python title="mod.py"',
-        "    def f():",
-        "        return 2",
-        "    ```",
-        "~~~~py",
-        "b = 3",
-        "~~~~",
-    ])
+    markdown = "\n".join(
+        [
+            "text",
+            "```python",
+            "a = 1",
+            "```",
+            "```bash",
+            "echo no",
+            "```",
+            "!!! note",
+            "",
+            '    ```python title="mod.py"',
+            "    def f():",
+            "        return 2",
+            "    ```",
+            "~~~~py",
+            "b = 3",
+            "~~~~",
+        ]
+    )
     blocks = docs_gen.extract_python_blocks(markdown)
     assert [(b.line, b.code, b.title) for b in blocks] == [
         (3, "a = 1\n", ""),
@@ -110,8 +112,15 @@ OK_INFO = {
     "model_parameters": 1000,
     "built_coordinates": "λ=learnable τ=concatenative ℓ=embedding ω=rule-based",
     "shapes": {"D": 32, "L_{p}": 4},
-    "parts": [{"name": "I0:SoftPrompt", "expression": "[P; x]", "parameter_count": "D L_{p}", "evaluated": 128,
-               "shapes": {"D": 32, "L_{p}": 4}}],
+    "parts": [
+        {
+            "name": "I0:SoftPrompt",
+            "expression": "[P; x]",
+            "parameter_count": "D L_{p}",
+            "evaluated": 128,
+            "shapes": {"D": 32, "L_{p}": 4},
+        }
+    ],
     "output_shape": [4, 2],
 }
 
@@ -119,7 +128,7 @@ OK_INFO = {
 def test_method_page_shows_formula_count_snippet_and_relations():
     entry = CATALOG.method("prompt-tuning")
     page = docs_gen.method_page(CATALOG, entry, OK_INFO, docs_gen.glossary_names(CATALOG))
-    assert page.startswith("---\ntags:\n")                       # literature names as search tags
+    assert page.startswith("---\ntags:\n")  # literature names as search tags
     assert '  - "soft prompt"' in page
     assert "# Prompt tuning (PT)" in page
     assert "$$\n\\hat{y} = \\omega(f([P; E(x)]))\n$$" in page
@@ -128,7 +137,7 @@ def test_method_page_shows_formula_count_snippet_and_relations():
     assert "| `label_words` | `list` | required | words |" in page
     assert 'create_method("prompt-tuning", model, label_words=...)' in page
     assert "print(tuple(predictions.shape))  # (4, 2)" in page
-    for relation in entry.relations:                              # links to the methods it builds on
+    for relation in entry.relations:  # links to the methods it builds on
         assert f"]({relation.target}.md)" in page
     assert entry.paper.title in page
     assert "arXiv [2104.08691](https://arxiv.org/abs/2104.08691)" in page
@@ -184,12 +193,18 @@ def test_taxonomy_figures_are_svg_with_every_method():
         assert root.tag.endswith("svg")
     text = lineage.decode()
     for method in CATALOG.methods.values():
-        assert f'id="method-{method.id}"' in text                # one labelled node per method
+        assert f'id="method-{method.id}"' in text  # one labelled node per method
         assert method.label.replace("&", "&amp;") in coordinates.decode()
     page = docs_gen.taxonomy_page(CATALOG)
     relations = sum(len(m.relations) for m in CATALOG.methods.values())
-    assert page.count(" | extends | ") + page.count(" | specialises | ") + page.count(" | generalises | ") \
-        + page.count(" | combines | ") + page.count(" | variant-of | ") == relations
+    assert (
+        page.count(" | extends | ")
+        + page.count(" | specialises | ")
+        + page.count(" | generalises | ")
+        + page.count(" | combines | ")
+        + page.count(" | variant-of | ")
+        == relations
+    )
 
 
 def test_svg_is_deterministic():
@@ -222,20 +237,22 @@ def test_results_page_includes_tables_plots_and_raw_data(tmp_path):
     results.mkdir()
     (tmp_path / "speed.py").write_text('"""Benchmark: how fast it is."""\n')
     (tmp_path / "other.py").write_text('"""Benchmark: another one."""\n')
-    (results / "speed.md").write_text("# Speed\n\n## digits\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n![plot](speed.png) "
-                                      "![gone](missing.png)\n")
+    (results / "speed.md").write_text(
+        "# Speed\n\n## digits\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n![plot](speed.png) ![gone](missing.png)\n"
+    )
     (results / "speed.json").write_text(json.dumps({"environment": {"date": "today"}, "rows": [{"a": 1}]}))
     (results / "speed.png").write_bytes(b"\x89PNG fake")
-    (results / "solo.json").write_text(json.dumps({"environment": {"torch": "2"},
-                                                   "rows": [{"method": "x", "accuracy": 0.91234}]}))
+    (results / "solo.json").write_text(
+        json.dumps({"environment": {"torch": "2"}, "rows": [{"method": "x", "accuracy": 0.91234}]})
+    )
     files = docs_gen.results_pages(results, tmp_path)
     page = files["results/index.md"]
     assert files["results/speed.png"] == b"\x89PNG fake"
     assert "results/speed.json" in files and "results/solo.json" in files
-    assert "### digits" in page and "| 1 | 2 |" in page          # headings demoted under the section
+    assert "### digits" in page and "| 1 | 2 |" in page  # headings demoted under the section
     assert "![plot](speed.png)" in page
-    assert "gone (`missing.png`, not published)" in page        # a broken link would fail --strict
-    assert "| x | 0.9123 |" in page                              # a JSON without .md becomes a table
+    assert "gone (`missing.png`, not published)" in page  # a broken link would fail --strict
+    assert "| x | 0.9123 |" in page  # a JSON without .md becomes a table
     assert "| `benchmarks/other.py` | Benchmark: another one. | not yet run |" in page
 
 
@@ -266,7 +283,8 @@ def test_markers_expand_and_unknown_markers_fail():
         assert f"\n## {value}\n" in text
     assert "](../methods/prefix-tuning.md)" in text
     assert "| `fixed-has-no-trainable-parameters` |" in docs_gen.expand_markers(
-        "<!-- docs-gen: spec-rules -->", "framework.md", CATALOG)
+        "<!-- docs-gen: spec-rules -->", "framework.md", CATALOG
+    )
     with pytest.raises(ValueError, match="unknown docs-gen marker 'nope'"):
         docs_gen.expand_markers("<!-- docs-gen: nope -->", "x.md", CATALOG)
 
@@ -277,9 +295,13 @@ def test_markers_expand_and_unknown_markers_fail():
 def test_import_closure_follows_relative_and_lazy_free_imports():
     files = docs_gen.import_closure("reprogrammability.implementations.reprogramming.bar")
     names = {str(p.relative_to(REPO)) for p in files}
-    assert {"implementations/reprogramming/bar.py", "implementations/reprogramming/_common.py",
-            "implementations/reprogramming/zeroth_order.py", "framework/reprogrammer.py",
-            "implementations/registry.py"} <= names
+    assert {
+        "implementations/reprogramming/bar.py",
+        "implementations/reprogramming/_common.py",
+        "implementations/reprogramming/zeroth_order.py",
+        "framework/reprogrammer.py",
+        "implementations/registry.py",
+    } <= names
     assert "implementations/prompt_tuning/prompt_tuning.py" not in names
 
 
@@ -292,11 +314,11 @@ def test_cache_key_changes_only_with_what_the_method_imports(tmp_path):
     target = root / "implementations" / "reprogramming" / "bar.py"
     target.write_text(target.read_text() + "\n# an edit\n")
     after = (docs_gen.method_cache_key(bar, root, {}), docs_gen.method_cache_key(prompt, root, {}))
-    assert after[0] != before[0]          # bar's own module changed
-    assert after[1] == before[1]          # prompt tuning does not import it
+    assert after[0] != before[0]  # bar's own module changed
+    assert after[1] == before[1]  # prompt tuning does not import it
     framework = root / "framework" / "spec.py"
     framework.write_text(framework.read_text() + "\n# an edit\n")
-    assert docs_gen.method_cache_key(prompt, root, {}) != after[1]   # everything depends on the framework
+    assert docs_gen.method_cache_key(prompt, root, {}) != after[1]  # everything depends on the framework
 
 
 def test_symbolic_forms_can_be_skipped():
@@ -321,8 +343,10 @@ def test_a_worker_that_runs_out_of_time_does_not_break_the_build(monkeypatch, tm
     forms = docs_gen.symbolic_forms(CATALOG, workers=1, timeout=0.5)
     assert {f["status"] for f in forms.values()} == {"error"}
     assert "timed out" in forms["bar"]["message"]
-    assert not (tmp_path / "docs-symbolic.json").exists() or json.loads(
-        (tmp_path / "docs-symbolic.json").read_text()) == {}          # failures are not cached
+    assert (
+        not (tmp_path / "docs-symbolic.json").exists()
+        or json.loads((tmp_path / "docs-symbolic.json").read_text()) == {}
+    )  # failures are not cached
     page = docs_gen.method_page(CATALOG, CATALOG.method("bar"), forms["bar"])
     assert '!!! failure "The example could not be built"' in page
 
@@ -351,7 +375,9 @@ def test_import_cycles_and_long_modules_are_found(tmp_path):
     (tmp_path / "framework" / "a.py").write_text("from . import b\n" + "x = 1\n" * 30)
     (tmp_path / "framework" / "b.py").write_text("from .a import x\n")
     (tmp_path / "framework" / "c.py").write_text("def lazy():\n    from . import a\n")  # lazy: no circle
-    (tmp_path / "framework" / "d.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import e\n")
+    (tmp_path / "framework" / "d.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import e\n"
+    )
     (tmp_path / "framework" / "e.py").write_text("from . import d\n")
     cycles = import_graph.import_cycles(tmp_path)
     assert cycles == [["reprogrammability.framework.a", "reprogrammability.framework.b"]]

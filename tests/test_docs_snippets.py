@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from test_docs_common import run_block, single_thread
 
 from reprogrammability import docs_gen
@@ -53,5 +52,5 @@ def test_pending_implementation_page():
     page = docs_gen.method_page(CATALOG, entry, info)
     assert "Implementation pending" in page
     assert "bar_not_written" in page
-    assert "```python" not in page                       # no snippet that could not run
+    assert "```python" not in page  # no snippet that could not run
     assert "| operator τ | [additive](../axes/operator.md#additive) |" in page

@@ -10,11 +10,15 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from test_docs_common import DOCS, python_blocks, run_block, run_markdown_code
 
 PAGES = sorted(p for p in DOCS.rglob("*.md") if python_blocks(p, slow=True))
-TUTORIALS = ["reprogram-a-vision-model", "prompt-tune-a-language-model", "in-context-learning", "black-box-reprogramming"]
+TUTORIALS = [
+    "reprogram-a-vision-model",
+    "prompt-tune-a-language-model",
+    "in-context-learning",
+    "black-box-reprogramming",
+]
 
 
 def _id(page):
@@ -34,7 +38,7 @@ def _vision(namespace, folder):
 
 
 def _black_box(namespace, folder):
-    assert namespace["result"].queries > 10_000          # trained from queries only
+    assert namespace["result"].queries > 10_000  # trained from queries only
     assert namespace["after"] > namespace["before"]
 
 
@@ -60,7 +64,9 @@ def test_page_code_runs(page, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("page", [p for p in PAGES if len(python_blocks(p, slow=True)) > len(python_blocks(p))], ids=_id)
+@pytest.mark.parametrize(
+    "page", [p for p in PAGES if len(python_blocks(p, slow=True)) > len(python_blocks(p))], ids=_id
+)
 def test_page_code_runs_with_real_models(page, tmp_path):
     run_markdown_code(page, tmp_path, slow=True)
 

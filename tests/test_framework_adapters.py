@@ -84,8 +84,13 @@ def causal_lm(kind: str):
     torch.manual_seed(0)
     if kind == "llama":
         config = transformers.LlamaConfig(
-            vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+            vocab_size=64,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=64,
         )
     else:
         config = transformers.GPT2Config(vocab_size=64, n_embd=32, n_layer=2, n_head=4, n_positions=64)
@@ -132,7 +137,9 @@ def test_key_value_prefix_changes_outputs_and_trains(kind):
     lm = causal_lm(kind)
     frozen = FrozenModel(lm)
     geometry = frozen.adapter.attention_geometry(lm)
-    assert (geometry.num_layers, geometry.num_kv_heads, geometry.head_dim) == ((2, 2, 8) if kind == "llama" else (2, 4, 8))
+    assert (geometry.num_layers, geometry.num_kv_heads, geometry.head_dim) == (
+        (2, 2, 8) if kind == "llama" else (2, 4, 8)
+    )
     prefix = KVPrefix(geometry, 3)
     r = Reprogrammer(frozen, prefix, paradigm="prompt-tuning")
     x = batch()
@@ -160,9 +167,17 @@ def test_hidden_edit_hooks_only_the_chosen_layer():
 
 def test_vit_matches_and_prompts_go_after_the_class_token():
     torch.manual_seed(0)
-    vit = transformers.ViTForImageClassification(transformers.ViTConfig(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        image_size=32, patch_size=8, num_labels=5)).eval()
+    vit = transformers.ViTForImageClassification(
+        transformers.ViTConfig(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            image_size=32,
+            patch_size=8,
+            num_labels=5,
+        )
+    ).eval()
     frozen = FrozenModel(vit)
     pixels = torch.randn(2, 3, 32, 32)
     assert torch.allclose(frozen(pixels), vit(pixel_values=pixels).logits, atol=1e-5)
@@ -175,10 +190,25 @@ def test_vit_matches_and_prompts_go_after_the_class_token():
 def tiny_clip():
     torch.manual_seed(0)
     config = transformers.CLIPConfig(
-        text_config=dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                         vocab_size=100, max_position_embeddings=20, eos_token_id=2, bos_token_id=0, pad_token_id=1),
-        vision_config=dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                           image_size=32, patch_size=8),
+        text_config=dict(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            vocab_size=100,
+            max_position_embeddings=20,
+            eos_token_id=2,
+            bos_token_id=0,
+            pad_token_id=1,
+        ),
+        vision_config=dict(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            image_size=32,
+            patch_size=8,
+        ),
         projection_dim=16,
     )
     return transformers.CLIPModel(config).eval()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import sympy as sp
 import pytest
+import sympy as sp
 import torch
 from torch import nn
 
@@ -33,8 +33,13 @@ from reprogrammability.implementations.reprogramming.programs import PaddingProg
 def tiny_cnn(classes: int = 20) -> nn.Module:
     torch.manual_seed(1)
     return nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Dropout(0.5),
-        nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(8 * 16, classes),
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.AdaptiveAvgPool2d(4),
+        nn.Flatten(),
+        nn.Linear(8 * 16, classes),
     )
 
 
@@ -43,7 +48,9 @@ def program(canvas: int = 16, image: int = 8) -> PaddingProgram:
 
 
 def reprogrammer(output=None, model=None) -> Reprogrammer:
-    return Reprogrammer(model or tiny_cnn(), program(), output or IndexMapping.first_k(4), paradigm="model-reprogramming")
+    return Reprogrammer(
+        model or tiny_cnn(), program(), output or IndexMapping.first_k(4), paradigm="model-reprogramming"
+    )
 
 
 class Writer(InputManipulation):
@@ -133,8 +140,13 @@ def test_device_moves_keep_the_guarantee():
 # -- symbolic form -------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "output",
-    [IdentityAlignment(), IdentityAlignment([0, 3]), IndexMapping([[0, 1], [2, 3]]), LinearAlignment(20, 4),
-     FrequencyLabelMapping(20, 4)],
+    [
+        IdentityAlignment(),
+        IdentityAlignment([0, 3]),
+        IndexMapping([[0, 1], [2, 3]]),
+        LinearAlignment(20, 4),
+        FrequencyLabelMapping(20, 4),
+    ],
     ids=["identity", "restriction", "rule", "linear", "flm"],
 )
 def test_symbolic_count_equals_measured_count(output):

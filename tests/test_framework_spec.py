@@ -41,7 +41,13 @@ def rules_broken(**changes) -> set[str]:
 def test_axes_carry_symbol_and_meaning():
     assert [a.axis_symbol() for a in AXES.values()] == ["λ", "τ", "ℓ", "ω"]
     assert len(Configuration) == 2 and len(Operator) == 3 and len(Location) == 3 and len(Alignment) == 4
-    assert len(Paradigm) == 3 and {a.value for a in Access} == {"gradient", "zeroth-order", "text-only", "scores", "hidden-states"}
+    assert len(Paradigm) == 3 and {a.value for a in Access} == {
+        "gradient",
+        "zeroth-order",
+        "text-only",
+        "scores",
+        "hidden-states",
+    }
     for enum in (*AXES.values(), Paradigm, Access):
         for member in enum:
             assert member.meaning, member
@@ -77,8 +83,10 @@ def test_unknown_value_names_the_field():
 @pytest.mark.parametrize(
     "changes, rule",
     [
-        (dict(configuration="fixed", access="scores", paradigm="prompt-instruction", input_parameters=5),
-         "fixed-has-no-trainable-parameters"),
+        (
+            dict(configuration="fixed", access="scores", paradigm="prompt-instruction", input_parameters=5),
+            "fixed-has-no-trainable-parameters",
+        ),
         (dict(input_parameters=0), "learnable-has-trainable-parameters"),
         (dict(alignment_parameters=10), "statistical-alignment-has-no-gradient-parameters"),
         (dict(alignment="rule-based", alignment_parameters=3), "rule-based-alignment-has-no-parameters"),
@@ -107,7 +115,10 @@ def test_rule_messages_say_what_is_allowed():
     with pytest.raises(SpecError) as info:
         make(configuration="fixed", paradigm="prompt-instruction")
     message = str(info.value)
-    assert "[fixed-needs-no-model-access]" in message and "access must be one of ['hidden-states', 'scores', 'text-only']" in message
+    assert (
+        "[fixed-needs-no-model-access]" in message
+        and "access must be one of ['hidden-states', 'scores', 'text-only']" in message
+    )
 
 
 def test_measured_rules_are_skipped_without_measurements():
@@ -120,8 +131,13 @@ def test_measured_rules_are_skipped_without_measurements():
 
 
 def test_hybrid_configuration_and_several_locations_are_allowed():
-    spec = make(configuration=["fixed", "learnable"], location=["embedding", "hidden"], operator="concatenative",
-                paradigm="prompt-tuning", input_parameters=12)
+    spec = make(
+        configuration=["fixed", "learnable"],
+        location=["embedding", "hidden"],
+        operator="concatenative",
+        paradigm="prompt-tuning",
+        input_parameters=12,
+    )
     assert spec.configuration == (Configuration.FIXED, Configuration.LEARNABLE)
 
 

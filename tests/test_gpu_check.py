@@ -30,10 +30,22 @@ SMOKE = ["blm", "prefix-tuning"]  # one vision and one text method, each well un
 @pytest.fixture(scope="module")
 def smoke_report(tmp_path_factory) -> tuple[dict, Path, int]:
     output = tmp_path_factory.mktemp("gpu-check") / "report.json"
-    code = gpu_check.main([
-        "--device", "cpu", "--methods", ",".join(SMOKE), "--steps", "2", "--validate", "1", "--no-gpu-tests",
-        "--no-bench", "--output", str(output),
-    ])
+    code = gpu_check.main(
+        [
+            "--device",
+            "cpu",
+            "--methods",
+            ",".join(SMOKE),
+            "--steps",
+            "2",
+            "--validate",
+            "1",
+            "--no-gpu-tests",
+            "--no-bench",
+            "--output",
+            str(output),
+        ]
+    )
     return json.loads(output.read_text()), output, code
 
 
@@ -132,8 +144,11 @@ def test_gpu_test_counts_are_read_from_pytest(monkeypatch):
     monkeypatch.setattr(gpu_check.subprocess, "run", fake_run)
     result = run_gpu_tests(timeout=60)
     assert result["passed"] and result["counts"] == {"passed": 3, "deselected": 900}
-    monkeypatch.setattr(gpu_check.subprocess, "run", lambda command, **o: subprocess.CompletedProcess(
-        command, 5, stdout="900 deselected in 3.0s\n", stderr=""))
+    monkeypatch.setattr(
+        gpu_check.subprocess,
+        "run",
+        lambda command, **o: subprocess.CompletedProcess(command, 5, stdout="900 deselected in 3.0s\n", stderr=""),
+    )
     assert run_gpu_tests(timeout=60)["none_collected"]
 
 

@@ -42,9 +42,20 @@ def test_imagenet_class_names():
     names = E.imagenet_class_names()
     assert len(names) == 1000 and len(set(names)) == 1000
     assert all(name and name == name.strip() for name in names)
-    known = {0: "tench", 1: "goldfish", 151: "Chihuahua", 281: "tabby", 285: "Egyptian cat", 409: "analog clock",
-             504: "coffee mug", 717: "pickup", 817: "sports car", 948: "Granny Smith", 967: "espresso",
-             999: "toilet tissue"}
+    known = {
+        0: "tench",
+        1: "goldfish",
+        151: "Chihuahua",
+        281: "tabby",
+        285: "Egyptian cat",
+        409: "analog clock",
+        504: "coffee mug",
+        717: "pickup",
+        817: "sports car",
+        948: "Granny Smith",
+        967: "espresso",
+        999: "toilet tissue",
+    }
     for index, name in known.items():
         assert names[index] == name
     assert names[134] == "crane" and names[517] == "crane (machine)"
@@ -142,8 +153,17 @@ def test_lite0_with_our_preprocessing(lite0, photos):
 
 def test_registry_lists_and_creates():
     names = M.list_models()
-    for expected in ("efficientnet_lite0", "tiny_cnn", "tiny_llama", "tiny_gpt2", "tiny_bert", "tiny_vit", "tiny_clip",
-                     "smollm2_135m_instruct", "all_minilm_l6_v2"):
+    for expected in (
+        "efficientnet_lite0",
+        "tiny_cnn",
+        "tiny_llama",
+        "tiny_gpt2",
+        "tiny_bert",
+        "tiny_vit",
+        "tiny_clip",
+        "smollm2_135m_instruct",
+        "all_minilm_l6_v2",
+    ):
         assert expected in names
     assert M.list_models("tiny_*") == ["tiny_bert", "tiny_clip", "tiny_cnn", "tiny_gpt2", "tiny_llama", "tiny_vit"]
     assert set(M.list_models(pretrained=True)) == {"efficientnet_lite0", "smollm2_135m_instruct", "all_minilm_l6_v2"}

@@ -29,13 +29,23 @@ def sentiment():
 
 def test_opro_with_smollm2_as_optimiser_and_scorer(smollm2, sentiment):
     from reprogrammability.implementations.prompt_tuning import opro
-    from reprogrammability.implementations.prompt_tuning.instruction_search import LanguageModelWriter, instruction_score
+    from reprogrammability.implementations.prompt_tuning.instruction_search import (
+        LanguageModelWriter,
+        instruction_score,
+    )
 
     model, tokenizer = smollm2
     texts, labels = sentiment
     writer = LanguageModelWriter(model, tokenizer, max_new_tokens=24, temperature=1.0, seed=0)
-    rp = opro.build(model, tokenizer=tokenizer, label_words=["negative", "positive"], writer=writer,
-                    initial_instruction="Read the review.", num_proposals=3, task="tell the sentiment of a review")
+    rp = opro.build(
+        model,
+        tokenizer=tokenizer,
+        label_words=["negative", "positive"],
+        writer=writer,
+        initial_instruction="Read the review.",
+        num_proposals=3,
+        task="tell the sentiment of a review",
+    )
     fingerprint = rp.frozen.fingerprint()
     search = rp.gradient_estimator
     best = search.search(rp, texts, labels, steps=2)
@@ -55,8 +65,16 @@ def test_protegi_with_smollm2_writes_gradients_and_edits(smollm2, sentiment):
     model, tokenizer = smollm2
     texts, labels = sentiment
     writer = LanguageModelWriter(model, tokenizer, max_new_tokens=24, temperature=1.0, seed=0)
-    rp = protegi.build(model, tokenizer=tokenizer, label_words=["negative", "positive"], writer=writer,
-                       initial_instruction="Read the review.", num_gradients=1, beam_width=2, selection="full")
+    rp = protegi.build(
+        model,
+        tokenizer=tokenizer,
+        label_words=["negative", "positive"],
+        writer=writer,
+        initial_instruction="Read the review.",
+        num_gradients=1,
+        beam_width=2,
+        selection="full",
+    )
     search = rp.gradient_estimator
     search.search(rp, texts, labels, steps=1)
     assert len(search.means) > 1  # the LM's edits were scored by f

@@ -82,8 +82,16 @@ def test_bdpl_training_lowers_the_expected_loss_and_keeps_f_frozen(llama):
     rp, texts, labels = _bdpl(llama, num_tokens=2, candidate_words=WORDS[:5], num_samples=6)
     fingerprint = rp.frozen.fingerprint()
     before, losses = _expected_loss(rp, texts, labels)
-    Trainer(rp, epochs=25, batch_size=4, optimizer="sgd", learning_rate=300.0, momentum=0.0, progress=False,
-            gradient_estimator=rp.gradient_estimator).fit((texts, labels))
+    Trainer(
+        rp,
+        epochs=25,
+        batch_size=4,
+        optimizer="sgd",
+        learning_rate=300.0,
+        momentum=0.0,
+        progress=False,
+        gradient_estimator=rp.gradient_estimator,
+    ).fit((texts, labels))
     after, _ = _expected_loss(rp, texts, labels)
     assert after < before - 0.5 * (before - losses.min())  # at least halfway from uniform to the best prompt
     with torch.no_grad():  # the argmax prompt is among the best
@@ -207,8 +215,9 @@ def test_opro_uses_an_injected_optimiser_lm(llama):
 def test_opro_through_the_trainer_applies_the_search_step_exactly(llama):
     model, tokenizer, texts, labels = llama
     rp = opro.build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_proposals=3)
-    Trainer(rp, epochs=3, batch_size=4, progress=False, gradient_estimator=rp.gradient_estimator,
-            **SEARCH_TRAINER).fit((texts, labels))
+    Trainer(rp, epochs=3, batch_size=4, progress=False, gradient_estimator=rp.gradient_estimator, **SEARCH_TRAINER).fit(
+        (texts, labels)
+    )
     search = rp.gradient_estimator
     assert rp.inputs[0].text == search.current  # θ ← θ − 1·(θ − θ_next) landed on the step's instruction
     assert search.finish(rp) == search.ranked()[0][0] == rp.inputs[0].text
@@ -242,8 +251,9 @@ def test_protegi_textual_gradient_names_the_errors_and_edits_answer_it(llama):
 
 def test_protegi_beam_search_improves_the_prompt(llama):
     model, tokenizer, texts, labels = llama
-    rp = protegi.build(model, tokenizer=tokenizer, label_words=["bad", "good"], selection="full", beam_width=3,
-                       paraphrases=1)
+    rp = protegi.build(
+        model, tokenizer=tokenizer, label_words=["bad", "good"], selection="full", beam_width=3, paraphrases=1
+    )
     fingerprint = rp.frozen.fingerprint()
     start = instruction_score(rp, "answer the question", texts, labels)
     best = rp.gradient_estimator.search(rp, texts, labels, steps=4)
@@ -281,14 +291,18 @@ def test_protegi_uses_an_injected_lm_for_gradients_edits_and_paraphrases(llama):
             return ["the sentiment of the review is</INS>"] * count
         return ["the review sentiment is</INS>"] * count
 
-    rp = protegi.build(model, tokenizer=tokenizer, label_words=["bad", "good"], writer=writer, num_gradients=1,
-                       selection="full")
+    rp = protegi.build(
+        model, tokenizer=tokenizer, label_words=["bad", "good"], writer=writer, num_gradients=1, selection="full"
+    )
     rp.gradient_estimator.search(rp, texts, labels, steps=1)
     gradient_requests = [r for r in requests if r.endswith("Reason:")]
     assert gradient_requests and "label:" in gradient_requests[0]
     assert any("it never mentions the sentiment" in r for r in requests)
-    assert set(rp.gradient_estimator.means) == {"answer the question", "the sentiment of the review is",
-                                                "the review sentiment is"}
+    assert set(rp.gradient_estimator.means) == {
+        "answer the question",
+        "the sentiment of the review is",
+        "the review sentiment is",
+    }
 
 
 # --- LLaMA-Adapter ---------------------------------------------------------------------------------------

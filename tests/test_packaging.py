@@ -53,12 +53,37 @@ def contents(python: str, env: dict | None = None) -> dict:
 def test_wheel_and_editable_installs_are_the_same(tmp_path):
     # build from a clean copy of the sources, so no stale build/ folder of the checkout can leak in
     source = tmp_path / "source"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "site", "*.egg-info", "__pycache__", "docs_screenshots", "outputs", ".pytest_cache"))
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            ".venv",
+            "build",
+            "site",
+            "*.egg-info",
+            "__pycache__",
+            "docs_screenshots",
+            "outputs",
+            ".pytest_cache",
+        ),
+    )
     wheel_dir = tmp_path / "wheel"
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheel_dir), str(source)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheel_dir),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert build.returncode == 0, build.stderr
     (wheel,) = wheel_dir.glob("reprogrammability-*.whl")
@@ -70,7 +95,9 @@ def test_wheel_and_editable_installs_are_the_same(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = str(venv / "bin" / "python")
-    install = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", str(wheel)], capture_output=True, text=True)
+    install = subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--no-deps", str(wheel)], capture_output=True, text=True
+    )
     assert install.returncode == 0, install.stderr
     # the fresh environment borrows only the third-party dependencies of the development one
     env = {**os.environ, "PYTHONPATH": sysconfig.get_paths()["purelib"]}

@@ -98,20 +98,28 @@ def test_p_tuning_matches_peft(kind, encoder):
     peft_model = get_peft_model(model, config)
     theirs = peft_model.prompt_encoder["default"]
     mine = EncodedPrompt(
-        theirs.embedding.weight.detach(), PromptEncoder(32, 16, kind=encoder.lower(), lstm_layers=config.encoder_num_layers)
+        theirs.embedding.weight.detach(),
+        PromptEncoder(32, 16, kind=encoder.lower(), lstm_layers=config.encoder_num_layers),
     )
     state = {"pseudo_tokens": theirs.embedding.weight}
     for key, value in theirs.state_dict().items():
         if key.startswith("mlp_head."):
-            state["encoder.mlp." + key[len("mlp_head."):]] = value
+            state["encoder.mlp." + key[len("mlp_head.") :]] = value
         elif key.startswith("lstm_head."):
-            state["encoder.lstm." + key[len("lstm_head."):]] = value
+            state["encoder.lstm." + key[len("lstm_head.") :]] = value
     mine.load_state_dict(state, strict=True)
     pairs = [("pseudo_tokens", theirs.embedding.weight, mine.pseudo_tokens)]
-    pairs += [(f"mlp.{n}", p, dict(mine.encoder.mlp.named_parameters())[n]) for n, p in theirs.mlp_head.named_parameters()]
+    pairs += [
+        (f"mlp.{n}", p, dict(mine.encoder.mlp.named_parameters())[n]) for n, p in theirs.mlp_head.named_parameters()
+    ]
     if encoder == "LSTM":
-        pairs += [(f"lstm.{n}", p, dict(mine.encoder.lstm.named_parameters())[n]) for n, p in theirs.lstm_head.named_parameters()]
-    diffs = compare(peft_model, [(n, a) for n, a, _ in pairs], ours(peft_model.get_base_model(), mine), [b for *_, b in pairs], P)
+        pairs += [
+            (f"lstm.{n}", p, dict(mine.encoder.lstm.named_parameters())[n])
+            for n, p in theirs.lstm_head.named_parameters()
+        ]
+    diffs = compare(
+        peft_model, [(n, a) for n, a, _ in pairs], ours(peft_model.get_base_model(), mine), [b for *_, b in pairs], P
+    )
     assert max(diffs.values()) < TOL, diffs
     assert mine.symbolic().evaluate_parameter_count() == sum(p.numel() for p in theirs.parameters())
 
@@ -121,7 +129,10 @@ def test_p_tuning_matches_peft(kind, encoder):
 def test_prefix_tuning_matches_peft(kind, projection):
     model = model_of(kind)
     peft_model = get_peft_model(
-        model, PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=P, prefix_projection=projection, encoder_hidden_size=24)
+        model,
+        PrefixTuningConfig(
+            task_type="CAUSAL_LM", num_virtual_tokens=P, prefix_projection=projection, encoder_hidden_size=24
+        ),
     )
     theirs = peft_model.prompt_encoder["default"]
     frozen = FrozenModel(peft_model.get_base_model(), readout="sequence")
@@ -134,10 +145,16 @@ def test_prefix_tuning_matches_peft(kind, projection):
         with torch.no_grad():  # peft zero-initialises nothing here; give the output layer some scale
             theirs.transform[2].weight.normal_(0, 0.3, generator=torch.Generator().manual_seed(2))
         mine.load_state_dict(
-            {"prefix_embedding": theirs.embedding.weight, **{f"reparameterization.{k}": v for k, v in theirs.transform.state_dict().items()}}
+            {
+                "prefix_embedding": theirs.embedding.weight,
+                **{f"reparameterization.{k}": v for k, v in theirs.transform.state_dict().items()},
+            }
         )
         pairs = [("embedding", theirs.embedding.weight, mine.prefix_embedding)]
-        pairs += [(f"mlp.{n}", p, dict(mine.reparameterization.named_parameters())[n]) for n, p in theirs.transform.named_parameters()]
+        pairs += [
+            (f"mlp.{n}", p, dict(mine.reparameterization.named_parameters())[n])
+            for n, p in theirs.transform.named_parameters()
+        ]
     else:
         mine.load_state_dict({"prefix": theirs.embedding.weight})
         pairs = [("prefix", theirs.embedding.weight, mine.prefix)]
@@ -159,9 +176,13 @@ def test_prefix_positions_are_offset_by_the_prefix_length_on_rotary_models():
     from transformers import DynamicCache
 
     def run(positions):
-        cache = DynamicCache(ddp_cache_data=[(k, v) for k, v in part.key_value_prefix(1, geometry)], config=model.config)
+        cache = DynamicCache(
+            ddp_cache_data=[(k, v) for k, v in part.key_value_prefix(1, geometry)], config=model.config
+        )
         mask = torch.ones(1, P + 6, dtype=torch.long)
-        return model(input_ids=x["input_ids"], attention_mask=mask, past_key_values=cache, position_ids=positions).logits
+        return model(
+            input_ids=x["input_ids"], attention_mask=mask, past_key_values=cache, position_ids=positions
+        ).logits
 
     shifted = run(torch.arange(P, P + 6).unsqueeze(0))
     unshifted = run(torch.arange(6).unsqueeze(0))
@@ -206,7 +227,9 @@ def test_import_from_peft_gives_the_same_logits(tmp_path, method):
     elif method == "p-tuning":
         config = PromptEncoderConfig(task_type="CAUSAL_LM", num_virtual_tokens=P, encoder_hidden_size=16)
     else:
-        config = PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=P, prefix_projection=True, encoder_hidden_size=24)
+        config = PrefixTuningConfig(
+            task_type="CAUSAL_LM", num_virtual_tokens=P, prefix_projection=True, encoder_hidden_size=24
+        )
     torch.manual_seed(7)
     peft_model = get_peft_model(model, config)
     for p in peft_model.prompt_encoder.parameters():

@@ -63,7 +63,9 @@ def direct_loglikelihoods(model, tokenizer, prompts, continuations):
 
 
 def test_template_and_few_shot_prompt_build_the_expected_text():
-    template = Template(instruction="Classify.", input="Review: {text}\nSentiment:", output=" {label}", separator="\n\n")
+    template = Template(
+        instruction="Classify.", input="Review: {text}\nSentiment:", output=" {label}", separator="\n\n"
+    )
     prompt = FewShotPrompt(template, WORDS, (TEXTS, LABELS), k=2, selection="fixed", indices=[0, 1])
     batch = prompt(["good movie", "bad movie"])
     assert isinstance(batch, PromptBatch) and len(batch) == 2
@@ -131,7 +133,9 @@ def test_label_word_loglikelihoods_equal_a_direct_transformers_computation(lm):
                 assert bool((z[b, c, len(ref) :] == 0).all())
     first = CausalLMScorer(tokenizer, candidates=candidates, continuation="first")
     z1 = first.forward_input(model, first.prepare(model, prompts))
-    torch.testing.assert_close(z1[:, :, 0], torch.stack([torch.stack([r[0] for r in row]) for row in direct]), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        z1[:, :, 0], torch.stack([torch.stack([r[0] for r in row]) for row in direct]), atol=1e-5, rtol=0
+    )
 
 
 def test_label_word_alignment_first_sum_and_normalisations():
@@ -139,13 +143,13 @@ def test_label_word_alignment_first_sum_and_normalisations():
     words = ["good", "no"]
     scoring = LabelWordScoring([[5, 6], [7]], words)
     torch.testing.assert_close(scoring(z), torch.tensor([[-3.0, -0.5]]))
-    torch.testing.assert_close(LabelWordScoring([[5, 6], [7]], words, first_token=True)(z), torch.tensor([[-1.0, -0.5]]))
+    torch.testing.assert_close(
+        LabelWordScoring([[5, 6], [7]], words, first_token=True)(z), torch.tensor([[-1.0, -0.5]])
+    )
     torch.testing.assert_close(LabelWordScoring([[5, 6], [7]], words, "token")(z), torch.tensor([[-1.5, -0.5]]))
     torch.testing.assert_close(LabelWordScoring([[5, 6], [7]], words, "char")(z), torch.tensor([[-0.75, -0.25]]))
     logits = torch.randn(3, 10)
-    torch.testing.assert_close(
-        LabelWordScoring([[5], [7]], words)(logits), F.log_softmax(logits, -1)[:, [5, 7]]
-    )
+    torch.testing.assert_close(LabelWordScoring([[5], [7]], words)(logits), F.log_softmax(logits, -1)[:, [5, 7]])
     with pytest.raises(ShapeError, match="several tokens"):
         scoring(logits)
     assert scoring.symbolic().evaluate_parameter_count() == 0 == scoring.trainable_parameters
@@ -200,7 +204,9 @@ def test_per_query_prefixes_are_cached_separately(lm):
     common = dict(tokenizer=tokenizer, pool=(TEXTS, LABELS), k=2, **TEMPLATE)
     cached = kate.build(model, use_cache=True, **common)
     plain = kate.build(model, use_cache=False, **common)
-    torch.testing.assert_close(cached.source_outputs(list(TEST_TEXTS)), plain.source_outputs(list(TEST_TEXTS)), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        cached.source_outputs(list(TEST_TEXTS)), plain.source_outputs(list(TEST_TEXTS)), atol=1e-5, rtol=0
+    )
     assert cached.frozen.adapter.stats["prefix_encodings"] > 1
 
 
@@ -274,7 +280,9 @@ def test_structured_prompting_with_one_group_equals_in_context_learning(lm):
     group = "review : a great film sentiment : positive review : bad service sentiment : negative "
     structured = structured_prompting.build(model, tokenizer=tokenizer, groups=[group], **TEMPLATE)
     queries = [structured.template.format_input(t) for t in TEST_TEXTS]
-    icl = in_context_learning.build(model, tokenizer=tokenizer, k=0, input_template=group + "review : {text} sentiment :")
+    icl = in_context_learning.build(
+        model, tokenizer=tokenizer, k=0, input_template=group + "review : {text} sentiment :"
+    )
     reference = icl.source_outputs(list(TEST_TEXTS))
     torch.testing.assert_close(structured.source_outputs(queries), reference, atol=1e-5, rtol=0)
 

@@ -110,7 +110,9 @@ def test_zero_shot_cot_stage_one_uses_the_frozen_model_itself():
     prompt = r.inputs[0].stage_one(["Ann has 2 apples and buys 3 more. How many apples does she have?"])[0]
     ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
     with torch.no_grad():
-        generated = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=4, do_sample=False, pad_token_id=0)
+        generated = model.generate(
+            ids, attention_mask=torch.ones_like(ids), max_new_tokens=4, do_sample=False, pad_token_id=0
+        )
     expected = tokenizer.decode(generated[0, ids.shape[1] :], skip_special_tokens=True).strip()
     assert r.inputs[0].last_reasoning[0] == expected
     r.frozen.assert_unchanged()
@@ -129,11 +131,19 @@ def test_self_consistency_samples_and_votes():
     assert len(texts) == 1 and len(texts[0]) == 2
     with pytest.raises(ValueError, match="do_sample"):
         GenerationAdapter(tokenizer, num_samples=2)
-    reader = GenerationAdapter(tokenizer, answer_rule="last-number", num_samples=2,
-                               generator=lambda p, n: [["so 4", "or 5 then 6"], ["none", "#### 2"]])
+    reader = GenerationAdapter(
+        tokenizer,
+        answer_rule="last-number",
+        num_samples=2,
+        generator=lambda p, n: [["so 4", "or 5 then 6"], ["none", "#### 2"]],
+    )
     answers = reader.forward_input(model, ["a", "b"])
     assert answers[0].tolist() == [4.0, 6.0] and math.isnan(answers[1, 0]) and answers[1, 1] == 2.0
-    torch.testing.assert_close(MajorityVote()(torch.tensor([[4.0, 6.0, 6.0], [float("nan")] * 3])), torch.tensor([6.0, float("nan")], dtype=torch.float64), equal_nan=True)
+    torch.testing.assert_close(
+        MajorityVote()(torch.tensor([[4.0, 6.0, 6.0], [float("nan")] * 3])),
+        torch.tensor([6.0, float("nan")], dtype=torch.float64),
+        equal_nan=True,
+    )
 
 
 def test_least_to_most_decomposes_then_solves_in_order():

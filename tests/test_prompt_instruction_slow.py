@@ -32,8 +32,13 @@ def test_cache_equals_reencoding_on_smollm2(smollm2, sentiment):
     model, tokenizer = smollm2
     train, test = sentiment
     common = dict(
-        tokenizer=tokenizer, pool=(train.inputs, train.labels.tolist()), k=4, balanced=True, continuation="full",
-        label_words=["negative", "positive"], input_template="Review: {text}\nSentiment:",
+        tokenizer=tokenizer,
+        pool=(train.inputs, train.labels.tolist()),
+        k=4,
+        balanced=True,
+        continuation="full",
+        label_words=["negative", "positive"],
+        input_template="Review: {text}\nSentiment:",
     )
     cached = in_context_learning.build(model, use_cache=True, **common).source_outputs(test.inputs[:6])
     plain = in_context_learning.build(model, use_cache=False, **common).source_outputs(test.inputs[:6])
@@ -46,8 +51,13 @@ def test_calibrated_few_shot_sentiment_on_smollm2(smollm2, sentiment):
     model, tokenizer = smollm2
     train, test = sentiment
     r = contextual_calibration.build(
-        model, tokenizer=tokenizer, pool=(train.inputs, train.labels.tolist()), k=4, balanced=True,
-        label_words=["negative", "positive"], input_template="Review: {text}\nSentiment:",
+        model,
+        tokenizer=tokenizer,
+        pool=(train.inputs, train.labels.tolist()),
+        k=4,
+        balanced=True,
+        label_words=["negative", "positive"],
+        input_template="Review: {text}\nSentiment:",
     )
     with torch.no_grad():
         predictions = r(test.inputs[:20]).argmax(-1)

@@ -15,9 +15,26 @@ from reprogrammability.implementations.registry import get_method, list_methods
 TEXTS, LABELS = zip(*TINY_SENTIMENT["train"])
 QUERIES = ["good movie :", "a bad product here :"]  # different lengths: right padding is exercised
 IDS = [
-    "in-context-learning", "kate", "contextual-calibration", "chain-of-thought", "zero-shot-cot", "self-consistency",
-    "least-to-most", "instruction-prompting", "clip-zero-shot", "prompt-ensemble", "cupl", "dclip", "zpe",
-    "red-circle", "fgvp", "set-of-mark", "activation-addition", "task-vector", "function-vector", "structured-prompting",
+    "in-context-learning",
+    "kate",
+    "contextual-calibration",
+    "chain-of-thought",
+    "zero-shot-cot",
+    "self-consistency",
+    "least-to-most",
+    "instruction-prompting",
+    "clip-zero-shot",
+    "prompt-ensemble",
+    "cupl",
+    "dclip",
+    "zpe",
+    "red-circle",
+    "fgvp",
+    "set-of-mark",
+    "activation-addition",
+    "task-vector",
+    "function-vector",
+    "structured-prompting",
 ]
 
 
@@ -44,18 +61,27 @@ def run_with_hook(model, tokenizer, prompt, layer, edit):
 
 def hidden_at(model, tokenizer, prompt, layer):
     kept = {}
-    run_with_hook(model, tokenizer, prompt, layer, lambda h: kept.setdefault("h", h.clone()) if False else kept.update(h=h.clone()) or h)
+    run_with_hook(
+        model,
+        tokenizer,
+        prompt,
+        layer,
+        lambda h: kept.setdefault("h", h.clone()) if False else kept.update(h=h.clone()) or h,
+    )
     return kept["h"][0]
 
 
 @pytest.mark.parametrize("kind", ["llama", "gpt2"])
 def test_activation_addition_adds_the_contrast_difference_at_the_front(kind):
     model, tokenizer = tiny_lm(kind)
-    r = activation_addition.build(model, tokenizer=tokenizer, positive="great", negative="terrible", layer=1, coefficient=4.0)
+    r = activation_addition.build(
+        model, tokenizer=tokenizer, positive="great", negative="terrible", layer=1, coefficient=4.0
+    )
     steer = hidden_at(model, tokenizer, "great", 1) - hidden_at(model, tokenizer, "terrible", 1)
     torch.testing.assert_close(r.inputs[0].steering, steer, atol=1e-5, rtol=0)
     out = r(QUERIES)
     for b, q in enumerate(QUERIES):
+
         def edit(h):
             h = h.clone()
             h[:, : steer.shape[0]] += 4.0 * steer
@@ -69,15 +95,26 @@ def test_activation_addition_adds_the_contrast_difference_at_the_front(kind):
 @pytest.mark.parametrize("kind", ["llama", "gpt2"])
 def test_task_vector_is_the_mean_last_token_state_and_is_patched_in(kind):
     model, tokenizer = tiny_lm(kind)
-    options = dict(tokenizer=tokenizer, pool=(TEXTS, LABELS), label_words=["negative", "positive"], k=2,
-                   num_prompts=3, input_template="{text} :", layer=1)
+    options = dict(
+        tokenizer=tokenizer,
+        pool=(TEXTS, LABELS),
+        label_words=["negative", "positive"],
+        k=2,
+        num_prompts=3,
+        input_template="{text} :",
+        layer=1,
+    )
     r = task_vector.build(model, **options)
     prompts, _ = demonstration_prompts(task_vector.TaskVectorConfig(**options))
     theta = torch.stack([hidden_at(model, tokenizer, p, 1)[-1] for p in prompts]).mean(0)
     torch.testing.assert_close(r.inputs[0].theta, theta, atol=1e-5, rtol=0)
-    ids = [tokenizer(" negative", add_special_tokens=False)["input_ids"][0], tokenizer(" positive", add_special_tokens=False)["input_ids"][0]]
+    ids = [
+        tokenizer(" negative", add_special_tokens=False)["input_ids"][0],
+        tokenizer(" positive", add_special_tokens=False)["input_ids"][0],
+    ]
     out = r(QUERIES)
     for b, q in enumerate(QUERIES):
+
         def patch(h):
             h = h.clone()
             h[:, -1] = theta
@@ -89,11 +126,19 @@ def test_task_vector_is_the_mean_last_token_state_and_is_patched_in(kind):
 @pytest.mark.parametrize("kind", ["llama", "gpt2"])
 def test_function_vector_sums_projected_head_means_and_adds_them(kind):
     model, tokenizer = tiny_lm(kind)
-    options = dict(tokenizer=tokenizer, pool=(TEXTS, LABELS), label_words=["negative", "positive"], k=2,
-                   num_prompts=3, input_template="{text} :", layer=1, heads=[(0, 1), (1, 2)])
+    options = dict(
+        tokenizer=tokenizer,
+        pool=(TEXTS, LABELS),
+        label_words=["negative", "positive"],
+        k=2,
+        num_prompts=3,
+        input_template="{text} :",
+        layer=1,
+        heads=[(0, 1), (1, 2)],
+    )
     r = function_vector.build(model, **options)
     prompts, _ = demonstration_prompts(function_vector.FunctionVectorConfig(**options))
-    heads, dim = model.config.num_attention_heads, model.config.hidden_size // model.config.num_attention_heads
+    dim = model.config.hidden_size // model.config.num_attention_heads
     expected = 0
     for layer, head in [(0, 1), (1, 2)]:
         proj = output_projection(layers_of(model)[layer])
@@ -111,6 +156,7 @@ def test_function_vector_sums_projected_head_means_and_adds_them(kind):
     torch.testing.assert_close(r.inputs[0].vector, expected, atol=1e-5, rtol=0)
     out = r.source_outputs(QUERIES)
     for b, q in enumerate(QUERIES):
+
         def add(h):
             h = h.clone()
             h[:, -1] += expected
@@ -121,8 +167,17 @@ def test_function_vector_sums_projected_head_means_and_adds_them(kind):
 
 def test_function_vector_selects_heads_by_indirect_effect():
     model, tokenizer = tiny_lm("llama")
-    r = function_vector.build(model, tokenizer=tokenizer, pool=(TEXTS, LABELS), label_words=["negative", "positive"],
-                              k=2, num_prompts=2, num_heads=3, input_template="{text} :", layer=1)
+    r = function_vector.build(
+        model,
+        tokenizer=tokenizer,
+        pool=(TEXTS, LABELS),
+        label_words=["negative", "positive"],
+        k=2,
+        num_prompts=2,
+        num_heads=3,
+        input_template="{text} :",
+        layer=1,
+    )
     heads = r.inputs[0].heads
     assert len(heads) == 3 and len(set(heads)) == 3
     assert all(0 <= l < 2 and 0 <= h < model.config.num_attention_heads for l, h in heads)

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from reprogrammability.framework.frozen import FrozenModel
 from reprogrammability.framework.errors import InterfaceError, NotFittedError
+from reprogrammability.framework.frozen import FrozenModel
 from reprogrammability.implementations.prompt_instruction import (
     clip_zero_shot,
     cupl,
@@ -45,7 +45,9 @@ def text_features(model, tokenizer, prompts):
     enc = tokenizer(prompts, padding=True, return_tensors="pt")
     with torch.no_grad():
         out = model.get_text_features(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
-    return F.normalize(out if isinstance(out, torch.Tensor) else out.pooler_output, dim=-1)  # transformers 5: an output object
+    return F.normalize(
+        out if isinstance(out, torch.Tensor) else out.pooler_output, dim=-1
+    )  # transformers 5: an output object
 
 
 def image_features(model, images):
@@ -60,7 +62,9 @@ def test_template_prompting_equals_transformers_and_the_clip_adapter(clip, image
     prompts = [f"a photo of a {c}." for c in CLASSES]
     enc = tokenizer(prompts, padding=True, return_tensors="pt")
     with torch.no_grad():
-        direct = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], pixel_values=images).logits_per_image
+        direct = model(
+            input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], pixel_values=images
+        ).logits_per_image
         adapter = FrozenModel(model, class_prompts=prompts, tokenizer=tokenizer)(images)
     torch.testing.assert_close(r(images), direct, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(adapter, direct, atol=1e-5, rtol=1e-5)
@@ -72,7 +76,10 @@ def test_prompt_ensemble_is_the_mean_of_normalised_text_embeddings(clip, images)
     templates = ["a photo of a {}.", "a drawing of a {}.", "a blurry photo of a {}."]
     r = prompt_ensemble.build(model, tokenizer=tokenizer, class_names=CLASSES, templates=templates)
     weights = torch.stack(
-        [F.normalize(text_features(model, tokenizer, [t.format(c) for t in templates]).mean(0), dim=-1) for c in CLASSES]
+        [
+            F.normalize(text_features(model, tokenizer, [t.format(c) for t in templates]).mean(0), dim=-1)
+            for c in CLASSES
+        ]
     )
     expected = model.logit_scale.exp() * image_features(model, images) @ weights.t()
     torch.testing.assert_close(r(images), expected, atol=1e-4, rtol=1e-5)
@@ -84,17 +91,29 @@ def test_cupl_ensembles_descriptions_and_dclip_averages_descriptor_scores(clip, 
     model, tokenizer = clip
     descriptions = {c: [f"a {c} with a tail.", f"a small {c}."] for c in CLASSES}
     r = cupl.build(model, tokenizer=tokenizer, class_names=CLASSES, descriptions=descriptions)
-    weights = torch.stack([F.normalize(text_features(model, tokenizer, descriptions[c]).mean(0), dim=-1) for c in CLASSES])
-    torch.testing.assert_close(r(images), model.logit_scale.exp() * image_features(model, images) @ weights.t(), atol=1e-4, rtol=1e-5)
+    weights = torch.stack(
+        [F.normalize(text_features(model, tokenizer, descriptions[c]).mean(0), dim=-1) for c in CLASSES]
+    )
+    torch.testing.assert_close(
+        r(images), model.logit_scale.exp() * image_features(model, images) @ weights.t(), atol=1e-4, rtol=1e-5
+    )
     generated = cupl.build(model, tokenizer=tokenizer, class_names=CLASSES, describe=lambda c: descriptions[c])
     torch.testing.assert_close(generated(images), r(images))
 
-    descriptors = {"cat": ["has whiskers"], "dog": ["has a wet nose", "barks"], "bird": ["has feathers", "can fly", "sings"]}
+    descriptors = {
+        "cat": ["has whiskers"],
+        "dog": ["has a wet nose", "barks"],
+        "bird": ["has feathers", "can fly", "sings"],
+    }
     d = dclip.build(model, tokenizer=tokenizer, class_names=CLASSES, descriptors=descriptors)
     img = image_features(model, images)
     expected = torch.stack(
         [
-            (model.logit_scale.exp() * img @ text_features(model, tokenizer, [f"{c}, which {x}" for x in descriptors[c]]).t()).mean(1)
+            (
+                model.logit_scale.exp()
+                * img
+                @ text_features(model, tokenizer, [f"{c}, which {x}" for x in descriptors[c]]).t()
+            ).mean(1)
             for c in CLASSES
         ],
         dim=1,
@@ -189,13 +208,18 @@ def test_marker_methods_equal_clip_on_the_marked_image(clip, module):
     model, tokenizer = clip
     names = ["1", "2"] if module is set_of_mark else CLASSES
     r = module.build(model, tokenizer=tokenizer, class_names=names)
-    x = {"images": torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(2)),
-         "boxes": torch.tensor([[[2.0, 2.0, 14.0, 14.0], [16.0, 16.0, 30.0, 30.0]]] * 2) if module is set_of_mark
-         else torch.tensor([[4.0, 4.0, 20.0, 20.0]] * 2)}
+    x = {
+        "images": torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(2)),
+        "boxes": torch.tensor([[[2.0, 2.0, 14.0, 14.0], [16.0, 16.0, 30.0, 30.0]]] * 2)
+        if module is set_of_mark
+        else torch.tensor([[4.0, 4.0, 20.0, 20.0]] * 2),
+    }
     marked = r.inputs[0](x)
     template = "a photo of mark {}." if module is set_of_mark else "a photo of a {}."
     enc = tokenizer([template.format(c) for c in names], padding=True, return_tensors="pt")
     with torch.no_grad():
-        direct = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], pixel_values=marked).logits_per_image
+        direct = model(
+            input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], pixel_values=marked
+        ).logits_per_image
     torch.testing.assert_close(r(x), direct, atol=1e-5, rtol=1e-5)
     assert r.spec.configuration[0].value == "fixed" and r.parameter_count() == 0

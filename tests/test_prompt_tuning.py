@@ -14,9 +14,26 @@ from reprogrammability.framework.reprogrammer import Reprogrammer  # noqa: E402
 from reprogrammability.implementations.registry import get_method, list_methods  # noqa: E402
 
 PROMPT_TUNING_IDS = (
-    "prompt-tuning", "p-tuning", "prefix-tuning", "p-tuning-v2", "spot", "ppt", "dart", "soft-prompt-mixture",
-    "autoprompt", "bbt", "warp", "coop", "cocoop", "kgcoop", "maple", "vpt-shallow", "vpt-deep",
-    "activation-prompt", "gpf", "gpf-plus",
+    "prompt-tuning",
+    "p-tuning",
+    "prefix-tuning",
+    "p-tuning-v2",
+    "spot",
+    "ppt",
+    "dart",
+    "soft-prompt-mixture",
+    "autoprompt",
+    "bbt",
+    "warp",
+    "coop",
+    "cocoop",
+    "kgcoop",
+    "maple",
+    "vpt-shallow",
+    "vpt-deep",
+    "activation-prompt",
+    "gpf",
+    "gpf-plus",
 )
 
 # coordinates as in the catalog (catalog/methods/*.yaml, which records the reasons), notably for
@@ -61,7 +78,9 @@ def test_every_prompt_tuning_id_is_registered_from_its_module():
         assert str(info.spec.paradigm) == ("model-reprogramming" if method_id == "warp" else "prompt-tuning")
         operator, location, alignment = EXPECTED[method_id]
         assert (_joined(info.spec.operator), _joined(info.spec.location), _joined(info.spec.alignment)) == (
-            operator, location, alignment,
+            operator,
+            location,
+            alignment,
         ), method_id
         assert str(info.spec.access) == ("zeroth-order" if method_id == "bbt" else "gradient")
         assert info.config is not None and info.example is not None

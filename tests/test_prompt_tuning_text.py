@@ -71,7 +71,9 @@ def test_soft_prompt_is_prepended_before_the_first_block(llama):
 
 def test_soft_prompt_scores_equal_the_model_on_concatenated_embeddings(llama):
     model, tokenizer = llama
-    rp = prompt_tuning.build(model, tokenizer=tokenizer, label_words=[["bad", "terrible"], "good"], num_virtual_tokens=4)
+    rp = prompt_tuning.build(
+        model, tokenizer=tokenizer, label_words=[["bad", "terrible"], "good"], num_virtual_tokens=4
+    )
     enc = tokenizer(TEXTS, padding=True, return_tensors="pt")
     embeds = torch.cat([rp.inputs[0].prompt.detach().expand(3, -1, -1), model.get_input_embeddings()(enc.input_ids)], 1)
     mask = torch.cat([torch.ones(3, 4, dtype=torch.long), enc.attention_mask], 1)
@@ -115,8 +117,14 @@ def test_lester_initialisations(llama):
     assert torch.equal(text, expected)
     labels = class_label_init(embedding, tokenizer, ["bad", "good"], 4, generator=torch.Generator().manual_seed(0))
     assert torch.equal(labels[:2], embedding.weight[ids_of(tokenizer, ["bad", "good"])].detach())
-    rp = prompt_tuning.build(model, tokenizer=tokenizer, label_words=["bad", "good"], init="text", init_text="good movie",
-                             num_virtual_tokens=5)
+    rp = prompt_tuning.build(
+        model,
+        tokenizer=tokenizer,
+        label_words=["bad", "good"],
+        init="text",
+        init_text="good movie",
+        num_virtual_tokens=5,
+    )
     assert torch.equal(rp.inputs[0].prompt.detach(), expected)
     with pytest.raises(ValueError, match="init_text"):
         prompt_tuning.build(model, tokenizer=tokenizer, label_words=["bad", "good"], init="text")
@@ -155,8 +163,14 @@ def test_training_prompt_tuning_lowers_the_loss(llama):
 @pytest.mark.parametrize("encoder", ["lstm", "mlp"])
 def test_p_tuning_inserts_the_encoder_output(llama, encoder):
     model, tokenizer = llama
-    rp = p_tuning.build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=3, encoder=encoder,
-                        encoder_hidden_size=8)
+    rp = p_tuning.build(
+        model,
+        tokenizer=tokenizer,
+        label_words=["bad", "good"],
+        num_virtual_tokens=3,
+        encoder=encoder,
+        encoder_hidden_size=8,
+    )
     part = rp.inputs[0]
     record = rp.frozen.trace(TEXTS, list(rp.inputs))
     assert torch.allclose(record.hidden[0][0, :3], part.prompts().detach())
@@ -169,8 +183,9 @@ def test_p_tuning_inserts_the_encoder_output(llama, encoder):
 # -- prefixes -------------------------------------------------------------------------------------------
 def test_prefix_shapes_follow_grouped_query_attention(llama):
     model, tokenizer = llama
-    rp = prefix_tuning.build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=3,
-                             encoder_hidden_size=16)
+    rp = prefix_tuning.build(
+        model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=3, encoder_hidden_size=16
+    )
     part = rp.inputs[0]
     g = part.geometry
     assert (g.num_layers, g.num_kv_heads, g.head_dim) == (2, 2, 8)  # 4 query heads share 2 key/value heads
@@ -180,7 +195,9 @@ def test_prefix_shapes_follow_grouped_query_attention(llama):
     merged = part.merged()
     assert part.reparameterized and not merged.reparameterized
     with torch.no_grad():
-        assert torch.allclose(Reprogrammer(rp.frozen, merged, rp.output, paradigm="prompt-tuning")(TEXTS), rp(TEXTS), atol=1e-6)
+        assert torch.allclose(
+            Reprogrammer(rp.frozen, merged, rp.output, paradigm="prompt-tuning")(TEXTS), rp(TEXTS), atol=1e-6
+        )
     assert merged.trainable_parameters == 3 * 2 * 2 * 2 * 8
 
 
@@ -196,8 +213,14 @@ def test_prefix_tuning_outputs_and_p_tuning_v2_head(llama, bert):
     v2 = p_tuning_v2.build(model, tokenizer=tokenizer, num_classes=3, num_virtual_tokens=2)
     assert v2.frozen.adapter.readout_mode == "last_features" and v2(TEXTS).shape == (3, 3)
     masked, bert_tokenizer = bert
-    v2_bert = p_tuning_v2.build(masked, tokenizer=bert_tokenizer, num_classes=2, num_virtual_tokens=2, reparameterize=True,
-                                encoder_hidden_size=8)
+    v2_bert = p_tuning_v2.build(
+        masked,
+        tokenizer=bert_tokenizer,
+        num_classes=2,
+        num_virtual_tokens=2,
+        reparameterize=True,
+        encoder_hidden_size=8,
+    )
     assert v2_bert.frozen.adapter.readout_mode == "cls"  # the final [CLS] state, as in the paper
     assert v2_bert(TEXTS).shape == (3, 2)
 
@@ -231,18 +254,32 @@ def test_dart_label_tokens_and_fluency(bert):
 # -- mixtures -------------------------------------------------------------------------------------------
 def test_mixture_of_identical_prompts_equals_one_prompt(llama):
     model, tokenizer = llama
-    two = soft_prompt_mixture.build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=3,
-                                    templates=["the review was", "the review was"])
-    one = soft_prompt_mixture.build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=3,
-                                    templates=["the review was"])
+    two = soft_prompt_mixture.build(
+        model,
+        tokenizer=tokenizer,
+        label_words=["bad", "good"],
+        num_virtual_tokens=3,
+        templates=["the review was", "the review was"],
+    )
+    one = soft_prompt_mixture.build(
+        model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=3, templates=["the review was"]
+    )
     with torch.no_grad():
         two.inputs[0].mixture_logits.copy_(torch.tensor([0.3, -1.0]))
         assert torch.allclose(two(TEXTS), one(TEXTS), atol=1e-5)
-        single = prompt_tuning.build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=3,
-                                     init="text", init_text="the review was", scoring="log_probs")
+        single = prompt_tuning.build(
+            model,
+            tokenizer=tokenizer,
+            label_words=["bad", "good"],
+            num_virtual_tokens=3,
+            init="text",
+            init_text="the review was",
+            scoring="log_probs",
+        )
         assert torch.allclose(one(TEXTS), single(TEXTS), atol=1e-5)
-        vocabulary = soft_prompt_mixture.build(model, tokenizer=tokenizer, num_virtual_tokens=3,
-                                               templates=["the review was", "this film is"])(TEXTS)
+        vocabulary = soft_prompt_mixture.build(
+            model, tokenizer=tokenizer, num_virtual_tokens=3, templates=["the review was", "this film is"]
+        )(TEXTS)
     assert vocabulary.shape == (3, model.config.vocab_size)  # identity: a distribution over every word
     assert torch.allclose(torch.logsumexp(vocabulary, dim=-1), torch.zeros(3), atol=1e-5)
     with pytest.raises(ValueError, match="one answer word"):
@@ -251,15 +288,21 @@ def test_mixture_of_identical_prompts_equals_one_prompt(llama):
 
 def test_mixture_weights_the_prompts(llama):
     model, tokenizer = llama
-    rp = soft_prompt_mixture.build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=2,
-                                   templates=["the review was", "this film is"])
+    rp = soft_prompt_mixture.build(
+        model,
+        tokenizer=tokenizer,
+        label_words=["bad", "good"],
+        num_virtual_tokens=2,
+        templates=["the review was", "this film is"],
+    )
     part = rp.inputs[0]
     with torch.no_grad():
         part.mixture_logits.copy_(torch.tensor([0.5, -0.5]))
         per_prompt = []
         for k in range(2):
-            single = prompt_tuning.build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=2,
-                                         scoring="log_probs")
+            single = prompt_tuning.build(
+                model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=2, scoring="log_probs"
+            )
             single.inputs[0].prompt.copy_(part.prompt[k])
             per_prompt.append(single(TEXTS))
         log_pi = torch.log_softmax(part.mixture_logits, 0)
@@ -270,7 +313,10 @@ def test_mixture_weights_the_prompts(llama):
 # -- AutoPrompt -----------------------------------------------------------------------------------------
 def test_trigger_insertion_positions(bert, llama):
     _, tokenizer = llama
-    ids = {"input_ids": torch.tensor([[10, 11, 12, 0], [13, 14, 0, 0]]), "attention_mask": torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]])}
+    ids = {
+        "input_ids": torch.tensor([[10, 11, 12, 0], [13, 14, 0, 0]]),
+        "attention_mask": torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]]),
+    }
     end = TriggerTokens([7, 8], position="end")
     out, places = end.insert(ids)
     assert out["input_ids"].tolist() == [[10, 11, 12, 7, 8], [13, 14, 7, 8, 0]] and places.tolist() == [[3, 4], [2, 3]]
@@ -312,7 +358,9 @@ def test_autoprompt_trains_through_the_trainer_with_its_search(llama):
     assert isinstance(search, AutoPromptSearch) and not search.allowed[tokenizer.all_special_ids].any()
     with torch.no_grad():
         start = F.cross_entropy(rp(TEXTS), LABELS).item()
-    result = Trainer(rp, epochs=4, batch_size=3, progress=False, device="cpu", gradient_estimator=search).fit((TEXTS, LABELS))
+    result = Trainer(rp, epochs=4, batch_size=3, progress=False, device="cpu", gradient_estimator=search).fit(
+        (TEXTS, LABELS)
+    )
     with torch.no_grad():
         end = F.cross_entropy(rp(TEXTS), LABELS).item()
     assert end <= start and result.queries == search.queries == 4 * (1 + 6)
@@ -347,8 +395,15 @@ def test_bbt_fits_z_without_gradients(llama):
 
 def test_bbt_evolution_strategy_gradient_points_downhill(llama):
     model, tokenizer = llama
-    rp = bbt.build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=3, subspace_dim=4,
-                   es_samples=64, es_sigma=0.05)
+    rp = bbt.build(
+        model,
+        tokenizer=tokenizer,
+        label_words=["bad", "good"],
+        num_virtual_tokens=3,
+        subspace_dim=4,
+        es_samples=64,
+        es_sigma=0.05,
+    )
     estimator = rp.gradient_estimator
     loss = estimator.estimate(rp, TEXTS, LABELS, F.cross_entropy)
     assert estimator.queries == 1 + 2 * 64
@@ -369,13 +424,25 @@ def test_spot_and_ppt_start_from_the_transferred_prompt(llama, tmp_path):
     source.save_learned(tmp_path / "ours")
     export_peft(source, tmp_path / "peft")
     for path in (tmp_path / "ours", tmp_path / "peft"):
-        target = spot.build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=4, source=str(path))
+        target = spot.build(
+            model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=4, source=str(path)
+        )
         assert torch.equal(target.inputs[0].prompt.detach(), source.inputs[0].prompt.detach())
     with pytest.raises(ShapeError, match="source_prompt"):
-        spot.build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=5,
-                   source_prompt=source.inputs[0].prompt.detach())
-    p = ppt.build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=4,
-                  pretrained_prompt=source.inputs[0].prompt.detach())
+        spot.build(
+            model,
+            tokenizer=tokenizer,
+            label_words=["bad", "good"],
+            num_virtual_tokens=5,
+            source_prompt=source.inputs[0].prompt.detach(),
+        )
+    p = ppt.build(
+        model,
+        tokenizer=tokenizer,
+        label_words=["bad", "good"],
+        num_virtual_tokens=4,
+        pretrained_prompt=source.inputs[0].prompt.detach(),
+    )
     assert torch.equal(p.inputs[0].prompt.detach(), source.inputs[0].prompt.detach())
     a, b = torch.randn(4, 32), torch.randn(3, 32)
     assert spot.task_similarity(a, a) > spot.task_similarity(a, b)
@@ -385,7 +452,13 @@ def test_spot_and_ppt_start_from_the_transferred_prompt(llama, tmp_path):
 
 def test_ppt_sentence_pairs_and_pretraining(llama):
     model, tokenizer = llama
-    sentences = ["the team won the match", "the player scored", "the market fell", "the stock price rose", "a new study"]
+    sentences = [
+        "the team won the match",
+        "the player scored",
+        "the market fell",
+        "the stock price rose",
+        "a new study",
+    ]
     texts, labels = ppt.sentence_pair_task(sentences)
     assert len(texts) == 8 and labels.tolist() == [1, 0] * 4
     assert texts[0] == "the team won the match ? the player scored"

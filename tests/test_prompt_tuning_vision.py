@@ -44,8 +44,10 @@ def layer_inputs(blocks, indices):
     """Forward hooks that keep what each block really received (after the edits of pre-hooks)."""
     kept, handles = {}, []
     for index in indices:
+
         def hook(module, args, kwargs, output, index=index):
             kept[index] = (args[0] if args else kwargs["hidden_states"]).detach().clone()
+
         handles.append(blocks[index].register_forward_hook(hook, with_kwargs=True))
     return kept, handles
 
@@ -59,7 +61,7 @@ def vpt_reference(vit, images, prompts, head):
     h = torch.cat([h[:, :1], prompts[0].expand(h.shape[0], -1, -1), h[:, 1:]], 1)
     for i, block in enumerate(body.layers):
         if i > 0 and i < len(prompts):
-            h = torch.cat([h[:, :1], prompts[i].expand(h.shape[0], -1, -1), h[:, 1 + p:]], 1)
+            h = torch.cat([h[:, :1], prompts[i].expand(h.shape[0], -1, -1), h[:, 1 + p :]], 1)
         out = block(h, None)
         h = out[0] if isinstance(out, tuple) else out
     return head(body.layernorm(h)[:, 0])
@@ -115,15 +117,18 @@ def test_coop_from_a_photo_of_a_reproduces_the_zero_shot_template_exactly(clip, 
     with torch.no_grad():
         ours = rp(images)
         assert torch.equal(ours, zero_shot(images))
-        hf = model(**tokenizer([f"a photo of a {n}." for n in NAMES], padding=True, return_tensors="pt"),
-                   pixel_values=images).logits_per_image
+        hf = model(
+            **tokenizer([f"a photo of a {n}." for n in NAMES], padding=True, return_tensors="pt"), pixel_values=images
+        ).logits_per_image
     assert (ours - hf).abs().max() < 1e-5
 
 
 @pytest.mark.parametrize("position,template", [("front", "{} a photo of a."), ("middle", "a photo {} of a.")])
 def test_coop_class_token_positions(clip, images, position, template):
     model, tokenizer = clip
-    rp = coop.build(model, tokenizer=tokenizer, class_names=NAMES, context_init="a photo of a", class_token_position=position)
+    rp = coop.build(
+        model, tokenizer=tokenizer, class_names=NAMES, context_init="a photo of a", class_token_position=position
+    )
     fixed = FrozenModel(model, class_prompts=[template.format(n) for n in NAMES], tokenizer=tokenizer)
     with torch.no_grad():
         assert torch.allclose(rp(images), fixed(images), atol=1e-5)

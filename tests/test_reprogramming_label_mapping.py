@@ -60,7 +60,13 @@ def test_the_vendored_fixtures_are_complete_and_unchanged():
 
 def test_every_fixture_key_is_covered():
     covered = (
-        "logits", "labels", "flm_sequence", "flm_sequence_ilmrepo", "flm_sequence_many2", "blm_omega_", "blmp_omega_"
+        "logits",
+        "labels",
+        "flm_sequence",
+        "flm_sequence_ilmrepo",
+        "flm_sequence_many2",
+        "blm_omega_",
+        "blmp_omega_",
     )
     for path in FILES:
         for key in np.load(path).files:

@@ -15,12 +15,36 @@ from reprogrammability.implementations import get_method, list_methods
 
 FAMILY = "reprogrammability.implementations.reprogramming."
 EXPECTED = {
-    "adversarial-reprogramming", "adversarial-reprogramming-text", "bar", "visual-prompting", "ilm-vp", "blm",
-    "blm-plus", "smm", "autovp", "evp", "blackvip", "voice2series", "cross-modal-reprogramming", "time-llm",
-    "attrvr", "dvp", "r2dl", "reprogbert", "similarity-label-mapping", "test-ts", "refine",
+    "adversarial-reprogramming",
+    "adversarial-reprogramming-text",
+    "bar",
+    "visual-prompting",
+    "ilm-vp",
+    "blm",
+    "blm-plus",
+    "smm",
+    "autovp",
+    "evp",
+    "blackvip",
+    "voice2series",
+    "cross-modal-reprogramming",
+    "time-llm",
+    "attrvr",
+    "dvp",
+    "r2dl",
+    "reprogbert",
+    "similarity-label-mapping",
+    "test-ts",
+    "refine",
 }
-CROSS_MODAL = {"voice2series": "time-series", "cross-modal-reprogramming": "text", "time-llm": "time-series",
-               "test-ts": "time-series", "r2dl": "molecule", "reprogbert": "protein"}
+CROSS_MODAL = {
+    "voice2series": "time-series",
+    "cross-modal-reprogramming": "text",
+    "time-llm": "time-series",
+    "test-ts": "time-series",
+    "r2dl": "molecule",
+    "reprogbert": "protein",
+}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -80,8 +104,14 @@ def test_one_training_step_changes_only_the_learned_parts(method):
         estimator = importlib.import_module(FAMILY + method.replace("-", "_")).make_estimator(num_directions=2)
     before = {n: p.detach().clone() for n, p in reprogrammer.trainable_named_parameters()}
     trainer = Trainer(
-        reprogrammer, epochs=1, batch_size=len(targets), learning_rate=0.05, progress=False, device="cpu",
-        loss_fn=loss_fn, gradient_estimator=estimator,
+        reprogrammer,
+        epochs=1,
+        batch_size=len(targets),
+        learning_rate=0.05,
+        progress=False,
+        device="cpu",
+        loss_fn=loss_fn,
+        gradient_estimator=estimator,
     )
     result = trainer.fit((inputs, targets))
     assert result.steps == 1 and torch.isfinite(torch.tensor(result.history[0]["loss"]))

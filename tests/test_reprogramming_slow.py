@@ -20,16 +20,27 @@ def test_time_llm_on_smollm2_trains_the_reprogramming_layers_only():
 
     model, tokenizer = load_smollm2()
     reprogrammer = create_method(
-        "time-llm", model, tokenizer=tokenizer, input_length=32, horizon=8, patch_length=16, stride=8,
-        d_model=16, num_heads=4, num_prototypes=100, description="a sine wave", prompt_length=48,
+        "time-llm",
+        model,
+        tokenizer=tokenizer,
+        input_length=32,
+        horizon=8,
+        patch_length=16,
+        stride=8,
+        d_model=16,
+        num_heads=4,
+        num_prototypes=100,
+        description="a sine wave",
+        prompt_length=48,
     )
     assert reprogrammer.parameter_count() == reprogrammer.evaluated_parameter_count()
     assert reprogrammer.parameter_share() < 0.2
     t = torch.arange(40, dtype=torch.float32)
     series = torch.sin(t / 4.0 + torch.linspace(0, 3, 8)[:, None])
     inputs, horizon = series[:, :32].contiguous(), series[:, 32:].contiguous()
-    trainer = Trainer(reprogrammer, epochs=4, batch_size=8, learning_rate=1e-3, progress=False, device="cpu",
-                      loss_fn=F.mse_loss)
+    trainer = Trainer(
+        reprogrammer, epochs=4, batch_size=8, learning_rate=1e-3, progress=False, device="cpu", loss_fn=F.mse_loss
+    )
     before = trainer.evaluate((inputs, horizon))["loss"]
     trainer.fit((inputs, horizon))
     assert trainer.evaluate((inputs, horizon))["loss"] < before
@@ -60,8 +71,13 @@ def test_ilm_vp_reprograms_efficientnet_lite0_to_digits():
     train = load_digits_images(size=None, split="train").subset(128, seed=0)
     test = load_digits_images(size=None, split="test").subset(200, seed=0)
     reprogrammer = create_method(
-        "ilm-vp", efficientnet_lite0(), num_classes=10, canvas_size=64, image_size=40,
-        mean=IMAGENET_MEAN, std=IMAGENET_STD,
+        "ilm-vp",
+        efficientnet_lite0(),
+        num_classes=10,
+        canvas_size=64,
+        image_size=40,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
     )
     trainer = Trainer(reprogrammer, epochs=8, batch_size=8, learning_rate=0.05, seed=0, progress=False, device="cpu")
     trainer.fit_alignment((train.inputs, train.labels))

@@ -11,7 +11,6 @@ import torch.nn.functional as F
 from reprogrammability.framework.training import Trainer
 from reprogrammability.implementations import create_method, get_method
 from reprogrammability.implementations.models.tiny import tiny_cnn
-from reprogrammability.implementations.reprogramming.label_mapping import FrequencyLabelMapping
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -63,8 +62,9 @@ def test_per_epoch_refit_uses_the_epochs_logits_without_an_extra_pass(method):
         return F.cross_entropy(logits, y)
 
     try:
-        trainer = Trainer(reprogrammer, epochs=2, batch_size=16, learning_rate=0.1, progress=False, device="cpu",
-                          loss_fn=loss_fn)
+        trainer = Trainer(
+            reprogrammer, epochs=2, batch_size=16, learning_rate=0.1, progress=False, device="cpu", loss_fn=loss_fn
+        )
         trainer.fit((inputs, targets))
     finally:
         handle.remove()
@@ -83,8 +83,15 @@ def test_voice2series_learns_a_series_task_on_a_frozen_acoustic_model():
     t = torch.linspace(0, 1, 50)
     series = torch.sin(2 * torch.pi * (2 + 4 * targets[:, None]) * t) + 0.3 * torch.randn(64, 50, generator=generator)
     # the tiny acoustic model pools globally, so the program must overlap the series: placement="repeat"
-    reprogrammer = create_method("voice2series", tiny_audio_classifier(30), num_classes=2, series_length=50,
-                                 target_length=256, labels_per_class=3, placement="repeat")
+    reprogrammer = create_method(
+        "voice2series",
+        tiny_audio_classifier(30),
+        num_classes=2,
+        series_length=50,
+        target_length=256,
+        labels_per_class=3,
+        placement="repeat",
+    )
     trainer = Trainer(reprogrammer, epochs=15, batch_size=32, learning_rate=0.1, progress=False, device="cpu")
     before = trainer.evaluate((series, targets))
     trainer.fit((series, targets))
@@ -99,8 +106,9 @@ def test_time_llm_forecast_error_falls_on_a_frozen_tiny_llama():
     t = torch.arange(40, dtype=torch.float32)
     series = torch.sin(t / 3.0 + torch.rand(64, 1, generator=generator) * 6.28)
     inputs, horizon = series[:, :32].contiguous(), series[:, 32:].contiguous()
-    trainer = Trainer(reprogrammer, epochs=12, batch_size=16, learning_rate=0.01, progress=False, device="cpu",
-                      loss_fn=F.mse_loss)
+    trainer = Trainer(
+        reprogrammer, epochs=12, batch_size=16, learning_rate=0.01, progress=False, device="cpu", loss_fn=F.mse_loss
+    )
     before = trainer.evaluate((inputs, horizon))["loss"]
     trainer.fit((inputs, horizon))
     after = trainer.evaluate((inputs, horizon))["loss"]

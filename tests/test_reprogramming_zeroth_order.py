@@ -94,8 +94,15 @@ def test_trainer_with_rgf_reduces_the_loss_and_reports_queries():
     reprogrammer, inputs, targets = _problem()
     frozen = reprogrammer.frozen
     estimator = bar.make_estimator(num_directions=64, smoothing=1e-3)
-    trainer = Trainer(reprogrammer, epochs=6, batch_size=16, learning_rate=0.1, progress=False, device="cpu",
-                      gradient_estimator=estimator)
+    trainer = Trainer(
+        reprogrammer,
+        epochs=6,
+        batch_size=16,
+        learning_rate=0.1,
+        progress=False,
+        device="cpu",
+        gradient_estimator=estimator,
+    )
     before = trainer.evaluate((inputs, targets))["loss"]
     result = trainer.fit((inputs, targets))
     after = trainer.evaluate((inputs, targets))["loss"]
@@ -107,14 +114,28 @@ def test_trainer_with_rgf_reduces_the_loss_and_reports_queries():
 
 def test_blackvip_with_spsa_gc_trains_through_the_trainer():
     reprogrammer = create_method(
-        "blackvip", tiny_cnn(num_classes=10, width=4), num_classes=4, canvas_size=8, decoder_widths=(4,),
-        feature_channels=4, trigger_size=2,
+        "blackvip",
+        tiny_cnn(num_classes=10, width=4),
+        num_classes=4,
+        canvas_size=8,
+        decoder_widths=(4,),
+        feature_channels=4,
+        trigger_size=2,
     )
     generator = torch.Generator().manual_seed(0)
     inputs, targets = torch.rand(16, 3, 8, 8, generator=generator), torch.arange(16) % 4
     estimator = blackvip.make_estimator(num_directions=8, perturbation=0.01)
-    trainer = Trainer(reprogrammer, epochs=6, batch_size=16, learning_rate=0.05, optimizer="sgd", momentum=0.0,
-                      progress=False, device="cpu", gradient_estimator=estimator)
+    trainer = Trainer(
+        reprogrammer,
+        epochs=6,
+        batch_size=16,
+        learning_rate=0.05,
+        optimizer="sgd",
+        momentum=0.0,
+        progress=False,
+        device="cpu",
+        gradient_estimator=estimator,
+    )
     before = trainer.evaluate((inputs, targets))["loss"]
     result = trainer.fit((inputs, targets))
     assert trainer.evaluate((inputs, targets))["loss"] < before

@@ -49,12 +49,17 @@ def _run(tmp_path: Path, body: str) -> subprocess.CompletedProcess:
     (tmp_path / "test_case.py").write_text(textwrap.dedent(body))
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", str(tmp_path)],
-        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
     )
 
 
 def test_a_skip_for_a_missing_fixture_fails_the_run(tmp_path):
-    done = _run(tmp_path, """
+    done = _run(
+        tmp_path,
+        """
         import pytest
 
         def test_passes():
@@ -63,23 +68,29 @@ def test_a_skip_for_a_missing_fixture_fails_the_run(tmp_path):
         @pytest.mark.skipif(True, reason="label-mapping fixtures not found under ../shared/fixtures")
         def test_needs_a_fixture():
             pass
-    """)
+    """,
+    )
     assert done.returncode == 1, done.stdout
     assert "skips for missing files" in done.stdout and "test_needs_a_fixture" in done.stdout
 
 
 def test_a_module_level_skip_for_a_missing_file_fails_the_run(tmp_path):
-    done = _run(tmp_path, """
+    done = _run(
+        tmp_path,
+        """
         import pytest
 
         pytest.skip("the survey's data is not checked out", allow_module_level=True)
-    """)
+    """,
+    )
     assert done.returncode == 1, done.stdout
     assert "skips for missing files" in done.stdout
 
 
 def test_a_skip_for_an_absent_extra_passes(tmp_path):
-    done = _run(tmp_path, """
+    done = _run(
+        tmp_path,
+        """
         import pytest
 
         def test_passes():
@@ -88,6 +99,7 @@ def test_a_skip_for_an_absent_extra_passes(tmp_path):
         @pytest.mark.skipif(True, reason="needs a CUDA device")
         def test_on_gpu():
             pass
-    """)
+    """,
+    )
     assert done.returncode == 0, done.stdout
     assert "1 passed, 1 skipped" in done.stdout and "skips for missing files" not in done.stdout

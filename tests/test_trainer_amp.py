@@ -27,8 +27,9 @@ def _problem():
     for channel in range(3):
         x[:, channel] += 0.8 * (y == channel + 1).float().view(-1, 1, 1)
     torch.manual_seed(0)
-    model = Reprogrammer(tiny_cnn(seed=1), PaddingProgram(32, 24), LinearAlignment(10, 4),
-                         paradigm="model-reprogramming")
+    model = Reprogrammer(
+        tiny_cnn(seed=1), PaddingProgram(32, 24), LinearAlignment(10, 4), paradigm="model-reprogramming"
+    )
     return model, x, y
 
 
@@ -36,7 +37,9 @@ def _train(amp, watch: list | None = None):
     model, x, y = _problem()
     if watch is not None:  # the dtype of f's output inside the training steps
         model.frozen.model.register_forward_hook(lambda module, args, out: watch.append(out.dtype))
-    result = Trainer(model, epochs=6, batch_size=16, learning_rate=0.2, amp=amp, device="cpu", progress=False).fit((x, y))
+    result = Trainer(model, epochs=6, batch_size=16, learning_rate=0.2, amp=amp, device="cpu", progress=False).fit(
+        (x, y)
+    )
     return model, result
 
 

@@ -16,6 +16,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 
 import validation_methods as M  # noqa: E402
+
 from reprogrammability.framework import Spec  # noqa: E402
 from reprogrammability.framework.validation import (  # noqa: E402
     CHECKS,

@@ -14,6 +14,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 import validation_methods as M  # noqa: E402
+
 from reprogrammability.cli import main  # noqa: E402
 from reprogrammability.framework.testing import MethodCheck, cached_report, method_id, parametrize_with_checks  # noqa: E402
 from reprogrammability.framework.validation import CHECKS, check_catalog_entry  # noqa: E402

@@ -15,6 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 import validation_methods as M  # noqa: E402
+
 from reprogrammability.framework.validation import CHECKS, FAILED, validate  # noqa: E402
 
 

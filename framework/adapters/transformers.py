@@ -179,7 +179,9 @@ class TextAdapter(ModelAdapter):
         if mode in _FEATURE_READOUTS:
             head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
             if head is None:
-                raise InterfaceError(f"readout {mode!r}: {type(model).__name__} has no output-embedding layer (LM head)")
+                raise InterfaceError(
+                    f"readout {mode!r}: {type(model).__name__} has no output-embedding layer (LM head)"
+                )
             handle = head.register_forward_pre_hook(lambda module, args: kept.append(args[0]))
         try:
             output = model(**kwargs)
@@ -232,7 +234,9 @@ class TextAdapter(ModelAdapter):
             prefix = key_values[0][0].shape[2]
             mask = torch.cat([mask.new_ones(mask.shape[0], prefix), mask], dim=1)
             kwargs["past_key_values"] = _to_cache(key_values, model.config)
-        read = self._read_positions(model, state.extra["input_ids"], state.extra["original_mask"], state.token_positions)
+        read = self._read_positions(
+            model, state.extra["input_ids"], state.extra["original_mask"], state.token_positions
+        )
         output = self._call(model, read, inputs_embeds=state.embeds, attention_mask=mask, **kwargs)
         return self.readout(
             model, output, state.extra["input_ids"], state.extra["original_mask"], state.token_positions, mask

@@ -17,8 +17,8 @@ import torch
 from torch import Tensor
 
 from .common import FAILED, PASSED, SKIPPED, _batch_size, _clone, _error, _max_diff, _shape, _tolerance
-from .guard import difference
 from .context import Context
+from .guard import difference
 from .registry import check
 
 

@@ -123,7 +123,11 @@ def load_digits_images(
         images, labels = images[torch.from_numpy(index)], labels[index]
     images = prepare_images(images, size, channels, interpolation)
     return LabelledData(
-        images, torch.from_numpy(labels), MNIST_CLASSES, name="digits", split=split,
+        images,
+        torch.from_numpy(labels),
+        MNIST_CLASSES,
+        name="digits",
+        split=split,
         metadata={"source": "sklearn.datasets.load_digits", "license": "BSD-3-Clause"},
     )
 
@@ -380,8 +384,12 @@ def load_cifar10(
         meta = folder / "batches.meta"
         classes = _decode_names(_load_cifar_pickle(meta)["label_names"]) if meta.is_file() else CIFAR10_CLASSES
     data = LabelledData(
-        _cifar_images(np.concatenate(parts)), torch.from_numpy(np.concatenate(labels)), classes,
-        name="cifar10", split=split, metadata={"source": str(folder), "format": kind},
+        _cifar_images(np.concatenate(parts)),
+        torch.from_numpy(np.concatenate(labels)),
+        classes,
+        name="cifar10",
+        split=split,
+        metadata={"source": str(folder), "format": kind},
     )
     data = _limit(data, max_samples, seed)
     return data.map_inputs(lambda x: prepare_images(x.float() / 255.0, size))
@@ -432,8 +440,12 @@ def load_cifar100(
     if not classes:
         classes = tuple(str(i) for i in range(int(labels.max()) + 1))
     data = LabelledData(
-        _cifar_images(pixels), torch.from_numpy(labels), classes,
-        name=f"cifar100-{label}", split=split, metadata={"source": str(folder), "format": kind},
+        _cifar_images(pixels),
+        torch.from_numpy(labels),
+        classes,
+        name=f"cifar100-{label}",
+        split=split,
+        metadata={"source": str(folder), "format": kind},
     )
     data = _limit(data, max_samples, seed)
     return data.map_inputs(lambda x: prepare_images(x.float() / 255.0, size))
@@ -493,7 +505,10 @@ def load_image_folder(
     if len(shapes) > 1:
         raise ValueError(f"size: the images under {root} have different shapes {sorted(shapes)[:3]}...; pass size=")
     return LabelledData(
-        torch.stack(images), torch.tensor(labels, dtype=torch.long), tuple(classes),
-        name=root.name, split="", metadata={"source": str(root), "paths": [str(p) for p in paths]},
+        torch.stack(images),
+        torch.tensor(labels, dtype=torch.long),
+        tuple(classes),
+        name=root.name,
+        split="",
+        metadata={"source": str(root), "paths": [str(p) for p in paths]},
     )
-

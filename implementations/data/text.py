@@ -120,8 +120,12 @@ def load_glue_tsv(
             inputs.append(texts[0] if len(texts) == 1 else texts)
             labels.append(-1 if label_index is None else _resolve_label(row[label_index], classes, path, number))
     return LabelledData(
-        inputs, torch.tensor(labels, dtype=torch.long), tuple(classes), name=name or path.stem,
-        split=path.stem, metadata={"source": str(path)},
+        inputs,
+        torch.tensor(labels, dtype=torch.long),
+        tuple(classes),
+        name=name or path.stem,
+        split=path.stem,
+        metadata={"source": str(path)},
     )
 
 
@@ -158,6 +162,10 @@ def load_ag_news_csv(
             inputs.append(join.join(p for p in parts if p))
             labels.append(label)
     return LabelledData(
-        inputs, torch.tensor(labels, dtype=torch.long), tuple(classes), name="ag_news", split=path.stem,
+        inputs,
+        torch.tensor(labels, dtype=torch.long),
+        tuple(classes),
+        name="ag_news",
+        split=path.stem,
         metadata={"source": str(path)},
     )

@@ -128,7 +128,11 @@ def load_ucr(name: str, split: str = "train", normalise: bool = False) -> Labell
         classes = ()
         labels = torch.tensor([float(x) for x in raw_labels], dtype=torch.float32)
     return LabelledData(
-        torch.from_numpy(values), labels, classes, name=name, split=split,
+        torch.from_numpy(values),
+        labels,
+        classes,
+        name=name,
+        split=split,
         metadata={
             "source": str(path),
             "lengths": torch.from_numpy(lengths),

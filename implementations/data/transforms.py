@@ -121,9 +121,7 @@ def to_rgb(x: Tensor) -> Tensor:
     return batch[0] if single else batch
 
 
-def resize(
-    x: Tensor, size: int | Sequence[int], interpolation: str = "bilinear", antialias: bool = True
-) -> Tensor:
+def resize(x: Tensor, size: int | Sequence[int], interpolation: str = "bilinear", antialias: bool = True) -> Tensor:
     """Resize to ``size``: an int sets the shorter side (aspect ratio kept), a pair is (H, W).
 
     Uses ``F.interpolate(..., align_corners=False, antialias=...)``; antialiasing only applies to
@@ -158,9 +156,7 @@ def resize(
     return out[0] if single else out
 
 
-def pad(
-    x: Tensor, padding: int | Sequence[int], value: float = 0.0, mode: str = "constant"
-) -> Tensor:
+def pad(x: Tensor, padding: int | Sequence[int], value: float = 0.0, mode: str = "constant") -> Tensor:
     """Pad the spatial borders. ``padding``: p (all sides), (left/right, top/bottom) or (left, top, right, bottom).
 
     The output is (C, H + top + bottom, W + left + right) with the input at rows ``top:top+H`` and

@@ -281,8 +281,9 @@ def _minilm(pretrained: bool, **kwargs: Any) -> Any:
 
     if pretrained:
         return load_minilm(**kwargs)[0]
-    from .tiny import seeded
     from transformers import AutoConfig, AutoModel
+
+    from .tiny import seeded
 
     seed = kwargs.pop("seed", 0)
     if kwargs:

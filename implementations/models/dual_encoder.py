@@ -123,12 +123,19 @@ class DualEncoder(nn.Module):
 def _sentence_embeddings(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: int = 256) -> Tensor:
     from .pretrained import minilm_embed
 
-    return torch.cat([minilm_embed(model, tokenizer, list(texts[i : i + batch_size])) for i in range(0, len(texts), batch_size)])
+    return torch.cat(
+        [minilm_embed(model, tokenizer, list(texts[i : i + batch_size])) for i in range(0, len(texts), batch_size)]
+    )
 
 
 def fit_alignment(
-    templates: Sequence[str] = ALIGNMENT_TEMPLATES, ridge: float = DEFAULT_RIDGE, seed: int = 0, *, text_model: Any = None,
-    tokenizer: Any = None, image_model: nn.Module | None = None,
+    templates: Sequence[str] = ALIGNMENT_TEMPLATES,
+    ridge: float = DEFAULT_RIDGE,
+    seed: int = 0,
+    *,
+    text_model: Any = None,
+    tokenizer: Any = None,
+    image_model: nn.Module | None = None,
 ) -> dict[str, Tensor]:
     """Fit ``A, a`` (ridge, closed form in float64) from K·1000 (template, ImageNet name) texts to the head rows.
 
@@ -165,7 +172,9 @@ def save_alignment(tensors: dict[str, Tensor], path: str | Path = ALIGNMENT_PATH
     from safetensors.torch import save_file
 
     path = Path(path)
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata={k: str(v) for k, v in metadata.items()})
+    save_file(
+        {k: v.contiguous() for k, v in tensors.items()}, str(path), metadata={k: str(v) for k, v in metadata.items()}
+    )
     return path
 
 
@@ -174,8 +183,10 @@ def load_alignment(path: str | Path = ALIGNMENT_PATH) -> dict[str, Tensor]:
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"path: no alignment file at {path}; regenerate it with "
-                                "python -m reprogrammability.implementations.models.dual_encoder --out PATH")
+        raise FileNotFoundError(
+            f"path: no alignment file at {path}; regenerate it with "
+            "python -m reprogrammability.implementations.models.dual_encoder --out PATH"
+        )
     tensors = load_file(str(path))
     missing = {"weight", "bias", "logit_scale"} - set(tensors)
     if missing:
@@ -187,8 +198,13 @@ def load_dual_encoder(alignment: str | Path | dict[str, Tensor] = ALIGNMENT_PATH
     """The shipped dual encoder (eval mode) and its text tokenizer."""
     tensors = alignment if isinstance(alignment, dict) else load_alignment(alignment)
     text_model, tokenizer = load_minilm()
-    model = DualEncoder(efficientnet_lite0(pretrained=True).eval(), text_model.eval(), tensors["weight"],
-                        tensors["bias"], tensors["logit_scale"])
+    model = DualEncoder(
+        efficientnet_lite0(pretrained=True).eval(),
+        text_model.eval(),
+        tensors["weight"],
+        tensors["bias"],
+        tensors["logit_scale"],
+    )
     return model.eval(), tokenizer
 
 
@@ -213,13 +229,18 @@ def evaluate_fashion_mnist(samples: int = 1000, size: int = 112, seed: int = 0) 
     model, tokenizer = load_dual_encoder()
     data = load_fashion_mnist(split="test", size=size, channels=3, max_samples=samples, seed=seed)
     images = (data.inputs - IMAGENET_MEAN[0]) / IMAGENET_STD[0]
-    image = F.normalize(torch.cat([model.image_features(images[i : i + 250]) for i in range(0, len(images), 250)]), dim=-1)
+    image = F.normalize(
+        torch.cat([model.image_features(images[i : i + 250]) for i in range(0, len(images), 250)]), dim=-1
+    )
     names = [c.lower().replace("/", " or ") for c in data.classes]
     per_template = []
     for template in ZERO_SHOT_TEMPLATES:
         batch = tokenizer([template.format(n) for n in names], padding=True, return_tensors="pt")
         per_template.append(F.normalize(model.text_features(batch["input_ids"], batch["attention_mask"]), dim=-1))
-    accuracy = {t: ((image @ w.T).argmax(1) == data.labels).float().mean().item() for t, w in zip(ZERO_SHOT_TEMPLATES, per_template)}
+    accuracy = {
+        t: ((image @ w.T).argmax(1) == data.labels).float().mean().item()
+        for t, w in zip(ZERO_SHOT_TEMPLATES, per_template)
+    }
     ensemble = F.normalize(torch.stack(per_template).mean(0), dim=-1)
     accuracy["ensemble"] = ((image @ ensemble.T).argmax(1) == data.labels).float().mean().item()
     return accuracy
@@ -230,16 +251,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", default=str(ALIGNMENT_PATH), help="where to write the safetensors file")
     parser.add_argument("--ridge", type=float, default=DEFAULT_RIDGE)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--evaluate", type=int, metavar="N", default=0,
-                        help="instead: zero-shot accuracy of the shipped map on N Fashion-MNIST test images")
+    parser.add_argument(
+        "--evaluate",
+        type=int,
+        metavar="N",
+        default=0,
+        help="instead: zero-shot accuracy of the shipped map on N Fashion-MNIST test images",
+    )
     args = parser.parse_args(argv)
     if args.evaluate:
         for template, accuracy in evaluate_fashion_mnist(args.evaluate, seed=args.seed).items():
             print(f"{accuracy:.3f}  {template}")
         return
     tensors = fit_alignment(ridge=args.ridge, seed=args.seed)
-    path = save_alignment(tensors, args.out, ridge=args.ridge, seed=args.seed, templates="|".join(ALIGNMENT_TEMPLATES),
-                          torch=torch.__version__)
+    path = save_alignment(
+        tensors,
+        args.out,
+        ridge=args.ridge,
+        seed=args.seed,
+        templates="|".join(ALIGNMENT_TEMPLATES),
+        torch=torch.__version__,
+    )
     print(f"wrote {path} ({', '.join(f'{k} {tuple(v.shape)}' for k, v in tensors.items())})")
 
 

@@ -38,8 +38,14 @@ def example():
     return reprogrammer, [f"review : {t} sentiment :" for t in texts], torch.tensor(labels)
 
 
-@register_method("activation-addition", "prompt-instruction", "λ=fixed τ=additive ℓ=hidden ω=identity",
-                 modality="text", config=ActivationAdditionConfig, example=example)
+@register_method(
+    "activation-addition",
+    "prompt-instruction",
+    "λ=fixed τ=additive ℓ=hidden ω=identity",
+    modality="text",
+    config=ActivationAdditionConfig,
+    example=example,
+)
 def build(model, config: ActivationAdditionConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Activation addition: a contrast-pair activation difference added at layer ℓ's front positions."""
     config = resolve_config(ActivationAdditionConfig, config, overrides)

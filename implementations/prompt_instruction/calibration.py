@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from reprogrammability.framework.axes import Alignment
 from reprogrammability.framework.alignment import OutputAlignment
+from reprogrammability.framework.axes import Alignment
 from reprogrammability.framework.errors import NotFittedError
 from reprogrammability.framework.symbolic import SymbolicForm, op, z
 
@@ -68,7 +68,9 @@ class ContextualCalibration(OutputAlignment):
 
     def forward(self, z: Tensor) -> Tensor:
         if not self.is_fitted:
-            raise NotFittedError("ContextualCalibration: call fit(outputs on content-free prompts) or calibrate() first")
+            raise NotFittedError(
+                "ContextualCalibration: call fit(outputs on content-free prompts) or calibrate() first"
+            )
         p = self.probabilities(z)
         return F.log_softmax(torch.log(p.clamp_min(1e-30)) - torch.log(self.p_cf.to(p)), dim=-1)
 

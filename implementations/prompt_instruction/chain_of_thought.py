@@ -38,12 +38,21 @@ def example():
     return reasoning_example(build, exemplars=list(ARITHMETIC_EXEMPLARS[:1]))
 
 
-@register_method("chain-of-thought", "prompt-instruction", "λ=fixed τ=concatenative ℓ=input ω=rule-based",
-                 access="text-only", modality="text", config=ChainOfThoughtConfig, example=example)
+@register_method(
+    "chain-of-thought",
+    "prompt-instruction",
+    "λ=fixed τ=concatenative ℓ=input ω=rule-based",
+    access="text-only",
+    modality="text",
+    config=ChainOfThoughtConfig,
+    example=example,
+)
 def build(model, config: ChainOfThoughtConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Chain-of-thought: exemplars with rationales, greedy generation, answer-extraction rule."""
     config = resolve_config(ChainOfThoughtConfig, config, overrides)
     frozen = generation_frozen(model, config)
     prompt = ExemplarPrompt(cot_exemplars(config.exemplars), input_template=config.input_template)
-    rule = config.rule if config.rule != "answer-is" else "auto"  # "The answer is n", falling back to #### / last number
+    rule = (
+        config.rule if config.rule != "answer-is" else "auto"
+    )  # "The answer is n", falling back to #### / last number
     return reasoning_reprogrammer(frozen, prompt, AnswerExtraction(rule, config.missing), "chain-of-thought")

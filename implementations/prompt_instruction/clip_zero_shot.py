@@ -30,8 +30,14 @@ def example():
     return clip_example(build)
 
 
-@register_method("clip-zero-shot", "prompt-instruction", "λ=fixed τ=concatenative ℓ=input ω=identity",
-                 modality="vision-language", config=CLIPZeroShotConfig, example=example)
+@register_method(
+    "clip-zero-shot",
+    "prompt-instruction",
+    "λ=fixed τ=concatenative ℓ=input ω=identity",
+    modality="vision-language",
+    config=CLIPZeroShotConfig,
+    example=example,
+)
 def build(model, config: CLIPZeroShotConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """CLIP zero-shot: class names in one template, image-text cosine similarities as logits."""
     config = resolve_config(CLIPZeroShotConfig, config, overrides)

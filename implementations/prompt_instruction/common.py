@@ -82,8 +82,14 @@ class LabelWordConfig(PromptConfig):
 
 TINY_SENTIMENT: dict[str, list] = {
     "train": [
-        ("a great film", 1), ("a terrible film", 0), ("very good food", 1), ("bad service", 0),
-        ("a good game", 1), ("a bad product", 0), ("great team", 1), ("terrible match", 0),
+        ("a great film", 1),
+        ("a terrible film", 0),
+        ("very good food", 1),
+        ("bad service", 0),
+        ("a good game", 1),
+        ("a bad product", 0),
+        ("great team", 1),
+        ("terrible match", 0),
     ],
     "test": [("good movie", 1), ("bad movie", 0), ("great service", 1), ("terrible food", 0)],
 }

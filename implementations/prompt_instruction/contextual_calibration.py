@@ -37,8 +37,14 @@ def example():
     return few_shot_sentiment_example(build, k=4)
 
 
-@register_method("contextual-calibration", "prompt-instruction", "λ=fixed τ=concatenative ℓ=input ω=statistical",
-                 modality="text", config=ContextualCalibrationConfig, example=example)
+@register_method(
+    "contextual-calibration",
+    "prompt-instruction",
+    "λ=fixed τ=concatenative ℓ=input ω=statistical",
+    modality="text",
+    config=ContextualCalibrationConfig,
+    example=example,
+)
 def build(model, config: ContextualCalibrationConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Contextual calibration: W = diag(p_cf)^-1 from content-free inputs, applied to k-shot label-word probabilities."""
     config = resolve_config(ContextualCalibrationConfig, config, overrides)

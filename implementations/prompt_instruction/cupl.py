@@ -44,8 +44,14 @@ def example():
     return clip_example(build, descriptions=descriptions)
 
 
-@register_method("cupl", "prompt-instruction", "λ=fixed τ=concatenative ℓ=input ω=identity",
-                 modality="vision-language", config=CuPLConfig, example=example)
+@register_method(
+    "cupl",
+    "prompt-instruction",
+    "λ=fixed τ=concatenative ℓ=input ω=identity",
+    modality="vision-language",
+    config=CuPLConfig,
+    example=example,
+)
 def build(model, config: CuPLConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """CuPL: LM-generated class descriptions as an ensemble of CLIP prompts."""
     config = resolve_config(CuPLConfig, config, overrides)
@@ -56,5 +62,7 @@ def build(model, config: CuPLConfig | dict | None = None, **overrides: Any) -> R
             raise ValueError(f"descriptions: none for classes {missing}; give them or a describe(class_name) callable")
         for c in missing:
             descriptions[c] = list(config.describe(c))
-    prompt = ClassPromptTemplate(config.class_names, config.templates or None, descriptions) if config.class_names else None
+    prompt = (
+        ClassPromptTemplate(config.class_names, config.templates or None, descriptions) if config.class_names else None
+    )
     return build_clip_method(model, config, [prompt] if prompt else [], "mean-embedding", "cupl")

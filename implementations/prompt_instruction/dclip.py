@@ -38,8 +38,14 @@ def example():
     return clip_example(build, descriptors=descriptors)
 
 
-@register_method("dclip", "prompt-instruction", "λ=fixed τ=concatenative ℓ=input ω=rule-based",
-                 modality="vision-language", config=DCLIPConfig, example=example)
+@register_method(
+    "dclip",
+    "prompt-instruction",
+    "λ=fixed τ=concatenative ℓ=input ω=rule-based",
+    modality="vision-language",
+    config=DCLIPConfig,
+    example=example,
+)
 def build(model, config: DCLIPConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Classification by description: mean similarity over each class's descriptor prompts."""
     config = resolve_config(DCLIPConfig, config, overrides)

@@ -33,13 +33,22 @@ def example():
     return marker_example(build, sigma=1.5)
 
 
-@register_method("fgvp", "prompt-instruction", "λ=fixed τ=parametric ℓ=input ω=identity",
-                 modality="vision-language", config=FGVPConfig, example=example)
+@register_method(
+    "fgvp",
+    "prompt-instruction",
+    "λ=fixed τ=parametric ℓ=input ω=identity",
+    modality="vision-language",
+    config=FGVPConfig,
+    example=example,
+)
 def build(model, config: FGVPConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """FGVP: blur outside the region mask, then CLIP zero-shot."""
     config = resolve_config(FGVPConfig, config, overrides)
     marker = BlurOutside(
-        config.sigma, config.boxes, config.masks,
-        CLIP_MEAN if config.normalize else None, CLIP_STD if config.normalize else None,
+        config.sigma,
+        config.boxes,
+        config.masks,
+        CLIP_MEAN if config.normalize else None,
+        CLIP_STD if config.normalize else None,
     )
     return build_marker_method(model, config, marker, "fgvp")

@@ -41,15 +41,28 @@ def example():
     model, tokenizer = tiny_lm("llama")
     texts, labels = zip(*TINY_SENTIMENT["train"])
     reprogrammer = build(
-        model, tokenizer=tokenizer, pool=(texts, labels), label_words=["negative", "positive"], k=3, num_prompts=3,
-        num_heads=2, input_template="{text} :", layer=1,
+        model,
+        tokenizer=tokenizer,
+        pool=(texts, labels),
+        label_words=["negative", "positive"],
+        k=3,
+        num_prompts=3,
+        num_heads=2,
+        input_template="{text} :",
+        layer=1,
     )
     test, test_labels = zip(*TINY_SENTIMENT["test"])
     return reprogrammer, [f"{t} :" for t in test], torch.tensor(test_labels)
 
 
-@register_method("function-vector", "prompt-instruction", "λ=fixed τ=additive ℓ=hidden ω=identity",
-                 modality="text", config=FunctionVectorConfig, example=example)
+@register_method(
+    "function-vector",
+    "prompt-instruction",
+    "λ=fixed τ=additive ℓ=hidden ω=identity",
+    modality="text",
+    config=FunctionVectorConfig,
+    example=example,
+)
 def build(model, config: FunctionVectorConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Function vector: summed mean outputs of causally important heads, added at the last token."""
     config = resolve_config(FunctionVectorConfig, config, overrides)

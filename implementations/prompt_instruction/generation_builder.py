@@ -15,7 +15,11 @@ from .common import PromptConfig, tiny_lm
 from .reasoning import GenerationAdapter, Reasoner
 
 __all__ = [
-    "GenerationConfig", "generation_frozen", "reasoner_for", "reasoning_reprogrammer", "reasoning_example",
+    "GenerationConfig",
+    "generation_frozen",
+    "reasoner_for",
+    "reasoning_reprogrammer",
+    "reasoning_example",
     "ARITHMETIC_TEST",
 ]
 
@@ -52,8 +56,10 @@ def generation_frozen(model: nn.Module, config: GenerationConfig, **options: Any
 def reasoner_for(frozen: FrozenModel, config: GenerationConfig, stop: Sequence[str] | None = None) -> Reasoner:
     """Stage-one generation by the same frozen model (its own adapter, ``reasoning_tokens`` long)."""
     adapter = GenerationAdapter(
-        frozen.adapter.tokenizer, max_new_tokens=config.reasoning_tokens,
-        stop=tuple(config.stop if stop is None else stop), generator=config.generator,
+        frozen.adapter.tokenizer,
+        max_new_tokens=config.reasoning_tokens,
+        stop=tuple(config.stop if stop is None else stop),
+        generator=config.generator,
     )
     return Reasoner(frozen, adapter)
 
@@ -62,8 +68,13 @@ def reasoning_reprogrammer(frozen: FrozenModel, prompt: nn.Module, output: nn.Mo
     """``ŷ = O(f(I(x)))`` of a reasoning method: a fixed text prompt I, f generating text (only its text is read:
     ``access="text-only"``), and O extracting the answer from that text."""
     return Reprogrammer(
-        frozen, input=prompt, output=output, paradigm=Paradigm.PROMPT_INSTRUCTION, access="text-only",
-        modality=Modality.TEXT, name=name,
+        frozen,
+        input=prompt,
+        output=output,
+        paradigm=Paradigm.PROMPT_INSTRUCTION,
+        access="text-only",
+        modality=Modality.TEXT,
+        name=name,
     )
 
 

@@ -33,12 +33,22 @@ def few_shot_prompt(config: LabelWordConfig) -> FewShotPrompt:
     if pool is not None and not isinstance(pool, Pool):
         pool = Pool(*pool)
     return FewShotPrompt(
-        template_of(config), config.label_words, pool, config.k, config.selection, config.ordering,
-        config.indices, config.embedder, config.seed, config.balanced,
+        template_of(config),
+        config.label_words,
+        pool,
+        config.k,
+        config.selection,
+        config.ordering,
+        config.indices,
+        config.embedder,
+        config.seed,
+        config.balanced,
     )
 
 
-def scorer_frozen(model: nn.Module, config: LabelWordConfig, **scorer_options: Any) -> tuple[FrozenModel, CausalLMScorer]:
+def scorer_frozen(
+    model: nn.Module, config: LabelWordConfig, **scorer_options: Any
+) -> tuple[FrozenModel, CausalLMScorer]:
     """f: the causal LM wrapped with a :class:`CausalLMScorer` over the template's label-word continuations."""
     raw, tokenizer = unwrap(model, config.tokenizer)
     scorer = CausalLMScorer(

@@ -31,8 +31,14 @@ def example():
     return few_shot_sentiment_example(build, k=4)
 
 
-@register_method("in-context-learning", "prompt-instruction", "λ=fixed τ=concatenative ℓ=input ω=rule-based",
-                 modality="text", config=InContextLearningConfig, example=example)
+@register_method(
+    "in-context-learning",
+    "prompt-instruction",
+    "λ=fixed τ=concatenative ℓ=input ω=rule-based",
+    modality="text",
+    config=InContextLearningConfig,
+    example=example,
+)
 def build(model, config: InContextLearningConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """In-context learning: k demonstrations before the query, label words scored by the frozen LM."""
     config = resolve_config(InContextLearningConfig, config, overrides)

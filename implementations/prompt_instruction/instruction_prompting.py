@@ -38,15 +38,23 @@ def example():
 
     model, tokenizer = tiny_lm("gpt2")
     reprogrammer = build(
-        model, tokenizer=tokenizer, instruction="is the sentiment negative or positive ?",
+        model,
+        tokenizer=tokenizer,
+        instruction="is the sentiment negative or positive ?",
         input_template="{text} {options} answer :",
     )
     test_texts, test_labels = zip(*TINY_SENTIMENT["test"])
     return reprogrammer, list(test_texts), torch.tensor(test_labels)
 
 
-@register_method("instruction-prompting", "prompt-instruction", "λ=fixed τ=concatenative ℓ=input ω=rule-based",
-                 modality="text", config=InstructionPromptingConfig, example=example)
+@register_method(
+    "instruction-prompting",
+    "prompt-instruction",
+    "λ=fixed τ=concatenative ℓ=input ω=rule-based",
+    modality="text",
+    config=InstructionPromptingConfig,
+    example=example,
+)
 def build(model, config: InstructionPromptingConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Zero-shot instruction prompt with the answer options, ranked by label-word log-likelihood."""
     config = resolve_config(InstructionPromptingConfig, config, overrides)

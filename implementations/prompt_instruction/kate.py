@@ -34,8 +34,14 @@ def example():
     return few_shot_sentiment_example(build, k=3)
 
 
-@register_method("kate", "prompt-instruction", "λ=fixed τ=concatenative ℓ=input ω=rule-based",
-                 modality="text", config=KATEConfig, example=example)
+@register_method(
+    "kate",
+    "prompt-instruction",
+    "λ=fixed τ=concatenative ℓ=input ω=rule-based",
+    modality="text",
+    config=KATEConfig,
+    example=example,
+)
 def build(model, config: KATEConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """KATE: the k nearest pool examples (by sentence embedding) as each query's demonstrations."""
     config = resolve_config(KATEConfig, config, overrides)

@@ -56,14 +56,23 @@ def example():
     return reasoning_example(build, max_subquestions=1)
 
 
-@register_method("least-to-most", "prompt-instruction", "λ=fixed τ=concatenative ℓ=input ω=rule-based",
-                 access="text-only", modality="text", config=LeastToMostConfig, example=example)
+@register_method(
+    "least-to-most",
+    "prompt-instruction",
+    "λ=fixed τ=concatenative ℓ=input ω=rule-based",
+    access="text-only",
+    modality="text",
+    config=LeastToMostConfig,
+    example=example,
+)
 def build(model, config: LeastToMostConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Least-to-most: decompose into sub-questions, solve them in sequence, answer; rule-based extraction."""
     config = resolve_config(LeastToMostConfig, config, overrides)
     frozen = generation_frozen(model, config)
     prompt = LeastToMostPrompt(
         reasoner_for(frozen, config, stop=["\n"] + list(config.stop)),
-        config.decomposition_exemplars, config.solution_exemplars, config.max_subquestions,
+        config.decomposition_exemplars,
+        config.solution_exemplars,
+        config.max_subquestions,
     )
     return reasoning_reprogrammer(frozen, prompt, AnswerExtraction(config.rule, config.missing), "least-to-most")

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-
-from reprogrammability.framework.alignment import OutputAlignment
+from reprogrammability.framework.adapters.transformers import CLIPAdapter
+from reprogrammability.framework.alignment import IdentityAlignment, OutputAlignment
+from reprogrammability.framework.axes import Modality, Paradigm
+from reprogrammability.framework.frozen import FrozenModel
 from reprogrammability.framework.manipulation import InputManipulation
 from reprogrammability.framework.reprogrammer import Reprogrammer
 
-from reprogrammability.framework.adapters.transformers import CLIPAdapter
-from reprogrammability.framework.alignment import IdentityAlignment
-from reprogrammability.framework.axes import Modality, Paradigm
-from reprogrammability.framework.frozen import FrozenModel
-
-from .clip_builder import CLIPPromptConfig, TINY_CLASSES
+from .clip_builder import TINY_CLASSES, CLIPPromptConfig
 from .common import tiny_clip_model
 
 __all__ = ["MarkerConfig", "build_marker_method", "marker_example"]
@@ -30,8 +27,9 @@ class MarkerConfig(CLIPPromptConfig):
     """Apply CLIP's mean/std after drawing (inputs in [0, 1])."""
 
 
-def build_marker_method(model, config: MarkerConfig, marker: InputManipulation, name: str,
-                        output: Optional[OutputAlignment] = None) -> Reprogrammer:
+def build_marker_method(
+    model, config: MarkerConfig, marker: InputManipulation, name: str, output: Optional[OutputAlignment] = None
+) -> Reprogrammer:
     """``ŷ = O(f(marker(x)))`` with f = CLIP classifying against the fixed class prompts (:class:`CLIPAdapter`)."""
     if not config.class_names:
         raise ValueError("class_names: give the target class names")
@@ -45,8 +43,12 @@ def build_marker_method(model, config: MarkerConfig, marker: InputManipulation, 
     prompts = [config.template.format(c) for c in config.class_names]
     frozen = FrozenModel(model, adapter=CLIPAdapter(class_prompts=prompts, tokenizer=tokenizer))
     return Reprogrammer(
-        frozen, input=marker, output=output or IdentityAlignment(), paradigm=Paradigm.PROMPT_INSTRUCTION,
-        modality=Modality.VISION_LANGUAGE, name=name,
+        frozen,
+        input=marker,
+        output=output or IdentityAlignment(),
+        paradigm=Paradigm.PROMPT_INSTRUCTION,
+        modality=Modality.VISION_LANGUAGE,
+        name=name,
     )
 
 

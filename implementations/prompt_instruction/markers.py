@@ -51,9 +51,16 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 _normalize = op("N", r"\mathcal{N}")
 
 _DIGITS = {  # 3x5 bitmaps, rows top to bottom
-    "0": "111101101101111", "1": "010110010010111", "2": "111001111100111", "3": "111001111001111",
-    "4": "101101111001001", "5": "111100111001111", "6": "111100111101111", "7": "111001001001001",
-    "8": "111101111101111", "9": "111101111001111",
+    "0": "111101101101111",
+    "1": "010110010010111",
+    "2": "111001111100111",
+    "3": "111001111001111",
+    "4": "101101111001001",
+    "5": "111100111001111",
+    "6": "111100111101111",
+    "7": "111001001001001",
+    "8": "111101111101111",
+    "9": "111101111001111",
 }
 
 
@@ -101,9 +108,13 @@ def gaussian_blur(images: Tensor, sigma: float) -> Tensor:
     pad_h = min(radius, images.shape[2] - 1)
     pad_w = min(radius, images.shape[3] - 1)
     out = F.pad(images, (pad_w, pad_w, 0, 0), mode="reflect") if pad_w else images
-    out = F.conv2d(out, kernel[radius - pad_w : radius + pad_w + 1].view(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)
+    out = F.conv2d(
+        out, kernel[radius - pad_w : radius + pad_w + 1].view(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels
+    )
     out = F.pad(out, (0, 0, pad_h, pad_h), mode="reflect") if pad_h else out
-    return F.conv2d(out, kernel[radius - pad_h : radius + pad_h + 1].view(1, 1, -1, 1).repeat(channels, 1, 1, 1), groups=channels)
+    return F.conv2d(
+        out, kernel[radius - pad_h : radius + pad_h + 1].view(1, 1, -1, 1).repeat(channels, 1, 1, 1), groups=channels
+    )
 
 
 def digit_glyph(number: int, scale: int = 1) -> Tensor:
@@ -135,7 +146,9 @@ def _split(x: Any, fixed_boxes, fixed_masks) -> tuple[Tensor, Tensor | None, Ten
     else:
         images, boxes, masks = x, fixed_boxes, fixed_masks
     if not isinstance(images, Tensor) or images.dim() != 4:
-        raise ShapeError(f"x: expected images (B, C, H, W) or a dict with 'images', got {getattr(images, 'shape', type(images).__name__)}")
+        raise ShapeError(
+            f"x: expected images (B, C, H, W) or a dict with 'images', got {getattr(images, 'shape', type(images).__name__)}"
+        )
     if boxes is None and masks is None:
         raise ValueError("x: markers need regions: pass {'images': ..., 'boxes': ...} or fix boxes=... at construction")
     batch = images.shape[0]
@@ -236,7 +249,9 @@ class BlurOutside(InputManipulation):
             return (masks if masks.dim() == 3 else masks.amax(1)).to(images)[:, None]
         h, w = images.shape[-2:]
         regions = boxes if boxes.dim() == 3 else boxes[:, None]
-        return torch.stack([torch.stack([box_mask(h, w, b.tolist(), images.device) for b in row]).amax(0) for row in regions])[:, None]
+        return torch.stack(
+            [torch.stack([box_mask(h, w, b.tolist(), images.device) for b in row]).amax(0) for row in regions]
+        )[:, None]
 
     def forward(self, x: Any) -> Tensor:
         images, boxes, masks = _split(x, self.fixed_boxes, self.fixed_masks)
@@ -246,7 +261,9 @@ class BlurOutside(InputManipulation):
     def symbolic(self) -> SymbolicForm:
         M = sp.Symbol("M")
         G = op("G_sigma", r"G_{\sigma}")
-        return SymbolicForm(expression=_normalize(odot(M, x) + odot(1 - M, G(x))), description="blur outside the region")
+        return SymbolicForm(
+            expression=_normalize(odot(M, x) + odot(1 - M, G(x))), description="blur outside the region"
+        )
 
 
 class NumberedMarks(InputManipulation):
@@ -274,7 +291,9 @@ class NumberedMarks(InputManipulation):
     ):
         super().__init__()
         if not 0 <= tint <= 1 or not 0 < mark_alpha <= 1:
-            raise ValueError(f"tint/mark_alpha: expected 0 <= tint <= 1 and 0 < mark_alpha <= 1, got {tint}/{mark_alpha}")
+            raise ValueError(
+                f"tint/mark_alpha: expected 0 <= tint <= 1 and 0 < mark_alpha <= 1, got {tint}/{mark_alpha}"
+            )
         self.mark_alpha = float(mark_alpha)
         self.tint, self.thickness, self.label_scale = float(tint), float(thickness), label_scale
         self.fixed_boxes, self.fixed_masks, self.mean, self.std = boxes, masks, mean, std
@@ -294,7 +313,9 @@ class NumberedMarks(InputManipulation):
         h, w = images.shape[-2:]
         scale = self.label_scale or max(1, min(h, w) // 48)
         for k in range(regions.shape[1]):
-            color = torch.tensor(self.PALETTE[k % len(self.PALETTE)], dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
+            color = torch.tensor(self.PALETTE[k % len(self.PALETTE)], dtype=images.dtype, device=images.device).view(
+                1, -1, 1, 1
+            )
             r = regions[:, k : k + 1]
             eroded = -F.max_pool2d(-r, 3, 1, 1)  # 3x3 erosion: the border is r − eroded
             outline = r - eroded if self.thickness > 0 else torch.zeros_like(r)
@@ -351,7 +372,7 @@ class MarkAlignment(OutputAlignment):
             out[:, self.mark_to_region] = z
             return out
         rows = []
-        for text in ([z] if isinstance(z, str) else z):
+        for text in [z] if isinstance(z, str) else z:
             row = torch.zeros(self.num_regions)
             found = re.search(r"\d+", text)
             if found and 1 <= int(found.group(0)) <= self.num_regions:

@@ -31,8 +31,14 @@ def example():
     return clip_example(build, templates=["a photo of a {}.", "a drawing of a {}.", "a blurry photo of a {}."])
 
 
-@register_method("prompt-ensemble", "prompt-instruction", "λ=fixed τ=concatenative ℓ=input ω=identity",
-                 modality="vision-language", config=PromptEnsembleConfig, example=example)
+@register_method(
+    "prompt-ensemble",
+    "prompt-instruction",
+    "λ=fixed τ=concatenative ℓ=input ω=identity",
+    modality="vision-language",
+    config=PromptEnsembleConfig,
+    example=example,
+)
 def build(model, config: PromptEnsembleConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Template ensemble: mean of normalised text embeddings per class (Radford et al.)."""
     config = resolve_config(PromptEnsembleConfig, config, overrides)

@@ -80,9 +80,8 @@ def extract_answer(text: str, rule: str = "auto") -> float:
     if rule == "hash":
         found = re.search(rf"####\s*({_NUMBER})", text)
     elif rule == "answer-is":
-        found = None
-        for found in re.finditer(rf"answer\s+is\s*:?\s*({_NUMBER})", text, flags=re.IGNORECASE):
-            pass  # the last statement of the answer wins
+        statements = list(re.finditer(rf"answer\s+is\s*:?\s*({_NUMBER})", text, flags=re.IGNORECASE))
+        found = statements[-1] if statements else None  # the last statement of the answer wins
     else:
         numbers = list(re.finditer(_NUMBER, text))
         found = (numbers[-1] if rule == "last-number" else numbers[0]) if numbers else None
@@ -127,7 +126,12 @@ class GenerationAdapter(TextAdapter):
             raise ValueError(f"max_new_tokens/num_samples: expected >= 1, got {max_new_tokens}/{num_samples}")
         if num_samples > 1 and not do_sample and generator is None:
             raise ValueError("num_samples: several samples need do_sample=True")
-        self.max_new_tokens, self.do_sample, self.temperature, self.top_k = max_new_tokens, do_sample, temperature, top_k
+        self.max_new_tokens, self.do_sample, self.temperature, self.top_k = (
+            max_new_tokens,
+            do_sample,
+            temperature,
+            top_k,
+        )
         self.num_samples, self.stop, self.generator, self.seed = num_samples, tuple(stop), generator, seed
 
     def prepare(self, model: nn.Module, x: Any) -> list[str]:
@@ -154,15 +158,21 @@ class GenerationAdapter(TextAdapter):
         if self.answer_rule is None:
             return texts
         rows = [[t] for t in texts] if self.num_samples == 1 else texts
-        answers = torch.tensor([[extract_answer(t, self.answer_rule) for t in row] for row in rows], dtype=torch.float64)
+        answers = torch.tensor(
+            [[extract_answer(t, self.answer_rule) for t in row] for row in rows], dtype=torch.float64
+        )
         return answers[:, 0] if self.num_samples == 1 else answers
 
     def _generate(self, model: nn.Module, prompt: str) -> list[str]:
         device = next(model.parameters()).device
         ids = self.tokenizer(prompt, return_tensors="pt")["input_ids"].to(device)
         options: dict[str, Any] = dict(
-            max_new_tokens=self.max_new_tokens, do_sample=self.do_sample, num_return_sequences=self.num_samples,
-            pad_token_id=self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id,
+            max_new_tokens=self.max_new_tokens,
+            do_sample=self.do_sample,
+            num_return_sequences=self.num_samples,
+            pad_token_id=self.tokenizer.pad_token_id
+            if self.tokenizer.pad_token_id is not None
+            else self.tokenizer.eos_token_id,
         )
         if self.do_sample:
             options.update(temperature=self.temperature, top_k=self.top_k)
@@ -271,7 +281,11 @@ class ZeroShotCoTPrompt(InputManipulation):
     ):
         super().__init__()
         object.__setattr__(self, "reasoner", reasoner)  # uses f; never a submodule
-        self.input_template, self.reasoning_trigger, self.answer_trigger = input_template, reasoning_trigger, answer_trigger
+        self.input_template, self.reasoning_trigger, self.answer_trigger = (
+            input_template,
+            reasoning_trigger,
+            answer_trigger,
+        )
         self.last_reasoning: list[str] = []
 
     def stage_one(self, questions: list[str]) -> list[str]:
@@ -285,7 +299,9 @@ class ZeroShotCoTPrompt(InputManipulation):
     def symbolic(self) -> SymbolicForm:
         t1, t2 = sp.Symbol("t_{cot}"), sp.Symbol("t_{ans}")
         stage = concat(op("T", "T")(x), t1)
-        return SymbolicForm(expression=concat(stage, f(stage), t2), description="two-stage zero-shot CoT (no parameters)")
+        return SymbolicForm(
+            expression=concat(stage, f(stage), t2), description="two-stage zero-shot CoT (no parameters)"
+        )
 
 
 class LeastToMostPrompt(InputManipulation):
@@ -403,5 +419,12 @@ class MajorityVote(OutputAlignment):
 
     def symbolic(self) -> SymbolicForm:
         a, i = sp.Symbol("a"), sp.Symbol("i")
-        vote = op("argmax_a", r"\operatorname{arg\,max}_{a}")(sp.Sum(op("1", r"\mathbb{1}")(sp.Eq(op("extract", r"\operatorname{extract}")(sp.Indexed(sp.IndexedBase("z"), i)), a)), (i, 1, sp.Symbol("m"))))
+        vote = op("argmax_a", r"\operatorname{arg\,max}_{a}")(
+            sp.Sum(
+                op("1", r"\mathbb{1}")(
+                    sp.Eq(op("extract", r"\operatorname{extract}")(sp.Indexed(sp.IndexedBase("z"), i)), a)
+                ),
+                (i, 1, sp.Symbol("m")),
+            )
+        )
         return SymbolicForm(expression=vote, description="majority vote over sampled reasoning paths")

@@ -36,13 +36,24 @@ def example():
     return marker_example(build)
 
 
-@register_method("red-circle", "prompt-instruction", "λ=fixed τ=additive ℓ=input ω=identity",
-                 modality="vision-language", config=RedCircleConfig, example=example)
+@register_method(
+    "red-circle",
+    "prompt-instruction",
+    "λ=fixed τ=additive ℓ=input ω=identity",
+    modality="vision-language",
+    config=RedCircleConfig,
+    example=example,
+)
 def build(model, config: RedCircleConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Red circle: draw a red ellipse around the region, then CLIP zero-shot."""
     config = resolve_config(RedCircleConfig, config, overrides)
     marker = VisualMarker(
-        config.shape, config.color, config.thickness, config.alpha, config.boxes,
-        CLIP_MEAN if config.normalize else None, CLIP_STD if config.normalize else None,
+        config.shape,
+        config.color,
+        config.thickness,
+        config.alpha,
+        config.boxes,
+        CLIP_MEAN if config.normalize else None,
+        CLIP_STD if config.normalize else None,
     )
     return build_marker_method(model, config, marker, "red-circle")

@@ -32,8 +32,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from reprogrammability.framework.adapters.transformers import TextAdapter
-from reprogrammability.framework.axes import Alignment
 from reprogrammability.framework.alignment import OutputAlignment
+from reprogrammability.framework.axes import Alignment
 from reprogrammability.framework.errors import InterfaceError, ShapeError
 from reprogrammability.framework.interfaces import EmbeddingState
 from reprogrammability.framework.symbolic import SymbolicForm, op, z
@@ -245,7 +245,9 @@ class CausalLMScorer(TextAdapter):
             return self.forward_input(model, x)
         bos = (self.tokenizer.bos_token_id,) if self.add_bos else ()
         if any(p and p != bos for p in x.prefix_ids):
-            raise InterfaceError("CausalLMScorer: a key/value prefix cannot be combined with a text prefix (PromptBatch)")
+            raise InterfaceError(
+                "CausalLMScorer: a key/value prefix cannot be combined with a text prefix (PromptBatch)"
+            )
         # the key/value prefix starts the sequence (it holds its own BOS)
         length = key_values[0][0].shape[2]
         bias, next_position = self.prefix_layout() if self.prefix_layout is not None else (None, length)
@@ -261,7 +263,9 @@ class CausalLMScorer(TextAdapter):
         device = next(model.parameters()).device
         ids = torch.tensor([prefix], device=device)
         output = model.base_model(
-            input_ids=ids, attention_mask=torch.ones_like(ids), position_ids=torch.arange(len(prefix), device=device)[None],
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            position_ids=torch.arange(len(prefix), device=device)[None],
             use_cache=True,
         )
         cache = output.past_key_values
@@ -281,10 +285,16 @@ class CausalLMScorer(TextAdapter):
         rows, owner, qlen, targets = [], [], [], []
         for b, q in enumerate(queries):
             if self.candidate_ids is None or self.continuation == "first":
-                rows.append(q); owner.append(b); qlen.append(len(q)); targets.append([])
+                rows.append(q)
+                owner.append(b)
+                qlen.append(len(q))
+                targets.append([])
             else:
                 for ids in self.candidate_ids:
-                    rows.append(q + ids); owner.append(b); qlen.append(len(q)); targets.append(ids)
+                    rows.append(q + ids)
+                    owner.append(b)
+                    qlen.append(len(q))
+                    targets.append(ids)
         return rows, owner, qlen, targets
 
     def _score(
@@ -298,7 +308,9 @@ class CausalLMScorer(TextAdapter):
         per_row: list[Tensor] = []
         for start in range(0, len(rows), self.batch_size):
             chunk = range(start, min(start + self.batch_size, len(rows)))
-            hidden, device = self._forward_rows(model, [rows[i] for i in chunk], prefix, [offsets[i] + qlen[i] - 1 for i in chunk])
+            hidden, device = self._forward_rows(
+                model, [rows[i] for i in chunk], prefix, [offsets[i] + qlen[i] - 1 for i in chunk]
+            )
             for j, i in enumerate(chunk):
                 end = offsets[i] + qlen[i] - 1  # position of the last query token
                 if not targets[i]:
@@ -438,7 +450,9 @@ class LabelWordScoring(OutputAlignment):
         )
 
     def extra_repr(self) -> str:
-        return f"ω={self.alignment}, words={self.label_words}, first_token={self.first_token}, norm={self.normalization}"
+        return (
+            f"ω={self.alignment}, words={self.label_words}, first_token={self.first_token}, norm={self.normalization}"
+        )
 
 
 def accuracy(scores: Tensor, targets: Tensor | Sequence[int]) -> float:
@@ -447,7 +461,9 @@ def accuracy(scores: Tensor, targets: Tensor | Sequence[int]) -> float:
     return float((scores.argmax(-1) == targets).float().mean())
 
 
-def harness_metrics(loglikelihoods: Tensor, targets: Tensor | Sequence[int], choices: Sequence[str]) -> dict[str, float]:
+def harness_metrics(
+    loglikelihoods: Tensor, targets: Tensor | Sequence[int], choices: Sequence[str]
+) -> dict[str, float]:
     """lm-evaluation-harness' multiple-choice metrics from summed continuation log-likelihoods (B, C).
 
     ``acc``: arg-max of the summed log-likelihood; ``acc_norm``: arg-max of the summed log-likelihood

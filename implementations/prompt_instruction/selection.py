@@ -188,8 +188,11 @@ class EncoderEmbedder:
         chunks = []
         for start in range(0, len(texts), self.batch_size):
             enc = self.tokenizer(
-                texts[start : start + self.batch_size], padding=True, truncation=True,
-                max_length=self.max_length, return_tensors="pt",
+                texts[start : start + self.batch_size],
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="pt",
             ).to(device)
             hidden = self.model(**enc).last_hidden_state
             weights = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)

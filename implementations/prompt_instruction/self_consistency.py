@@ -42,14 +42,26 @@ def example():
     return reasoning_example(build, num_samples=3, exemplars=list(ARITHMETIC_EXEMPLARS[:1]))
 
 
-@register_method("self-consistency", "prompt-instruction", "λ=fixed τ=concatenative ℓ=input ω=rule-based",
-                 access="text-only", modality="text", config=SelfConsistencyConfig, example=example)
+@register_method(
+    "self-consistency",
+    "prompt-instruction",
+    "λ=fixed τ=concatenative ℓ=input ω=rule-based",
+    access="text-only",
+    modality="text",
+    config=SelfConsistencyConfig,
+    example=example,
+)
 def build(model, config: SelfConsistencyConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Self-consistency: sample m chain-of-thought paths, majority vote over extracted answers."""
     config = resolve_config(SelfConsistencyConfig, config, overrides)
     frozen = generation_frozen(
-        model, config, do_sample=True, temperature=config.temperature, top_k=config.top_k,
-        num_samples=config.num_samples, seed=config.seed,
+        model,
+        config,
+        do_sample=True,
+        temperature=config.temperature,
+        top_k=config.top_k,
+        num_samples=config.num_samples,
+        seed=config.seed,
     )
     prompt = ExemplarPrompt(cot_exemplars(config.exemplars), input_template=config.input_template)
     return reasoning_reprogrammer(frozen, prompt, MajorityVote(config.rule, config.missing), "self-consistency")

@@ -40,18 +40,32 @@ def example():
     return marker_example(build, regions=2, class_names=("1", "2"))
 
 
-@register_method("set-of-mark", "prompt-instruction", "λ=fixed τ=additive ℓ=input ω=rule-based",
-                 modality="vision-language", config=SetOfMarkConfig, example=example)
+@register_method(
+    "set-of-mark",
+    "prompt-instruction",
+    "λ=fixed τ=additive ℓ=input ω=rule-based",
+    modality="vision-language",
+    config=SetOfMarkConfig,
+    example=example,
+)
 def build(model, config: SetOfMarkConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Set-of-Mark: numbered region overlays; the chosen mark number is mapped back to its region."""
     config = resolve_config(SetOfMarkConfig, config, overrides)
     if not config.class_names:
-        config = resolve_config(SetOfMarkConfig, config, {"class_names": [str(k + 1) for k in range(config.num_regions)]})
+        config = resolve_config(
+            SetOfMarkConfig, config, {"class_names": [str(k + 1) for k in range(config.num_regions)]}
+        )
     if len(config.class_names) != config.num_regions:
         raise ValueError(f"class_names: one mark name per region ({config.num_regions}), got {config.class_names}")
     marker = NumberedMarks(
-        config.tint, 1.0, config.boxes, config.masks, None,
-        CLIP_MEAN if config.normalize else None, CLIP_STD if config.normalize else None, config.mark_alpha,
+        config.tint,
+        1.0,
+        config.boxes,
+        config.masks,
+        None,
+        CLIP_MEAN if config.normalize else None,
+        CLIP_STD if config.normalize else None,
+        config.mark_alpha,
     )
     return build_marker_method(
         model, config, marker, "set-of-mark", output=MarkAlignment(config.num_regions, config.mark_to_region)

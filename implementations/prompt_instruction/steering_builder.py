@@ -20,7 +20,11 @@ from .selection import Pool
 from .templates import PromptBatch, Template
 
 __all__ = [
-    "SteeringConfig", "DemonstrationConfig", "steering_frozen", "steering_setup", "build_hidden_method",
+    "SteeringConfig",
+    "DemonstrationConfig",
+    "steering_frozen",
+    "steering_setup",
+    "build_hidden_method",
     "demonstration_prompts",
 ]
 
@@ -66,15 +70,21 @@ def steering_setup(model: nn.Module, config: SteeringConfig) -> tuple[FrozenMode
     return frozen, scorer, default_layer(frozen, config.layer)
 
 
-def build_hidden_method(frozen: FrozenModel, config: SteeringConfig, manipulation: InputManipulation, name: str) -> Reprogrammer:
+def build_hidden_method(
+    frozen: FrozenModel, config: SteeringConfig, manipulation: InputManipulation, name: str
+) -> Reprogrammer:
     """``ŷ = z`` (next-token logits at the last query token), restricted to the label words' first tokens if given."""
     indices = None
     if config.label_words:
         tokenizer = frozen.adapter.tokenizer
         indices = [encode_segment(tokenizer, config.output_template.format(label=w))[0] for w in config.label_words]
     return Reprogrammer(
-        frozen, input=manipulation, output=IdentityAlignment(indices), paradigm=Paradigm.PROMPT_INSTRUCTION,
-        modality=Modality.TEXT, name=name,
+        frozen,
+        input=manipulation,
+        output=IdentityAlignment(indices),
+        paradigm=Paradigm.PROMPT_INSTRUCTION,
+        modality=Modality.TEXT,
+        name=name,
     )
 
 
@@ -100,7 +110,11 @@ def demonstration_prompts(config: DemonstrationConfig, corrupt: bool = False) ->
         if corrupt:
             labels = labels[1:] + labels[:1] if len(set(labels)) > 1 else labels
             rng.shuffle(labels)
-        prefixes.append(template.prefix([template.demonstration(pool.texts[i], config.label_words[y]) for i, y in zip(demos, labels)]))
+        prefixes.append(
+            template.prefix(
+                [template.demonstration(pool.texts[i], config.label_words[y]) for i, y in zip(demos, labels)]
+            )
+        )
         queries.append(template.format_input(pool.texts[query]))
         answers.append(pool.labels[query])
     return PromptBatch(prefixes, queries), answers

@@ -80,7 +80,9 @@ class StructuredPrefix(HiddenManipulation):
             values.append(v.permute(1, 0, 2, 3).reshape(v.shape[1], -1, v.shape[3])[None].contiguous())
         dtype = keys[0].dtype
         scale = math.log(1.0 / len(ids)) if self.rescale else 0.0
-        bias = torch.where(mask.flatten() > 0, torch.tensor(scale, dtype=dtype), torch.tensor(torch.finfo(dtype).min, dtype=dtype))
+        bias = torch.where(
+            mask.flatten() > 0, torch.tensor(scale, dtype=dtype), torch.tensor(torch.finfo(dtype).min, dtype=dtype)
+        )
         return keys, values, bias.to(device), length
 
     def layout(self) -> tuple[Tensor, int]:
@@ -89,7 +91,10 @@ class StructuredPrefix(HiddenManipulation):
 
     def key_value_prefix(self, batch_size: int, geometry: AttentionGeometry):
         return [
-            (getattr(self, f"key_{i}").expand(batch_size, -1, -1, -1), getattr(self, f"value_{i}").expand(batch_size, -1, -1, -1))
+            (
+                getattr(self, f"key_{i}").expand(batch_size, -1, -1, -1),
+                getattr(self, f"value_{i}").expand(batch_size, -1, -1, -1),
+            )
             for i in range(len(self.layers))
         ]
 

@@ -46,11 +46,18 @@ def demonstration_groups(config: StructuredPromptingConfig) -> list[str]:
     pool = config.pool if isinstance(config.pool, Pool) else Pool(*config.pool)
     needed = config.k * config.num_groups
     if needed > len(pool):
-        raise ValueError(f"pool: {config.num_groups} groups of k={config.k} need {needed} examples, the pool has {len(pool)}")
+        raise ValueError(
+            f"pool: {config.num_groups} groups of k={config.k} need {needed} examples, the pool has {len(pool)}"
+        )
     order = random.Random(config.seed).sample(range(len(pool)), needed)
     template = template_of(config)
     return [
-        template.prefix([template.demonstration(pool.texts[i], config.label_words[pool.labels[i]]) for i in order[g * config.k : (g + 1) * config.k]])
+        template.prefix(
+            [
+                template.demonstration(pool.texts[i], config.label_words[pool.labels[i]])
+                for i in order[g * config.k : (g + 1) * config.k]
+            ]
+        )
         for g in range(config.num_groups)
     ]
 
@@ -65,8 +72,14 @@ def example():
     return reprogrammer, [reprogrammer.template.format_input(t) for t in test], torch.tensor(test_labels)
 
 
-@register_method("structured-prompting", "prompt-instruction", "λ=fixed τ=concatenative ℓ=hidden ω=rule-based",
-                 modality="text", config=StructuredPromptingConfig, example=example)
+@register_method(
+    "structured-prompting",
+    "prompt-instruction",
+    "λ=fixed τ=concatenative ℓ=hidden ω=rule-based",
+    modality="text",
+    config=StructuredPromptingConfig,
+    example=example,
+)
 def build(model, config: StructuredPromptingConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Structured prompting: independently encoded demonstration groups as a rescaled key/value prefix."""
     config = resolve_config(StructuredPromptingConfig, config, overrides)
@@ -74,7 +87,11 @@ def build(model, config: StructuredPromptingConfig | dict | None = None, **overr
     prefix = StructuredPrefix(frozen, demonstration_groups(config), rescale=config.rescale)
     scoring = LabelWordScoring.for_scorer(scorer, config.label_words, normalization=config.normalization)
     reprogrammer = Reprogrammer(
-        frozen, input=prefix, output=scoring, paradigm=Paradigm.PROMPT_INSTRUCTION, modality=Modality.TEXT,
+        frozen,
+        input=prefix,
+        output=scoring,
+        paradigm=Paradigm.PROMPT_INSTRUCTION,
+        modality=Modality.TEXT,
         name="structured-prompting",
     )
     reprogrammer.template = template_of(config)

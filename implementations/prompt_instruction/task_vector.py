@@ -33,15 +33,27 @@ def example():
     model, tokenizer = tiny_lm("llama")
     texts, labels = zip(*TINY_SENTIMENT["train"])
     reprogrammer = build(
-        model, tokenizer=tokenizer, pool=(texts, labels), label_words=["negative", "positive"], k=3, num_prompts=4,
-        input_template="{text} :", layer=1,
+        model,
+        tokenizer=tokenizer,
+        pool=(texts, labels),
+        label_words=["negative", "positive"],
+        k=3,
+        num_prompts=4,
+        input_template="{text} :",
+        layer=1,
     )
     test, test_labels = zip(*TINY_SENTIMENT["test"])
     return reprogrammer, [f"{t} :" for t in test], torch.tensor(test_labels)
 
 
-@register_method("task-vector", "prompt-instruction", "λ=fixed τ=parametric ℓ=hidden ω=identity",
-                 modality="text", config=TaskVectorConfig, example=example)
+@register_method(
+    "task-vector",
+    "prompt-instruction",
+    "λ=fixed τ=parametric ℓ=hidden ω=identity",
+    modality="text",
+    config=TaskVectorConfig,
+    example=example,
+)
 def build(model, config: TaskVectorConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Task vector: the last-token layer-ℓ state of demonstration prompts, patched into zero-shot queries.
 

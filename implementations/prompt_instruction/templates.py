@@ -19,7 +19,7 @@ from reprogrammability.framework.axes import Configuration, Location, Operator
 from reprogrammability.framework.manipulation import InputManipulation
 from reprogrammability.framework.symbolic import SymbolicForm, concat, op, x
 
-from .selection import Pool, select_demonstrations, order_demonstrations
+from .selection import Pool, order_demonstrations, select_demonstrations
 
 __all__ = ["Template", "PromptBatch", "FewShotPrompt", "as_text_list", "CONTENT_FREE"]
 
@@ -51,7 +51,9 @@ class Template(BaseModel):
         try:
             return self.input.format(**fields)
         except KeyError as error:
-            raise KeyError(f"template.input: field {error} is missing from the example (fields: {sorted(fields)})")
+            raise KeyError(
+                f"template.input: field {error} is missing from the example (fields: {sorted(fields)})"
+            ) from None
 
     def format_output(self, label_word: str) -> str:
         return self.output.format(label=label_word)
@@ -154,7 +156,9 @@ class FewShotPrompt(InputManipulation):
         if ordering not in ORDERINGS:
             raise ValueError(f"ordering: {ordering!r} is not one of {list(ORDERINGS)}")
         if (selection == "nearest" or ordering.startswith("similar")) and embedder is None:
-            raise ValueError(f"embedder: selection={selection!r}/ordering={ordering!r} need an embedder (texts -> (N, D))")
+            raise ValueError(
+                f"embedder: selection={selection!r}/ordering={ordering!r} need an embedder (texts -> (N, D))"
+            )
         self._shared: str | None = None
 
     def demonstrations_for(self, queries: list) -> list[list[int]]:
@@ -168,7 +172,9 @@ class FewShotPrompt(InputManipulation):
         return order_demonstrations(self.pool, query_texts, chosen, self.ordering, self.embedder, self.seed)
 
     def prefix_text(self, indices: Sequence[int]) -> str:
-        demos = [self.template.demonstration(self.pool.texts[i], self.label_words[self.pool.labels[i]]) for i in indices]
+        demos = [
+            self.template.demonstration(self.pool.texts[i], self.label_words[self.pool.labels[i]]) for i in indices
+        ]
         return self.template.prefix(demos)
 
     def forward(self, x: Any) -> PromptBatch:

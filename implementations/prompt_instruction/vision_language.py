@@ -244,7 +244,9 @@ class ZeroShotPromptWeights(OutputAlignment):
     def fit(self, source_outputs: Tensor, targets: Tensor | None = None, reference: Tensor | None = None):
         """``source_outputs`` (N, C, M) per-prompt logits of unlabelled task images; ``targets`` unused."""
         if source_outputs.dim() != 3 or source_outputs.shape[2] != self.weights.shape[0]:
-            raise ShapeError(f"source_outputs: expected (N, C, {self.weights.shape[0]}), got {tuple(source_outputs.shape)}")
+            raise ShapeError(
+                f"source_outputs: expected (N, C, {self.weights.shape[0]}), got {tuple(source_outputs.shape)}"
+            )
         reference = source_outputs if reference is None else reference
         normalised = source_outputs - reference.mean(0, keepdim=True)
         self.scores.copy_(normalised.max(dim=1).values.mean(0))
@@ -266,6 +268,8 @@ class ZeroShotPromptWeights(OutputAlignment):
     def symbolic(self) -> SymbolicForm:
         m = sp.Symbol("m")
         return SymbolicForm(
-            expression=sp.Sum(sp.Indexed(sp.IndexedBase("w"), m) * sp.Indexed(sp.IndexedBase("z"), m), (m, 1, sp.Symbol("M"))),
+            expression=sp.Sum(
+                sp.Indexed(sp.IndexedBase("w"), m) * sp.Indexed(sp.IndexedBase("z"), m), (m, 1, sp.Symbol("M"))
+            ),
             description="prompt weights estimated from unlabelled images (buffers)",
         )

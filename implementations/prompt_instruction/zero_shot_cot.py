@@ -42,8 +42,15 @@ def example():
     return reasoning_example(build)
 
 
-@register_method("zero-shot-cot", "prompt-instruction", "λ=fixed τ=concatenative ℓ=input ω=rule-based",
-                 access="text-only", modality="text", config=ZeroShotCoTConfig, example=example)
+@register_method(
+    "zero-shot-cot",
+    "prompt-instruction",
+    "λ=fixed τ=concatenative ℓ=input ω=rule-based",
+    access="text-only",
+    modality="text",
+    config=ZeroShotCoTConfig,
+    example=example,
+)
 def build(model, config: ZeroShotCoTConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Zero-shot CoT: "Let's think step by step." reasoning, then an answer trigger; first number."""
     config = resolve_config(ZeroShotCoTConfig, config, overrides)

@@ -46,14 +46,24 @@ def example():
     return clip_example(build, templates=["a photo of a {}.", "a drawing of a {}."], unlabelled_images=images)
 
 
-@register_method("zpe", "prompt-instruction", "λ=fixed τ=concatenative ℓ=input ω=statistical",
-                 modality="vision-language", config=ZPEConfig, example=example)
+@register_method(
+    "zpe",
+    "prompt-instruction",
+    "λ=fixed τ=concatenative ℓ=input ω=statistical",
+    modality="vision-language",
+    config=ZPEConfig,
+    example=example,
+)
 def build(model, config: ZPEConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """ZPE: template weights scored on unlabelled images, weighted ensemble of per-template logits."""
     config = resolve_config(ZPEConfig, config, overrides)
     prompt = ClassPromptTemplate(config.class_names, config.templates) if config.class_names else None
     reprogrammer = build_clip_method(
-        model, config, [prompt] if prompt else [], "per-prompt", "zpe",
+        model,
+        config,
+        [prompt] if prompt else [],
+        "per-prompt",
+        "zpe",
         output=ZeroShotPromptWeights(len(config.templates), config.temperature),
     )
     if config.unlabelled_images is not None:

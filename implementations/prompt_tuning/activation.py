@@ -43,11 +43,17 @@ class ActivationPrompt(HiddenManipulation):
     def edit_hidden(self, layer: int, hidden: Tensor) -> Tensor:
         delta = self.deltas[self.layers.index(layer)]
         if tuple(hidden.shape[1:]) != tuple(delta.shape):
-            raise ShapeError(f"hidden: expected (B, {', '.join(map(str, delta.shape))}) at layer {layer}, got {tuple(hidden.shape)}")
+            raise ShapeError(
+                f"hidden: expected (B, {', '.join(map(str, delta.shape))}) at layer {layer}, got {tuple(hidden.shape)}"
+            )
         return hidden + delta.to(hidden.dtype)
 
     def symbolic(self) -> SymbolicForm:
         sizes = symbols(" ".join(f"n_{layer}" for layer in self.layers))
         shapes = {s: int(d.numel()) for s, d in zip(sizes, self.deltas)}
-        return SymbolicForm(x + sp.Symbol("delta_ell"), sp.Add(*sizes), shapes,
-                            description=f"activation prompts at layers {self.layers}")
+        return SymbolicForm(
+            x + sp.Symbol("delta_ell"),
+            sp.Add(*sizes),
+            shapes,
+            description=f"activation prompts at layers {self.layers}",
+        )

@@ -45,8 +45,14 @@ def _example():
     return build(FrozenModel(model, readout="cls"), num_classes=3, layers=[1], input_shape=[3, 32, 32]), images, labels
 
 
-@register_method("activation-prompt", "prompt-tuning", "λ=learnable τ=additive ℓ=hidden ω=linear",
-                 modality="vision", config=ActivationPromptConfig, example=_example)
+@register_method(
+    "activation-prompt",
+    "prompt-tuning",
+    "λ=learnable τ=additive ℓ=hidden ω=linear",
+    modality="vision",
+    config=ActivationPromptConfig,
+    example=_example,
+)
 def build(
     model: Any, config: ActivationPromptConfig | dict | None = None, *, example_input: Any = None, **overrides: Any
 ) -> Reprogrammer:
@@ -77,5 +83,11 @@ def build(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         head = LinearAlignment(output.shape[1], config.num_classes)
-    return Reprogrammer(frozen, ActivationPrompt(sorted(set(layers)), [shapes[layers.index(l)] for l in sorted(set(layers))]),
-                        head, paradigm="prompt-tuning", modality=config.modality, name="activation-prompt")
+    return Reprogrammer(
+        frozen,
+        ActivationPrompt(sorted(set(layers)), [shapes[layers.index(l)] for l in sorted(set(layers))]),
+        head,
+        paradigm="prompt-tuning",
+        modality=config.modality,
+        name="activation-prompt",
+    )

@@ -17,7 +17,7 @@ official code gates with tanh(g); the prompt never enters the tokens' key/value 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import sympy as sp
 import torch
@@ -66,19 +66,34 @@ class GatedAdaptionPrompt(HiddenManipulation):
     configuration = Configuration.LEARNABLE
     operator = (Operator.ADDITIVE, Operator.PARAMETRIC)
 
-    def __init__(self, blocks: Sequence[nn.Module], layers: Sequence[int], *, num_heads: int, num_kv_heads: int,
-                 head_dim: int, dim: int, length: int = 10, rotary: nn.Module | None = None, init_std: float = 0.02,
-                 generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        blocks: Sequence[nn.Module],
+        layers: Sequence[int],
+        *,
+        num_heads: int,
+        num_kv_heads: int,
+        head_dim: int,
+        dim: int,
+        length: int = 10,
+        rotary: nn.Module | None = None,
+        init_std: float = 0.02,
+        generator: torch.Generator | None = None,
+    ):
         super().__init__()
         layers = tuple(int(i) for i in layers)
         if not layers or len(set(layers)) != len(layers) or min(layers) < 0 or max(layers) >= len(blocks):
             raise ValueError(f"layers: expected distinct indices in 0..{len(blocks) - 1}, got {list(layers)}")
         if length < 1 or num_heads % num_kv_heads:
-            raise ValueError(f"length/num_heads: expected K ≥ 1 and H divisible by H_kv, got {length}, {num_heads}/{num_kv_heads}")
+            raise ValueError(
+                f"length/num_heads: expected K ≥ 1 and H divisible by H_kv, got {length}, {num_heads}/{num_kv_heads}"
+            )
         for index in layers:
             attention = getattr(blocks[index], "self_attn", None)
             if attention is None or not hasattr(blocks[index], "input_layernorm"):
-                raise InterfaceError(f"blocks[{index}]: expected a LLaMA-style decoder layer (input_layernorm, self_attn)")
+                raise InterfaceError(
+                    f"blocks[{index}]: expected a LLaMA-style decoder layer (input_layernorm, self_attn)"
+                )
         object.__setattr__(self, "_blocks", list(blocks))  # f's layers: read, never trained or saved
         object.__setattr__(self, "_rotary", rotary)
         self.layers = layers
@@ -109,7 +124,9 @@ class GatedAdaptionPrompt(HiddenManipulation):
 
     def edit_hidden(self, layer: int, hidden: Tensor) -> Tensor:
         if hidden.dim() != 3 or hidden.shape[-1] != self.prompts.shape[-1]:
-            raise ShapeError(f"hidden: expected (B, T, {self.prompts.shape[-1]}) at layer {layer}, got {tuple(hidden.shape)}")
+            raise ShapeError(
+                f"hidden: expected (B, T, {self.prompts.shape[-1]}) at layer {layer}, got {tuple(hidden.shape)}"
+            )
         return hidden + self.gated_term(layer, hidden)
 
     def symbolic(self) -> SymbolicForm:
@@ -117,5 +134,9 @@ class GatedAdaptionPrompt(HiddenManipulation):
         g, P = sp.Symbol("g_ell"), sp.Symbol("P_ell")
         expression = x + sp.tanh(g) * _softmax(sp.Symbol("Q") * sp.Symbol("W_k") * P) * sp.Symbol("W_v") * P
         shapes = {L: len(self.layers), K: self.prompts.shape[1], D: self.prompts.shape[2], H: self.num_heads}
-        return SymbolicForm(expression, L * K * D + L * H, shapes,
-                            description="zero-initialised gated adaption prompts at the top layers")
+        return SymbolicForm(
+            expression,
+            L * K * D + L * H,
+            shapes,
+            description="zero-initialised gated adaption prompts at the top layers",
+        )

@@ -44,9 +44,17 @@ def _example():
     return reprogrammer, texts, labels
 
 
-@register_method("autoprompt", "prompt-tuning", "λ=learnable τ=concatenative ℓ=input ω=rule-based",
-                 modality="text", config=AutoPromptConfig, example=_example)
-def build(model: Any, config: AutoPromptConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
+@register_method(
+    "autoprompt",
+    "prompt-tuning",
+    "λ=learnable τ=concatenative ℓ=input ω=rule-based",
+    modality="text",
+    config=AutoPromptConfig,
+    example=_example,
+)
+def build(
+    model: Any, config: AutoPromptConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any
+) -> Reprogrammer:
     """AutoPrompt: searched discrete trigger tokens in the input, label words out."""
     config = resolve_config(AutoPromptConfig, config, overrides)
     frozen, verbalizer, tokenizer = verbalizer_frozen(model, tokenizer, config)
@@ -60,9 +68,12 @@ def build(model: Any, config: AutoPromptConfig | dict | None = None, *, tokenize
     else:
         first = token_ids(tokenizer, "the", prefix_space=True)[0]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    triggers = TriggerTokens([first] * config.num_triggers, position=position, pad_id=pad_id, mask_id=mask_id,
-                             tokenizer=tokenizer)
-    reprogrammer = Reprogrammer(frozen, triggers, verbalizer, paradigm="prompt-tuning", modality="text", name="autoprompt")
+    triggers = TriggerTokens(
+        [first] * config.num_triggers, position=position, pad_id=pad_id, mask_id=mask_id, tokenizer=tokenizer
+    )
+    reprogrammer = Reprogrammer(
+        frozen, triggers, verbalizer, paradigm="prompt-tuning", modality="text", name="autoprompt"
+    )
     # the triggers are learned by search, not by gradient descent: the trainer uses this update rule
     special = set(getattr(tokenizer, "all_special_ids", []) or [])
     allowed = torch.ones(frozen.model.get_input_embeddings().weight.shape[0], dtype=torch.bool)

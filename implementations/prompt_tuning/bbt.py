@@ -46,9 +46,18 @@ def _example():
     return reprogrammer, texts, labels
 
 
-@register_method("bbt", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding ω=rule-based",
-                 access="zeroth-order", modality="text", config=BBTConfig, example=_example)
-def build(model: Any, config: BBTConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
+@register_method(
+    "bbt",
+    "prompt-tuning",
+    "λ=learnable τ=concatenative ℓ=embedding ω=rule-based",
+    access="zeroth-order",
+    modality="text",
+    config=BBTConfig,
+    example=_example,
+)
+def build(
+    model: Any, config: BBTConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any
+) -> Reprogrammer:
     """BBT: a prompt A z + P₀ in a random low-dimensional subspace, tuned by CMA-ES on outputs only."""
     config = resolve_config(BBTConfig, config, overrides)
     frozen, verbalizer, tokenizer = verbalizer_frozen(model, tokenizer, config)
@@ -59,10 +68,17 @@ def build(model: Any, config: BBTConfig | dict | None = None, *, tokenizer: Any 
     if config.initial_prompt == "sampled-vocabulary":
         initial = sampled_vocabulary_init(embedding, config.num_virtual_tokens, config.sample_top_k, generator)
     std = projection_std(float(embedding.weight.detach().float().std()), config.subspace_dim, config.sigma)
-    prompt = ProjectedPrompt(config.num_virtual_tokens, D, config.subspace_dim, projection_std=std,
-                             initial_prompt=initial, generator=generator)
-    reprogrammer = Reprogrammer(frozen, prompt, verbalizer, paradigm="prompt-tuning", access="zeroth-order",
-                                modality="text", name="bbt")
+    prompt = ProjectedPrompt(
+        config.num_virtual_tokens,
+        D,
+        config.subspace_dim,
+        projection_std=std,
+        initial_prompt=initial,
+        generator=generator,
+    )
+    reprogrammer = Reprogrammer(
+        frozen, prompt, verbalizer, paradigm="prompt-tuning", access="zeroth-order", modality="text", name="bbt"
+    )
     # the generic trainer's zeroth-order update (the paper's optimiser, CMA-ES, is fit_black_box)
     reprogrammer.gradient_estimator = EvolutionStrategyEstimator(config.es_samples, config.es_sigma, seed=config.seed)
     return reprogrammer

@@ -32,7 +32,9 @@ class BDPLConfig(VerbalizerFields):
     """Prompt length n, the N candidate tokens, and I samples per policy-gradient step."""
 
     num_tokens: int = Field(5, ge=1, description="n, the number of discrete prompt tokens")
-    candidate_words: Optional[list[str]] = Field(None, min_length=2, description="the candidate vocabulary (first token of each)")
+    candidate_words: Optional[list[str]] = Field(
+        None, min_length=2, description="the candidate vocabulary (first token of each)"
+    )
     num_candidates: int = Field(50, ge=2, description="N when candidate_words is not given")
     num_samples: int = Field(4, ge=2, description="I, prompts sampled per policy-gradient step")
     position: Literal["auto", "end", "before_mask", "start"] = "auto"
@@ -46,9 +48,18 @@ def _example():
     return reprogrammer, texts, labels
 
 
-@register_method("bdpl", "prompt-tuning", "λ=learnable τ=concatenative ℓ=input ω=rule-based",
-                 access="zeroth-order", modality="text", config=BDPLConfig, example=_example)
-def build(model: Any, config: BDPLConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
+@register_method(
+    "bdpl",
+    "prompt-tuning",
+    "λ=learnable τ=concatenative ℓ=input ω=rule-based",
+    access="zeroth-order",
+    modality="text",
+    config=BDPLConfig,
+    example=_example,
+)
+def build(
+    model: Any, config: BDPLConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any
+) -> Reprogrammer:
     """BDPL: n discrete prompt tokens drawn from learned categorical distributions, trained by policy gradient."""
     config = resolve_config(BDPLConfig, config, overrides)
     frozen, verbalizer, tokenizer = verbalizer_frozen(model, tokenizer, config)
@@ -61,9 +72,16 @@ def build(model: Any, config: BDPLConfig | dict | None = None, *, tokenizer: Any
         vocabulary = frozen.model.get_input_embeddings().weight.shape[0]
         candidates = [i for i in range(vocabulary) if i not in special][: config.num_candidates]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    prompt = CategoricalPromptTokens(config.num_tokens, candidates, position=position, pad_id=pad_id,
-                                     mask_id=getattr(tokenizer, "mask_token_id", None), tokenizer=tokenizer)
-    reprogrammer = Reprogrammer(frozen, prompt, verbalizer, paradigm="prompt-tuning", access="zeroth-order",
-                                modality="text", name="bdpl")
+    prompt = CategoricalPromptTokens(
+        config.num_tokens,
+        candidates,
+        position=position,
+        pad_id=pad_id,
+        mask_id=getattr(tokenizer, "mask_token_id", None),
+        tokenizer=tokenizer,
+    )
+    reprogrammer = Reprogrammer(
+        frozen, prompt, verbalizer, paradigm="prompt-tuning", access="zeroth-order", modality="text", name="bdpl"
+    )
     reprogrammer.gradient_estimator = PolicyGradientEstimator(config.num_samples, seed=config.seed)
     return reprogrammer

@@ -65,7 +65,9 @@ class ProjectedPrompt(InputManipulation):
         if length <= 0 or dim <= 0 or subspace_dim <= 0:
             raise ValueError(f"length/dim/subspace_dim: expected positive sizes, got {length}, {dim}, {subspace_dim}")
         self.z = nn.Parameter(torch.zeros(subspace_dim))
-        self.register_buffer("projection", torch.randn(length * dim, subspace_dim, generator=generator) * projection_std)
+        self.register_buffer(
+            "projection", torch.randn(length * dim, subspace_dim, generator=generator) * projection_std
+        )
         initial = torch.zeros(length, dim) if initial_prompt is None else initial_prompt.detach().clone().float()
         if initial.shape != (length, dim):
             raise ShapeError(f"initial_prompt: expected shape ({length}, {dim}), got {tuple(initial.shape)}")
@@ -83,8 +85,12 @@ class ProjectedPrompt(InputManipulation):
     def symbolic(self) -> SymbolicForm:
         (d,) = symbols("d")
         A, zs, P0 = sp.Symbol("A"), sp.Symbol("z"), sp.Symbol("P_0")
-        return SymbolicForm(concat(A * zs + P0, x), d, {d: self.z.numel()},
-                            description="BBT: prompt from a random projection of a low-dimensional z")
+        return SymbolicForm(
+            concat(A * zs + P0, x),
+            d,
+            {d: self.z.numel()},
+            description="BBT: prompt from a random projection of a low-dimensional z",
+        )
 
 
 class CMAES:

@@ -69,7 +69,9 @@ class ContextPrompt(SoftPrompt):
     ):
         super().__init__(init, position=position, tower=tower, name="V")
         if class_token_position not in CLASS_TOKEN_POSITIONS:
-            raise ValueError(f"class_token_position: {class_token_position!r} is not one of {list(CLASS_TOKEN_POSITIONS)}")
+            raise ValueError(
+                f"class_token_position: {class_token_position!r} is not one of {list(CLASS_TOKEN_POSITIONS)}"
+            )
         if class_token_position != "end" and name_lengths is None:
             raise ValueError(f"name_lengths: required for class_token_position={class_token_position!r}")
         self.class_token_position = class_token_position
@@ -108,8 +110,12 @@ class ContextPrompt(SoftPrompt):
         V, cls = sp.Symbol("V_{1..M}"), sp.Symbol("CLASS")
         sos, eot = sp.Symbol("SOS"), sp.Symbol("EOT")
         order = {"end": (V, cls), "front": (cls, V), "middle": (sp.Symbol("V_{1..M/2}"), cls, sp.Symbol("V_{M/2..M}"))}
-        return SymbolicForm(concat(sos, *order[self.class_token_position], eot), form.parameter_count, form.shapes,
-                            description=f"CoOp context, class token at the {self.class_token_position}")
+        return SymbolicForm(
+            concat(sos, *order[self.class_token_position], eot),
+            form.parameter_count,
+            form.shapes,
+            description=f"CoOp context, class token at the {self.class_token_position}",
+        )
 
 
 class ImageConditionedContext(InputManipulation):
@@ -249,7 +255,9 @@ class KnowledgeGuidedLoss:
     ŵ those of the reprogrammer's current context. Use as ``Trainer(..., loss_fn=KnowledgeGuidedLoss(rp, ...))``.
     """
 
-    def __init__(self, reprogrammer: Any, class_names: Sequence[str], template: str = "a photo of a {}.", weight: float = 8.0):
+    def __init__(
+        self, reprogrammer: Any, class_names: Sequence[str], template: str = "a photo of a {}.", weight: float = 8.0
+    ):
         if weight < 0:
             raise ValueError(f"weight: expected λ ≥ 0, got {weight}")
         if "{}" not in template:

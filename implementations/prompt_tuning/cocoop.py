@@ -38,9 +38,17 @@ def _example():
     return build(model, tokenizer=tokenizer, class_names=names), images, labels
 
 
-@register_method("cocoop", "prompt-tuning", "λ=learnable τ=concatenative+parametric ℓ=embedding ω=identity",
-                 modality="vision-language", config=CoCoOpConfig, example=_example)
-def build(model: Any, config: CoCoOpConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
+@register_method(
+    "cocoop",
+    "prompt-tuning",
+    "λ=learnable τ=concatenative+parametric ℓ=embedding ω=identity",
+    modality="vision-language",
+    config=CoCoOpConfig,
+    example=_example,
+)
+def build(
+    model: Any, config: CoCoOpConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any
+) -> Reprogrammer:
     """CoCoOp: CoOp's context plus an image-conditioned shift from a meta-network."""
     config = resolve_config(CoCoOpConfig, config, overrides)
     frozen, init, _, tokenizer = context_setup(model, tokenizer, config, adapter_cls=ConditionalCLIPAdapter)
@@ -49,5 +57,11 @@ def build(model: Any, config: CoCoOpConfig | dict | None = None, *, tokenizer: A
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         conditioned = ImageConditionedContext(context, image_dim, reduction=config.reduction)
-    return Reprogrammer(frozen, [context, conditioned], IdentityAlignment(), paradigm="prompt-tuning",
-                        modality="vision-language", name="cocoop")
+    return Reprogrammer(
+        frozen,
+        [context, conditioned],
+        IdentityAlignment(),
+        paradigm="prompt-tuning",
+        modality="vision-language",
+        name="cocoop",
+    )

@@ -43,15 +43,26 @@ def _example():
     return build(model, num_classes=3, prompt_length=2, num_tasks=2, components_per_task=2), images, labels
 
 
-@register_method("coda-prompt", "prompt-tuning", "λ=learnable τ=concatenative+parametric ℓ=embedding ω=linear",
-                 modality="vision", config=CODAPromptConfig, example=_example)
+@register_method(
+    "coda-prompt",
+    "prompt-tuning",
+    "λ=learnable τ=concatenative+parametric ℓ=embedding ω=linear",
+    modality="vision",
+    config=CODAPromptConfig,
+    example=_example,
+)
 def build(model: Any, config: CODAPromptConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """CODA-Prompt: a prompt composed from components by attention on the frozen class token; a linear head."""
     config = resolve_config(CODAPromptConfig, config, overrides)
     frozen = querying_frozen(vision_frozen(model, readout="cls"))
     D = vit_config(frozen).hidden_size
-    prompt = ComposedPrompt(D, config.prompt_length, num_tasks=config.num_tasks,
-                            components_per_task=config.components_per_task, seed=config.seed)
+    prompt = ComposedPrompt(
+        D,
+        config.prompt_length,
+        num_tasks=config.num_tasks,
+        components_per_task=config.components_per_task,
+        seed=config.seed,
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         head = LinearAlignment(D, config.num_classes)

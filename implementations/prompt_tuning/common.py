@@ -104,7 +104,9 @@ def clip_frozen(model: nn.Module, class_prompts: Sequence[str], *, tokenizer: An
         from reprogrammability.framework.adapters.dual_encoder import DualEncoderAdapter
 
         if cls is not CLIPAdapter and not issubclass(cls, DualEncoderAdapter):
-            raise InterfaceError(f"model: {cls.__name__} needs a transformers CLIPModel; the DualEncoder has no such adapter")
+            raise InterfaceError(
+                f"model: {cls.__name__} needs a transformers CLIPModel; the DualEncoder has no such adapter"
+            )
         cls = DualEncoderAdapter if cls is CLIPAdapter else cls
     if isinstance(adapter, cls) and type(adapter) is cls and list(adapter.class_prompts) == list(class_prompts):
         if adapter.tokenizer is tokenizer:

@@ -15,8 +15,6 @@ embedding interface (the framework's key/value prefixes cannot depend on x), as 
 
 from __future__ import annotations
 
-from typing import Any
-
 import sympy as sp
 import torch
 import torch.nn.functional as F
@@ -28,7 +26,7 @@ from reprogrammability.framework.errors import InterfaceError, ShapeError
 from reprogrammability.framework.frozen import FrozenModel
 from reprogrammability.framework.interfaces import EmbeddingState
 from reprogrammability.framework.manipulation import InputManipulation
-from reprogrammability.framework.symbolic import SymbolicForm, concat, symbols, x
+from reprogrammability.framework.symbolic import SymbolicForm, concat, symbols
 
 __all__ = ["ComposedPrompt", "QueryingVisionAdapter", "querying_frozen", "QUERY"]
 
@@ -85,10 +83,14 @@ class ComposedPrompt(InputManipulation):
         if min(dim, length, num_tasks, components_per_task) < 1:
             raise ValueError("dim/length/num_tasks/components_per_task: expected positive sizes")
         if num_tasks * components_per_task > dim:
-            raise ValueError(f"num_tasks·components_per_task: {num_tasks * components_per_task} orthogonal keys need D ≥ that, D={dim}")
+            raise ValueError(
+                f"num_tasks·components_per_task: {num_tasks * components_per_task} orthogonal keys need D ≥ that, D={dim}"
+            )
         self.dim, self.length, self.per_task = dim, length, components_per_task
         self.generator = torch.Generator().manual_seed(seed)
-        self.components = nn.ParameterList(nn.Parameter(torch.zeros(components_per_task, length, dim)) for _ in range(num_tasks))
+        self.components = nn.ParameterList(
+            nn.Parameter(torch.zeros(components_per_task, length, dim)) for _ in range(num_tasks)
+        )
         self.keys = nn.ParameterList(nn.Parameter(torch.zeros(components_per_task, dim)) for _ in range(num_tasks))
         self.attention = nn.ParameterList(nn.Parameter(torch.zeros(components_per_task, dim)) for _ in range(num_tasks))
         self.task = -1
@@ -104,7 +106,9 @@ class ComposedPrompt(InputManipulation):
         if not 0 <= task < self.num_tasks or task <= self.task:
             raise ValueError(f"task: expected a new task in {self.task + 1}..{self.num_tasks - 1}, got {task}")
         for group in (self.components, self.keys, self.attention):
-            previous = torch.cat([group[t].reshape(self.per_task, -1) for t in range(task)]) if task else torch.zeros(0, 1)
+            previous = (
+                torch.cat([group[t].reshape(self.per_task, -1) for t in range(task)]) if task else torch.zeros(0, 1)
+            )
             width = group[task][0].numel()
             if not task:
                 previous = torch.zeros(0, width)
@@ -144,6 +148,9 @@ class ComposedPrompt(InputManipulation):
     def symbolic(self) -> SymbolicForm:
         m, L, D = symbols("M_t L_p D")
         composed = sp.Symbol(r"\sum_m \alpha_m(x) P_m")
-        return SymbolicForm(concat(sp.Symbol("x_cls"), composed, sp.Symbol("x_patches")), m * (L * D + 2 * D),
-                            {m: self.per_task, L: self.length, D: self.dim},
-                            description="prompt composed from components by input-conditioned attention")
+        return SymbolicForm(
+            concat(sp.Symbol("x_cls"), composed, sp.Symbol("x_patches")),
+            m * (L * D + 2 * D),
+            {m: self.per_task, L: self.length, D: self.dim},
+            description="prompt composed from components by input-conditioned attention",
+        )

@@ -100,12 +100,23 @@ def _example():
     return reprogrammer, images, labels
 
 
-@register_method("coop", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding ω=identity",
-                 modality="vision-language", config=CoOpConfig, example=_example)
-def build(model: Any, config: CoOpConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
+@register_method(
+    "coop",
+    "prompt-tuning",
+    "λ=learnable τ=concatenative ℓ=embedding ω=identity",
+    modality="vision-language",
+    config=CoOpConfig,
+    example=_example,
+)
+def build(
+    model: Any, config: CoOpConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any
+) -> Reprogrammer:
     """CoOp: learned context vectors before (or around) each class name in CLIP's text prompts."""
     config = resolve_config(CoOpConfig, config, overrides)
-    frozen, init, name_lengths, tokenizer = context_setup(model, tokenizer, config, class_specific=config.class_specific)
+    frozen, init, name_lengths, tokenizer = context_setup(
+        model, tokenizer, config, class_specific=config.class_specific
+    )
     context = ContextPrompt(init, config.class_token_position, name_lengths)
-    return Reprogrammer(frozen, context, IdentityAlignment(), paradigm="prompt-tuning", modality="vision-language",
-                        name="coop")
+    return Reprogrammer(
+        frozen, context, IdentityAlignment(), paradigm="prompt-tuning", modality="vision-language", name="coop"
+    )

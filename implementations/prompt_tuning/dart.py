@@ -80,7 +80,9 @@ def fluency_loss(
         first = candidates.float().argmax()
         picked.view(-1)[first] = bool(candidates.view(-1)[first])
     masked = ids.masked_fill(picked, mask_id)
-    scores = _with_readout(frozen, "sequence")({"input_ids": masked, "attention_mask": attention}, list(reprogrammer.inputs))
+    scores = _with_readout(frozen, "sequence")(
+        {"input_ids": masked, "attention_mask": attention}, list(reprogrammer.inputs)
+    )
     return F.cross_entropy(scores[picked].float(), ids[picked])
 
 
@@ -90,9 +92,17 @@ def _example():
     return reprogrammer, texts, labels
 
 
-@register_method("dart", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding ω=linear",
-                 modality="text", config=DARTConfig, example=_example)
-def build(model: Any, config: DARTConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
+@register_method(
+    "dart",
+    "prompt-tuning",
+    "λ=learnable τ=concatenative ℓ=embedding ω=linear",
+    modality="text",
+    config=DARTConfig,
+    example=_example,
+)
+def build(
+    model: Any, config: DARTConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any
+) -> Reprogrammer:
     """DART: differentiable template tokens and differentiable label tokens."""
     config = resolve_config(DARTConfig, config, overrides)
     tokenizer = find_tokenizer(model, tokenizer, needed_for="label words")

@@ -57,7 +57,9 @@ class DeepPrompts(HiddenManipulation):
         super().__init__()
         layers = tuple(int(layer) for layer in layers)
         if init.dim() != 3 or init.shape[0] != len(layers):
-            raise ShapeError(f"init: expected shape ({len(layers)}, L_p, D) for layers {layers}, got {tuple(init.shape)}")
+            raise ShapeError(
+                f"init: expected shape ({len(layers)}, L_p, D) for layers {layers}, got {tuple(init.shape)}"
+            )
         if len(set(layers)) != len(layers) or any(layer < 0 for layer in layers):
             raise ValueError(f"layers: expected distinct non-negative indices, got {layers}")
         if not (start == "end" or (isinstance(start, int) and start >= 0)):

@@ -110,7 +110,9 @@ class TriggerTokens(InputManipulation):
             else:
                 hits = (real == self.mask_id).nonzero()
                 if hits.numel() != 1:
-                    raise InterfaceError(f"x: example {b} needs exactly one mask token (id {self.mask_id}), has {hits.numel()}")
+                    raise InterfaceError(
+                        f"x: example {b} needs exactly one mask token (id {self.mask_id}), has {hits.numel()}"
+                    )
                 at = int(hits[0])
             rows.append(torch.cat([real[:at], triggers, real[at:]]))
             places.append(torch.arange(at, at + k))
@@ -127,10 +129,17 @@ class TriggerTokens(InputManipulation):
 
     def symbolic(self) -> SymbolicForm:
         (k,) = symbols("k")
-        where = {"end": (x, sp.Symbol("T_{1..k}")), "start": (sp.Symbol("T_{1..k}"), x),
-                 "before_mask": (x, sp.Symbol("T_{1..k}"), sp.Symbol("MASK"))}
-        return SymbolicForm(concat(*where[self.position]), k, {k: self.num_triggers},
-                            description="k discrete trigger tokens (searched, not back-propagated)")
+        where = {
+            "end": (x, sp.Symbol("T_{1..k}")),
+            "start": (sp.Symbol("T_{1..k}"), x),
+            "before_mask": (x, sp.Symbol("T_{1..k}"), sp.Symbol("MASK")),
+        }
+        return SymbolicForm(
+            concat(*where[self.position]),
+            k,
+            {k: self.num_triggers},
+            description="k discrete trigger tokens (searched, not back-propagated)",
+        )
 
 
 @contextlib.contextmanager
@@ -222,7 +231,12 @@ class AutoPromptSearch:
                 if value < best_loss:
                     best, best_loss = token, value
         part.set_trigger(slot, best)
-        return {"loss_before": float(loss.detach()), "loss_after": best_loss, "changed": float(best != current), "slot": slot}
+        return {
+            "loss_before": float(loss.detach()),
+            "loss_after": best_loss,
+            "changed": float(best != current),
+            "slot": slot,
+        }
 
     def estimate(self, reprogrammer: Any, inputs: Any, targets: Tensor, loss_fn: Callable) -> Tensor:
         """The trainer's update hook: one search step (the trigger ids are set directly, no gradient)."""

@@ -38,7 +38,10 @@ def graph_parts(model: Any, config: Any) -> tuple[FrozenModel, LinearAlignment]:
     frozen = model if isinstance(model, FrozenModel) else FrozenModel(model)
     dim = config.embedding_dim
     if dim is None:
-        probe = {"x": torch.zeros(1, 1, config.features, device=frozen.device), "adj": torch.zeros(1, 1, 1, device=frozen.device)}
+        probe = {
+            "x": torch.zeros(1, 1, config.features, device=frozen.device),
+            "adj": torch.zeros(1, 1, 1, device=frozen.device),
+        }
         with torch.no_grad():
             dim = int(frozen(probe).shape[-1])
     with torch.random.fork_rng(devices=[]):
@@ -61,11 +64,18 @@ def _example():
     return build(gnn, num_classes=2, features=6), graphs, labels
 
 
-@register_method("gpf", "prompt-tuning", "λ=learnable τ=additive ℓ=input ω=linear",
-                 modality="graph", config=GPFConfig, example=_example)
+@register_method(
+    "gpf",
+    "prompt-tuning",
+    "λ=learnable τ=additive ℓ=input ω=linear",
+    modality="graph",
+    config=GPFConfig,
+    example=_example,
+)
 def build(model: Any, config: GPFConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """GPF: ``x_i' = x_i + p`` on every node, a frozen GNN, a linear head."""
     config = resolve_config(GPFConfig, config, overrides)
     frozen, head = graph_parts(model, config)
-    return Reprogrammer(frozen, GraphPromptFeature(config.features), head, paradigm="prompt-tuning", modality="graph",
-                        name="gpf")
+    return Reprogrammer(
+        frozen, GraphPromptFeature(config.features), head, paradigm="prompt-tuning", modality="graph", name="gpf"
+    )

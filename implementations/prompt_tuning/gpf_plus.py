@@ -36,8 +36,14 @@ def _example():
     return build(gnn, num_classes=2, features=6, basis=3), graphs, labels
 
 
-@register_method("gpf-plus", "prompt-tuning", "λ=learnable τ=additive+parametric ℓ=input ω=linear",
-                 modality="graph", config=GPFPlusConfig, example=_example)
+@register_method(
+    "gpf-plus",
+    "prompt-tuning",
+    "λ=learnable τ=additive+parametric ℓ=input ω=linear",
+    modality="graph",
+    config=GPFPlusConfig,
+    example=_example,
+)
 def build(model: Any, config: GPFPlusConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """GPF-plus: node-wise attention over k basis prompts added to the node features."""
     config = resolve_config(GPFPlusConfig, config, overrides)

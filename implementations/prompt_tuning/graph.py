@@ -104,7 +104,9 @@ class GraphPromptFeature(InputManipulation):
 
     def symbolic(self) -> SymbolicForm:
         (Fs,) = symbols("F")
-        return SymbolicForm(x + sp.Symbol("p"), Fs, {Fs: self.prompt.numel()}, description="GPF: one shared node prompt")
+        return SymbolicForm(
+            x + sp.Symbol("p"), Fs, {Fs: self.prompt.numel()}, description="GPF: one shared node prompt"
+        )
 
 
 class GraphPromptFeaturePlus(GraphPromptFeature):
@@ -134,5 +136,9 @@ class GraphPromptFeaturePlus(GraphPromptFeature):
     def symbolic(self) -> SymbolicForm:
         k, Fs = symbols("k F")
         expression = x + _softmax(sp.Symbol("A") * x) * sp.Symbol("P")
-        return SymbolicForm(expression, 2 * k * Fs, {k: self.basis.shape[0], Fs: self.basis.shape[1]},
-                            description="GPF-plus: node-wise attention over k basis prompts")
+        return SymbolicForm(
+            expression,
+            2 * k * Fs,
+            {k: self.basis.shape[0], Fs: self.basis.shape[1]},
+            description="GPF-plus: node-wise attention over k basis prompts",
+        )

@@ -18,8 +18,6 @@ so the pretext head scores "does node v link to class c"; a and e are learned, f
 
 from __future__ import annotations
 
-from typing import Any
-
 import sympy as sp
 import torch
 import torch.nn.functional as F
@@ -72,7 +70,9 @@ class PretextLinkGNN(nn.Module):
         return self.head(self.tokens(graph))
 
 
-def community_graphs(count: int, nodes: int, features: int, *, classes: int = 2, generator: torch.Generator | None = None):
+def community_graphs(
+    count: int, nodes: int, features: int, *, classes: int = 2, generator: torch.Generator | None = None
+):
     """Graphs whose nodes form ``classes`` communities (dense inside, sparse across); node features are noisy
     community indicators around class centres that depend only on (classes, features), so sets drawn with
     different generators share their classes. Returns the batch (one query node per graph, in ``node``) and
@@ -89,8 +89,15 @@ def community_graphs(count: int, nodes: int, features: int, *, classes: int = 2,
     return {"x": x, "adj": adj, "mask": torch.ones(count, nodes), "node": node}, labels
 
 
-def pretrain_link_prediction(model: PretextLinkGNN, graph: dict[str, Tensor], *, steps: int = 100, lr: float = 0.01,
-                             mask_rate: float = 0.2, seed: int = 0) -> list[float]:
+def pretrain_link_prediction(
+    model: PretextLinkGNN,
+    graph: dict[str, Tensor],
+    *,
+    steps: int = 100,
+    lr: float = 0.01,
+    mask_rate: float = 0.2,
+    seed: int = 0,
+) -> list[float]:
     """GPPT's pretext: masked edge prediction. A fraction of edges is hidden from the encoder; their logits
     ⟨h_u, h_v⟩ are pushed up and those of random non-edges down (binary cross-entropy). Returns the losses."""
     generator = torch.Generator().manual_seed(seed)
@@ -105,8 +112,9 @@ def pretrain_link_prediction(model: PretextLinkGNN, graph: dict[str, Tensor], *,
         logits = H @ H.transpose(1, 2)
         negatives = (torch.rand(upper.shape, generator=generator) < hidden.mean()).float() * (1 - upper).triu(1)
         positive, negative = logits[hidden.bool()], logits[negatives.bool()]
-        loss = F.binary_cross_entropy_with_logits(torch.cat([positive, negative]),
-                                                  torch.cat([torch.ones_like(positive), torch.zeros_like(negative)]))
+        loss = F.binary_cross_entropy_with_logits(
+            torch.cat([positive, negative]), torch.cat([torch.ones_like(positive), torch.zeros_like(negative)])
+        )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -159,5 +167,9 @@ class TokenPairPrompt(HiddenManipulation):
     def symbolic(self) -> SymbolicForm:
         C, d = symbols("C d")
         expression = _pair(sp.Symbol("s_v"), sp.Symbol("e_{1..C}"))
-        return SymbolicForm(expression, C * d + d, {C: self.task_tokens.shape[0], d: self.task_tokens.shape[1]},
-                            description="structure token and task tokens at the pretext head")
+        return SymbolicForm(
+            expression,
+            C * d + d,
+            {C: self.task_tokens.shape[0], d: self.task_tokens.shape[1]},
+            description="structure token and task tokens at the pretext head",
+        )

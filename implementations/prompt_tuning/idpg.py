@@ -43,9 +43,17 @@ def _example():
     return build(model, tokenizer=tokenizer, num_classes=2, num_virtual_tokens=2, generator_hidden=4), texts, labels
 
 
-@register_method("idpg", "prompt-tuning", "λ=learnable τ=concatenative+parametric ℓ=embedding ω=linear",
-                 modality="text", config=IDPGConfig, example=_example)
-def build(model: Any, config: IDPGConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
+@register_method(
+    "idpg",
+    "prompt-tuning",
+    "λ=learnable τ=concatenative+parametric ℓ=embedding ω=linear",
+    modality="text",
+    config=IDPGConfig,
+    example=_example,
+)
+def build(
+    model: Any, config: IDPGConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any
+) -> Reprogrammer:
     """IDPG: a per-input soft prompt G(M(x)) from a bottleneck generator, and a linear head."""
     config = resolve_config(IDPGConfig, config, overrides)
     frozen = text_frozen(model, tokenizer=tokenizer, readout=feature_readout(model, config.readout, masked="cls"))

@@ -12,9 +12,6 @@ generator's bottleneck is the only trainable part of the input manipulation.
 
 from __future__ import annotations
 
-from typing import Any
-
-import sympy as sp
 import torch
 from torch import Tensor, nn
 
@@ -55,8 +52,10 @@ def representing_frozen(frozen: FrozenModel) -> FrozenModel:
     adapter = frozen.adapter
     if isinstance(adapter, RepresentingTextAdapter):
         return frozen
-    return FrozenModel(frozen.model, adapter=RepresentingTextAdapter(adapter.tokenizer, readout=adapter.readout_mode,
-                                                                     max_length=adapter.max_length))
+    return FrozenModel(
+        frozen.model,
+        adapter=RepresentingTextAdapter(adapter.tokenizer, readout=adapter.readout_mode, max_length=adapter.max_length),
+    )
 
 
 class GeneratedPrompt(InputManipulation):
@@ -73,8 +72,7 @@ class GeneratedPrompt(InputManipulation):
     operator = (Operator.CONCATENATIVE, Operator.PARAMETRIC)  # inserted, and computed from the input
     location = Location.EMBEDDING
 
-    def __init__(self, dim: int, length: int, hidden: int = 16,
-                 activation: str = "relu"):
+    def __init__(self, dim: int, length: int, hidden: int = 16, activation: str = "relu"):
         super().__init__()
         if min(dim, length, hidden) < 1:
             raise ValueError(f"dim/length/hidden: expected positive sizes, got {dim}, {length}, {hidden}")
@@ -82,15 +80,21 @@ class GeneratedPrompt(InputManipulation):
         if activation not in activations:
             raise ValueError(f"activation: {activation!r} is not one of {sorted(activations)}")
         self.dim, self.length = dim, length
-        self.generator = nn.Sequential(nn.Linear(dim, hidden), activations[activation](), nn.Linear(hidden, length * dim))
+        self.generator = nn.Sequential(
+            nn.Linear(dim, hidden), activations[activation](), nn.Linear(hidden, length * dim)
+        )
 
     def prompts(self, state: EmbeddingState) -> Tensor:
         """P(x) (B, L_p, D) for the sequences of ``state``."""
         sentence = state.extra.get(SENTENCE_FEATURES)
         if sentence is None:
-            raise InterfaceError("GeneratedPrompt: the state carries no sentence features M(x); use RepresentingTextAdapter")
+            raise InterfaceError(
+                "GeneratedPrompt: the state carries no sentence features M(x); use RepresentingTextAdapter"
+            )
         if sentence.shape != (state.batch_size, self.dim):
-            raise ShapeError(f"sentence_features: expected M(x) of shape ({state.batch_size}, {self.dim}), got {tuple(sentence.shape)}")
+            raise ShapeError(
+                f"sentence_features: expected M(x) of shape ({state.batch_size}, {self.dim}), got {tuple(sentence.shape)}"
+            )
         weight = self.generator[0].weight
         return self.generator(sentence.to(weight.dtype)).view(-1, self.length, self.dim)
 
@@ -102,5 +106,9 @@ class GeneratedPrompt(InputManipulation):
     def symbolic(self) -> SymbolicForm:
         D, h, L = symbols("D h L_p")
         shapes = {D: self.dim, h: self.generator[0].out_features, L: self.length}
-        return SymbolicForm(concat(_generator(op("M", "M")(x)), x), D * h + h + h * L * D + L * D, shapes,
-                            description="instance-dependent prompt from a bottleneck generator")
+        return SymbolicForm(
+            concat(_generator(op("M", "M")(x)), x),
+            D * h + h + h * L * D + L * D,
+            shapes,
+            description="instance-dependent prompt from a bottleneck generator",
+        )

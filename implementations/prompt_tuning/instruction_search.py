@@ -68,8 +68,15 @@ class InstructionPrompt(InputManipulation):
     operator = Operator.CONCATENATIVE
     location = Location.INPUT
 
-    def __init__(self, tokenizer: Any, text: str, *, max_tokens: int = 32, position: Literal["start", "end"] = "start",
-                 separator: str = " "):
+    def __init__(
+        self,
+        tokenizer: Any,
+        text: str,
+        *,
+        max_tokens: int = 32,
+        position: Literal["start", "end"] = "start",
+        separator: str = " ",
+    ):
         super().__init__()
         if tokenizer is None:
             raise InterfaceError("tokenizer: InstructionPrompt needs the model's tokenizer")
@@ -126,8 +133,12 @@ class InstructionPrompt(InputManipulation):
     def symbolic(self) -> SymbolicForm:
         (k,) = symbols("k")
         parts = (sp.Symbol("I"), x) if self.position == "start" else (x, sp.Symbol("I"))
-        return SymbolicForm(concat(*parts), k, {k: self.max_tokens},
-                            description="a natural-language instruction of at most k tokens (searched, not back-propagated)")
+        return SymbolicForm(
+            concat(*parts),
+            k,
+            {k: self.max_tokens},
+            description="a natural-language instruction of at most k tokens (searched, not back-propagated)",
+        )
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, text={self.text!r}"
@@ -141,8 +152,13 @@ def instruction_of(reprogrammer: Any) -> InstructionPrompt:
 
 
 @torch.no_grad()
-def instruction_score(reprogrammer: Any, text: str, inputs: Sequence[str], targets: Tensor,
-                      loss_fn: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy) -> tuple[float, float]:
+def instruction_score(
+    reprogrammer: Any,
+    text: str,
+    inputs: Sequence[str],
+    targets: Tensor,
+    loss_fn: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy,
+) -> tuple[float, float]:
     """(accuracy, loss) of the frozen model with instruction ``text`` on ``(inputs, targets)``: one query."""
     part = instruction_of(reprogrammer)
     with part.trying(text):
@@ -164,8 +180,16 @@ class LanguageModelWriter:
     critiques and edits the same way.
     """
 
-    def __init__(self, model: nn.Module, tokenizer: Any, *, max_new_tokens: int = 40, temperature: float = 1.0,
-                 top_k: int | None = 50, seed: int = 0):
+    def __init__(
+        self,
+        model: nn.Module,
+        tokenizer: Any,
+        *,
+        max_new_tokens: int = 40,
+        temperature: float = 1.0,
+        top_k: int | None = 50,
+        seed: int = 0,
+    ):
         if tokenizer is None:
             raise InterfaceError("tokenizer: LanguageModelWriter needs the optimiser LM's tokenizer")
         if max_new_tokens < 1 or temperature <= 0:
@@ -181,11 +205,18 @@ class LanguageModelWriter:
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed + self.calls)
-            out = self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=True,
-                                      temperature=self.temperature, top_k=self.top_k, max_new_tokens=self.max_new_tokens,
-                                      num_return_sequences=count, pad_token_id=pad)
+            out = self.model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                do_sample=True,
+                temperature=self.temperature,
+                top_k=self.top_k,
+                max_new_tokens=self.max_new_tokens,
+                num_return_sequences=count,
+                pad_token_id=pad,
+            )
         self.calls += 1
-        return [self.tokenizer.decode(row[ids.shape[1]:], skip_special_tokens=True) for row in out]
+        return [self.tokenizer.decode(row[ids.shape[1] :], skip_special_tokens=True) for row in out]
 
 
 def first_line(text: str, *, strip: str = " \"'`<>[]") -> str:
@@ -232,8 +263,9 @@ class InstructionSearch:
         self.queries = 0
         self.current: str | None = None
 
-    def score(self, reprogrammer: Any, text: str, inputs: Sequence[str], targets: Tensor,
-              loss_fn: Callable = F.cross_entropy) -> tuple[float, float]:
+    def score(
+        self, reprogrammer: Any, text: str, inputs: Sequence[str], targets: Tensor, loss_fn: Callable = F.cross_entropy
+    ) -> tuple[float, float]:
         self.queries += 1
         return instruction_score(reprogrammer, text, inputs, targets, loss_fn)
 
@@ -243,7 +275,9 @@ class InstructionSearch:
     def best_instruction(self) -> str:
         raise NotImplementedError
 
-    def step(self, reprogrammer: Any, inputs: Sequence[str], targets: Tensor, loss_fn: Callable = F.cross_entropy) -> str:
+    def step(
+        self, reprogrammer: Any, inputs: Sequence[str], targets: Tensor, loss_fn: Callable = F.cross_entropy
+    ) -> str:
         """One search step; the part holds the step's best new instruction afterwards, which is returned."""
         part = instruction_of(reprogrammer)
         if self.current is not None:
@@ -258,8 +292,9 @@ class InstructionSearch:
         instruction_of(reprogrammer).set_text(self.current)
         return self.current
 
-    def search(self, reprogrammer: Any, inputs: Sequence[str], targets: Tensor, steps: int,
-               loss_fn: Callable = F.cross_entropy) -> str:
+    def search(
+        self, reprogrammer: Any, inputs: Sequence[str], targets: Tensor, steps: int, loss_fn: Callable = F.cross_entropy
+    ) -> str:
         """``steps`` search steps on ``(inputs, targets)``, then :meth:`finish`."""
         if steps < 1:
             raise ValueError(f"steps: expected at least 1, got {steps}")

@@ -35,8 +35,11 @@ class KgCoOpConfig(ContextConfig):
 
 def knowledge_guided_loss(reprogrammer: Reprogrammer, config: KgCoOpConfig | dict | None = None, **overrides: Any):
     """The KgCoOp training loss for ``reprogrammer`` (pass it to ``Trainer(loss_fn=...)``)."""
-    config = getattr(reprogrammer, "kgcoop_config", None) if config is None and not overrides else resolve_config(
-        KgCoOpConfig, config, overrides)
+    config = (
+        getattr(reprogrammer, "kgcoop_config", None)
+        if config is None and not overrides
+        else resolve_config(KgCoOpConfig, config, overrides)
+    )
     if config is None:
         raise ValueError("config: give the KgCoOp config (class_names, template, weight)")
     return KnowledgeGuidedLoss(reprogrammer, config.class_names, template=config.template, weight=config.weight)
@@ -47,13 +50,27 @@ def _example():
     return build(model, tokenizer=tokenizer, class_names=names), images, labels
 
 
-@register_method("kgcoop", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding ω=identity",
-                 modality="vision-language", config=KgCoOpConfig, example=_example)
-def build(model: Any, config: KgCoOpConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
+@register_method(
+    "kgcoop",
+    "prompt-tuning",
+    "λ=learnable τ=concatenative ℓ=embedding ω=identity",
+    modality="vision-language",
+    config=KgCoOpConfig,
+    example=_example,
+)
+def build(
+    model: Any, config: KgCoOpConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any
+) -> Reprogrammer:
     """KgCoOp: CoOp's context; train with ``knowledge_guided_loss(reprogrammer)``."""
     config = resolve_config(KgCoOpConfig, config, overrides)
     frozen, init, name_lengths, tokenizer = context_setup(model, tokenizer, config)
-    reprogrammer = Reprogrammer(frozen, ContextPrompt(init), IdentityAlignment(), paradigm="prompt-tuning",
-                                modality="vision-language", name="kgcoop")
+    reprogrammer = Reprogrammer(
+        frozen,
+        ContextPrompt(init),
+        IdentityAlignment(),
+        paradigm="prompt-tuning",
+        modality="vision-language",
+        name="kgcoop",
+    )
     reprogrammer.kgcoop_config = config  # the loss's settings travel with the reprogrammer
     return reprogrammer

@@ -44,10 +44,17 @@ def _example():
     return build(model, tokenizer=tokenizer, answer_words=["bad", "good"], prompt_length=3), texts, labels
 
 
-@register_method("llama-adapter", "prompt-tuning", "λ=learnable τ=additive+parametric ℓ=hidden ω=identity",
-                 modality="text", config=LLaMAAdapterConfig, example=_example)
-def build(model: Any, config: LLaMAAdapterConfig | dict | None = None, *, tokenizer: Any = None,
-          **overrides: Any) -> Reprogrammer:
+@register_method(
+    "llama-adapter",
+    "prompt-tuning",
+    "λ=learnable τ=additive+parametric ℓ=hidden ω=identity",
+    modality="text",
+    config=LLaMAAdapterConfig,
+    example=_example,
+)
+def build(
+    model: Any, config: LLaMAAdapterConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any
+) -> Reprogrammer:
     """LLaMA-Adapter: zero-init gated adaption prompts at the top layers; the LM's own answer-token scores."""
     config = resolve_config(LLaMAAdapterConfig, config, overrides)
     tokenizer = find_tokenizer(model, tokenizer, needed_for="answer words")
@@ -62,11 +69,18 @@ def build(model: Any, config: LLaMAAdapterConfig | dict | None = None, *, tokeni
     head_dim = getattr(settings, "head_dim", None) or settings.hidden_size // heads
     generator = torch.Generator().manual_seed(config.seed)
     prompt = GatedAdaptionPrompt(
-        blocks, range(len(blocks) - L, len(blocks)), num_heads=heads,
-        num_kv_heads=getattr(settings, "num_key_value_heads", None) or heads, head_dim=head_dim,
-        dim=settings.hidden_size, length=config.prompt_length, rotary=getattr(getattr(raw, "model", None), "rotary_emb", None),
-        init_std=config.init_std, generator=generator,
+        blocks,
+        range(len(blocks) - L, len(blocks)),
+        num_heads=heads,
+        num_kv_heads=getattr(settings, "num_key_value_heads", None) or heads,
+        head_dim=head_dim,
+        dim=settings.hidden_size,
+        length=config.prompt_length,
+        rotary=getattr(getattr(raw, "model", None), "rotary_emb", None),
+        init_std=config.init_std,
+        generator=generator,
     )
     answers = [ids[0] for ids in label_word_ids(tokenizer, config.answer_words, prefix_space=config.prefix_space)]
-    return Reprogrammer(frozen, prompt, IdentityAlignment(answers), paradigm="prompt-tuning", modality="text",
-                        name="llama-adapter")
+    return Reprogrammer(
+        frozen, prompt, IdentityAlignment(answers), paradigm="prompt-tuning", modality="text", name="llama-adapter"
+    )

@@ -43,9 +43,17 @@ def _example():
     return build(model, tokenizer=tokenizer, class_names=names), images, labels
 
 
-@register_method("maple", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding+hidden ω=identity",
-                 modality="vision-language", config=MaPLeConfig, example=_example)
-def build(model: Any, config: MaPLeConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
+@register_method(
+    "maple",
+    "prompt-tuning",
+    "λ=learnable τ=concatenative ℓ=embedding+hidden ω=identity",
+    modality="vision-language",
+    config=MaPLeConfig,
+    example=_example,
+)
+def build(
+    model: Any, config: MaPLeConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any
+) -> Reprogrammer:
     """MaPLe: deep language prompts and vision prompts coupled to them by linear maps."""
     config = resolve_config(MaPLeConfig, config, overrides)
     frozen, init, _, tokenizer = context_setup(model, tokenizer, config)
@@ -61,7 +69,10 @@ def build(model: Any, config: MaPLeConfig | dict | None = None, *, tokenizer: An
         parts += [text, CoupledPrompt(text, vision_dim, position="end", tower="vision")]
         if depth > 1:
             layers = list(range(1, depth))
-            deep_text = DeepPrompts(torch.randn(len(layers), b, text_dim) * config.init_std, layers, start=1, tower="text")
+            deep_text = DeepPrompts(
+                torch.randn(len(layers), b, text_dim) * config.init_std, layers, start=1, tower="text"
+            )
             parts += [deep_text, CoupledDeepPrompts(deep_text, vision_dim, start="end", tower="vision")]
-    return Reprogrammer(frozen, parts, IdentityAlignment(), paradigm="prompt-tuning", modality="vision-language",
-                        name="maple")
+    return Reprogrammer(
+        frozen, parts, IdentityAlignment(), paradigm="prompt-tuning", modality="vision-language", name="maple"
+    )

@@ -19,7 +19,6 @@ import random
 from typing import Any, Callable, Literal, Optional, Sequence
 
 import torch
-import torch.nn.functional as F
 from pydantic import Field
 
 from reprogrammability.framework.reprogrammer import Reprogrammer
@@ -31,16 +30,34 @@ from .instruction_search import (
     InstructionPrompt,
     InstructionSearch,
     Writer,
-    instruction_of,
     first_line,
+    instruction_of,
     word_edits,
 )
 from .text import VerbalizerFields, tiny_text_example, verbalizer_frozen
 
 __all__ = ["OPROConfig", "OPROSearch", "build", "EDIT_WORDS"]
 
-EDIT_WORDS = ("label", "the", "review", "sentiment", "answer", "is", "it", "was", "good", "bad", "positive",
-              "negative", "text", "label", "this", "very", "not", "movie")
+EDIT_WORDS = (
+    "label",
+    "the",
+    "review",
+    "sentiment",
+    "answer",
+    "is",
+    "it",
+    "was",
+    "good",
+    "bad",
+    "positive",
+    "negative",
+    "text",
+    "label",
+    "this",
+    "very",
+    "not",
+    "movie",
+)
 """Words of the deterministic stand-in proposer (all in the tiny models' vocabulary)."""
 
 
@@ -55,9 +72,18 @@ class OPROSearch(InstructionSearch):
         num_exemplars: task examples shown in the meta-prompt (3 in the paper).
     """
 
-    def __init__(self, writer: Writer | None = None, *, label_names: Sequence[str] = (), num_proposals: int = 8,
-                 max_trajectory: int = 20, num_exemplars: int = 3, edit_words: Sequence[str] = EDIT_WORDS,
-                 task: str = "classify each text", seed: int = 0):
+    def __init__(
+        self,
+        writer: Writer | None = None,
+        *,
+        label_names: Sequence[str] = (),
+        num_proposals: int = 8,
+        max_trajectory: int = 20,
+        num_exemplars: int = 3,
+        edit_words: Sequence[str] = EDIT_WORDS,
+        task: str = "classify each text",
+        seed: int = 0,
+    ):
         super().__init__()
         if num_proposals < 1 or max_trajectory < 1 or num_exemplars < 0:
             raise ValueError("num_proposals/max_trajectory/num_exemplars: expected ≥ 1, ≥ 1 and ≥ 0")
@@ -75,8 +101,11 @@ class OPROSearch(InstructionSearch):
     def meta_prompt(self, inputs: Sequence[str], targets: torch.Tensor) -> str:
         """The optimiser LM's prompt: scored instructions in ascending order, exemplars, the request."""
         shown = self.ranked()[: self.max_trajectory][::-1]
-        lines = [f"Your task is to write an instruction <INS> that helps a model {self.task}.",
-                 "Earlier instructions and their training accuracy (0-100), from worst to best:", ""]
+        lines = [
+            f"Your task is to write an instruction <INS> that helps a model {self.task}.",
+            "Earlier instructions and their training accuracy (0-100), from worst to best:",
+            "",
+        ]
         for text, accuracy, _ in shown:
             lines += [f"text: {text}", f"score: {round(100 * accuracy)}", ""]
         if self.num_exemplars:
@@ -84,8 +113,10 @@ class OPROSearch(InstructionSearch):
             for text, target in list(zip(inputs, targets.tolist()))[: self.num_exemplars]:
                 label = self.label_names[target] if target < len(self.label_names) else str(target)
                 lines += [f"input: <INS> {text}", f"output: {label}", ""]
-        lines.append("Write one new instruction, different from all above and with a higher score. "
-                     "Put it between <INS> and </INS>.")
+        lines.append(
+            "Write one new instruction, different from all above and with a higher score. "
+            "Put it between <INS> and </INS>."
+        )
         return "\n".join(lines)
 
     def propose(self, meta_prompt: str) -> list[str]:
@@ -98,7 +129,9 @@ class OPROSearch(InstructionSearch):
                 proposals += word_edits(top[index % len(top)], self.edit_words, 1, self.rng)
         return [p for p in dict.fromkeys(proposals) if p and p not in self.trajectory]
 
-    def next_instruction(self, reprogrammer: Any, inputs: Sequence[str], targets: torch.Tensor, loss_fn: Callable) -> str:
+    def next_instruction(
+        self, reprogrammer: Any, inputs: Sequence[str], targets: torch.Tensor, loss_fn: Callable
+    ) -> str:
         current = instruction_of(reprogrammer).text
         if current not in self.trajectory:
             self.trajectory[current] = self.score(reprogrammer, current, inputs, targets, loss_fn)
@@ -134,25 +167,46 @@ def _example():
 
     model, tokenizer, texts, labels = tiny_text_example("llama")
     reprogrammer = build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_proposals=3)
-    return ValidationExample(reprogrammer, texts, labels, gradient_estimator=reprogrammer.gradient_estimator,
-                             trainer_config=SEARCH_TRAINER)
+    return ValidationExample(
+        reprogrammer, texts, labels, gradient_estimator=reprogrammer.gradient_estimator, trainer_config=SEARCH_TRAINER
+    )
 
 
-@register_method("opro", "prompt-tuning", "λ=learnable τ=concatenative ℓ=input ω=rule-based",
-                 access="zeroth-order", modality="text", config=OPROConfig, example=_example)
-def build(model: Any, config: OPROConfig | dict | None = None, *, tokenizer: Any = None, writer: Writer | None = None,
-          **overrides: Any) -> Reprogrammer:
+@register_method(
+    "opro",
+    "prompt-tuning",
+    "λ=learnable τ=concatenative ℓ=input ω=rule-based",
+    access="zeroth-order",
+    modality="text",
+    config=OPROConfig,
+    example=_example,
+)
+def build(
+    model: Any,
+    config: OPROConfig | dict | None = None,
+    *,
+    tokenizer: Any = None,
+    writer: Writer | None = None,
+    **overrides: Any,
+) -> Reprogrammer:
     """OPRO: an instruction written by an optimiser LM from the scored trajectory, scored by the frozen f."""
     config = resolve_config(OPROConfig, config, overrides)
     frozen, verbalizer, tokenizer = verbalizer_frozen(model, tokenizer, config)
-    prompt = InstructionPrompt(tokenizer, config.initial_instruction, max_tokens=config.max_tokens,
-                               position=config.position)
-    reprogrammer = Reprogrammer(frozen, prompt, verbalizer, paradigm="prompt-tuning", access="zeroth-order",
-                                modality="text", name="opro")
+    prompt = InstructionPrompt(
+        tokenizer, config.initial_instruction, max_tokens=config.max_tokens, position=config.position
+    )
+    reprogrammer = Reprogrammer(
+        frozen, prompt, verbalizer, paradigm="prompt-tuning", access="zeroth-order", modality="text", name="opro"
+    )
     names = [w if isinstance(w, str) else w[0] for w in config.label_words]
     reprogrammer.gradient_estimator = OPROSearch(
-        writer, label_names=names, num_proposals=config.num_proposals, max_trajectory=config.max_trajectory,
-        num_exemplars=config.num_exemplars, edit_words=config.edit_words or EDIT_WORDS, task=config.task,
+        writer,
+        label_names=names,
+        num_proposals=config.num_proposals,
+        max_trajectory=config.max_trajectory,
+        num_exemplars=config.num_exemplars,
+        edit_words=config.edit_words or EDIT_WORDS,
+        task=config.task,
         seed=config.seed,
     )
     return reprogrammer

@@ -37,19 +37,31 @@ class PTuningConfig(SoftPromptFields, VerbalizerFields):
 
 def _example():
     model, tokenizer, texts, labels = tiny_text_example("gpt2")
-    reprogrammer = build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=3, encoder_hidden_size=8)
+    reprogrammer = build(
+        model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=3, encoder_hidden_size=8
+    )
     return reprogrammer, texts, labels
 
 
-@register_method("p-tuning", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding ω=rule-based",
-                 modality="text", config=PTuningConfig, example=_example)
-def build(model: Any, config: PTuningConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
+@register_method(
+    "p-tuning",
+    "prompt-tuning",
+    "λ=learnable τ=concatenative ℓ=embedding ω=rule-based",
+    modality="text",
+    config=PTuningConfig,
+    example=_example,
+)
+def build(
+    model: Any, config: PTuningConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any
+) -> Reprogrammer:
     """P-tuning: ``ŷ = v(f([g_θ(h); E(x)]))`` with an LSTM or MLP prompt encoder g_θ."""
     config = resolve_config(PTuningConfig, config, overrides)
     frozen, verbalizer, tokenizer = verbalizer_frozen(model, tokenizer, config)
     D = hidden_size(frozen)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        encoder = PromptEncoder(D, config.encoder_hidden_size or D, config.encoder, config.lstm_layers, config.encoder_dropout)
+        encoder = PromptEncoder(
+            D, config.encoder_hidden_size or D, config.encoder, config.lstm_layers, config.encoder_dropout
+        )
     prompt = EncodedPrompt(initial_prompt(frozen, tokenizer, config), encoder, position=config.position)
     return Reprogrammer(frozen, prompt, verbalizer, paradigm="prompt-tuning", modality="text", name="p-tuning")

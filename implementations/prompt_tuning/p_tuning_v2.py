@@ -46,9 +46,17 @@ def _example():
     return reprogrammer, texts, labels
 
 
-@register_method("p-tuning-v2", "prompt-tuning", "λ=learnable τ=concatenative ℓ=hidden ω=linear",
-                 modality="text", config=PTuningV2Config, example=_example)
-def build(model: Any, config: PTuningV2Config | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
+@register_method(
+    "p-tuning-v2",
+    "prompt-tuning",
+    "λ=learnable τ=concatenative ℓ=hidden ω=linear",
+    modality="text",
+    config=PTuningV2Config,
+    example=_example,
+)
+def build(
+    model: Any, config: PTuningV2Config | dict | None = None, *, tokenizer: Any = None, **overrides: Any
+) -> Reprogrammer:
     """P-tuning v2: deep key/value prompts at every layer and a linear head on the features."""
     config = resolve_config(PTuningV2Config, config, overrides)
     frozen = text_frozen(model, tokenizer=tokenizer, readout=feature_readout(model, config.readout, masked="cls"))

@@ -52,7 +52,11 @@ def _find_part(source: Any):
 def _model_numbers(source: Any, part: Any) -> dict[str, int]:
     if isinstance(part, KeyValuePrompt):
         g = part.geometry
-        return {"num_layers": g.num_layers, "num_attention_heads": g.num_kv_heads, "token_dim": g.num_kv_heads * g.head_dim}
+        return {
+            "num_layers": g.num_layers,
+            "num_attention_heads": g.num_kv_heads,
+            "token_dim": g.num_kv_heads * g.head_dim,
+        }
     frozen = getattr(source, "frozen", None)
     numbers = {"token_dim": int(part.prompts().shape[-1])}
     if frozen is not None and hasattr(frozen.adapter, "attention_geometry"):
@@ -102,7 +106,9 @@ def export_peft(
         config.update(
             peft_type="PREFIX_TUNING",
             prefix_projection=part.reparameterized,
-            encoder_hidden_size=part.reparameterization[0].out_features if part.reparameterized else config["token_dim"],
+            encoder_hidden_size=part.reparameterization[0].out_features
+            if part.reparameterized
+            else config["token_dim"],
             init_weights=None,
         )
     else:
@@ -164,9 +170,13 @@ def import_peft(directory: str | Path, *, geometry: AttentionGeometry | None = N
         layers, heads, token_dim = config["num_layers"], config["num_attention_heads"], config["token_dim"]
         if token_dim % heads:
             raise ValueError(f"{directory}: token_dim {token_dim} is not a multiple of num_attention_heads {heads}")
-        found = AttentionGeometry(num_layers=layers, num_kv_heads=heads, head_dim=token_dim // heads, hidden_size=token_dim)
+        found = AttentionGeometry(
+            num_layers=layers, num_kv_heads=heads, head_dim=token_dim // heads, hidden_size=token_dim
+        )
         if geometry is not None and (geometry.num_layers, geometry.num_kv_heads, geometry.head_dim) != (
-            found.num_layers, found.num_kv_heads, found.head_dim
+            found.num_layers,
+            found.num_kv_heads,
+            found.head_dim,
         ):
             raise ValueError(f"geometry: the adapter was saved for {found}, the model has {geometry}")
         part = KeyValuePrompt(geometry or found, embeddings.shape[0], init_std=0.0)

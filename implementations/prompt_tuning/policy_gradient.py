@@ -42,8 +42,16 @@ class CategoricalPromptTokens(InputManipulation):
     operator = Operator.CONCATENATIVE
     location = Location.INPUT
 
-    def __init__(self, num_tokens: int, candidate_ids: Sequence[int], *, position: str = "end", pad_id: int = 0,
-                 mask_id: int | None = None, tokenizer: Any = None):
+    def __init__(
+        self,
+        num_tokens: int,
+        candidate_ids: Sequence[int],
+        *,
+        position: str = "end",
+        pad_id: int = 0,
+        mask_id: int | None = None,
+        tokenizer: Any = None,
+    ):
         super().__init__()
         candidates = [int(i) for i in candidate_ids]
         if num_tokens < 1:
@@ -52,8 +60,9 @@ class CategoricalPromptTokens(InputManipulation):
             raise ValueError(f"candidate_ids: expected at least two distinct non-negative token ids, got {candidates}")
         self.logits = nn.Parameter(torch.zeros(num_tokens, len(candidates)))
         self.register_buffer("candidates", torch.tensor(candidates, dtype=torch.long))
-        inserter = TriggerTokens(candidates[:1] * num_tokens, position=position, pad_id=pad_id, mask_id=mask_id,
-                                 tokenizer=tokenizer)
+        inserter = TriggerTokens(
+            candidates[:1] * num_tokens, position=position, pad_id=pad_id, mask_id=mask_id, tokenizer=tokenizer
+        )
         inserter.triggers.requires_grad_(False)
         object.__setattr__(self, "_inserter", inserter)  # a tool, not a part: its ids are set from θ or a sample
         self._sample: Tensor | None = None
@@ -90,10 +99,17 @@ class CategoricalPromptTokens(InputManipulation):
 
     def symbolic(self) -> SymbolicForm:
         n, N = symbols("n N")
-        where = {"end": (x, sp.Symbol("S_{1..n}")), "start": (sp.Symbol("S_{1..n}"), x),
-                 "before_mask": (x, sp.Symbol("S_{1..n}"), sp.Symbol("MASK"))}
-        return SymbolicForm(concat(*where[self._inserter.position]), n * N, {n: self.num_tokens, N: self.candidates.numel()},
-                            description="n prompt tokens, s_j ~ Cat(softmax(θ_j)) over N candidates")
+        where = {
+            "end": (x, sp.Symbol("S_{1..n}")),
+            "start": (sp.Symbol("S_{1..n}"), x),
+            "before_mask": (x, sp.Symbol("S_{1..n}"), sp.Symbol("MASK")),
+        }
+        return SymbolicForm(
+            concat(*where[self._inserter.position]),
+            n * N,
+            {n: self.num_tokens, N: self.candidates.numel()},
+            description="n prompt tokens, s_j ~ Cat(softmax(θ_j)) over N candidates",
+        )
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, n={self.num_tokens}, N={self.candidates.numel()}"

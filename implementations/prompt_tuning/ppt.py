@@ -32,7 +32,9 @@ __all__ = ["PPTConfig", "build", "sentence_pair_task", "pretrain_prompt"]
 class PPTConfig(SoftPromptFields, VerbalizerFields):
     """The pre-trained prompt (a file/folder; or pass ``pretrained_prompt=`` a tensor to ``build``)."""
 
-    pretrained: Optional[str] = Field(None, description="file or folder holding the pre-trained prompt (see transferred_prompt.load_prompt)")
+    pretrained: Optional[str] = Field(
+        None, description="file or folder holding the pre-trained prompt (see transferred_prompt.load_prompt)"
+    )
 
 
 def sentence_pair_task(
@@ -75,21 +77,36 @@ def pretrain_prompt(
 
     texts, labels = sentence_pair_task(sentences, template, seed)
     reprogrammer = prompt_tuning(model, tokenizer=tokenizer, label_words=list(label_words), seed=seed, **prompt_options)
-    Trainer(reprogrammer, epochs=max(1, -(-steps * batch_size // len(texts))), max_steps=steps, batch_size=batch_size,
-            learning_rate=learning_rate, seed=seed, progress=False, device="cpu").fit((texts, labels))
+    Trainer(
+        reprogrammer,
+        epochs=max(1, -(-steps * batch_size // len(texts))),
+        max_steps=steps,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        seed=seed,
+        progress=False,
+        device="cpu",
+    ).fit((texts, labels))
     return reprogrammer.inputs[0].prompt.detach().clone()
 
 
 def _example():
     model, tokenizer, texts, labels = tiny_text_example("llama")
     pretrained = torch.randn(4, 32, generator=torch.Generator().manual_seed(2)) * 0.5
-    reprogrammer = build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=4,
-                         pretrained_prompt=pretrained)
+    reprogrammer = build(
+        model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=4, pretrained_prompt=pretrained
+    )
     return reprogrammer, texts, labels
 
 
-@register_method("ppt", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding ω=rule-based",
-                 modality="text", config=PPTConfig, example=_example)
+@register_method(
+    "ppt",
+    "prompt-tuning",
+    "λ=learnable τ=concatenative ℓ=embedding ω=rule-based",
+    modality="text",
+    config=PPTConfig,
+    example=_example,
+)
 def build(
     model: Any,
     config: PPTConfig | dict | None = None,
@@ -101,6 +118,7 @@ def build(
     """PPT: prompt tuning initialised from a prompt pre-trained on a self-supervised task."""
     config = resolve_config(PPTConfig, config, overrides)
     frozen, verbalizer, tokenizer = verbalizer_frozen(model, tokenizer, config)
-    prompt = transferred_soft_prompt(frozen, tokenizer, config, pretrained_prompt, config.pretrained,
-                                     names=("pretrained", "pretrained_prompt"))
+    prompt = transferred_soft_prompt(
+        frozen, tokenizer, config, pretrained_prompt, config.pretrained, names=("pretrained", "pretrained_prompt")
+    )
     return Reprogrammer(frozen, prompt, verbalizer, paradigm="prompt-tuning", modality="text", name="ppt")

@@ -73,8 +73,12 @@ class KeyValuePrompt(HiddenManipulation):
             self.reparameterization = None
         else:
             if reparameterize_dim <= 0 or hidden <= 0:
-                raise ValueError(f"reparameterize_dim/hidden: expected positive sizes, got {reparameterize_dim}, {hidden}")
-            self.prefix_embedding = nn.Parameter(torch.randn(length, reparameterize_dim, generator=generator) * init_std)
+                raise ValueError(
+                    f"reparameterize_dim/hidden: expected positive sizes, got {reparameterize_dim}, {hidden}"
+                )
+            self.prefix_embedding = nn.Parameter(
+                torch.randn(length, reparameterize_dim, generator=generator) * init_std
+            )
             self.reparameterization = nn.Sequential(
                 nn.Linear(reparameterize_dim, hidden), nn.Tanh(), nn.Linear(hidden, width)
             )
@@ -92,7 +96,11 @@ class KeyValuePrompt(HiddenManipulation):
 
     def key_value_prefix(self, batch_size: int, geometry: AttentionGeometry) -> KeyValuePrefix:
         g = self.geometry
-        if (geometry.num_layers, geometry.num_kv_heads, geometry.head_dim) != (g.num_layers, g.num_kv_heads, g.head_dim):
+        if (geometry.num_layers, geometry.num_kv_heads, geometry.head_dim) != (
+            g.num_layers,
+            g.num_kv_heads,
+            g.head_dim,
+        ):
             raise ShapeError(f"geometry: the prefix was built for {g}, the model has {geometry}")
         flat = self.flat_prefix()
         # (L_p, N·2·H·d) -> (2N, H, L_p, d): entry 2ℓ is layer ℓ's keys, 2ℓ+1 its values

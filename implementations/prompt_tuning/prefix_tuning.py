@@ -43,13 +43,23 @@ class PrefixTuningConfig(MethodConfig):
 
 def _example():
     model, tokenizer, texts, labels = tiny_text_example("llama")
-    reprogrammer = build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=3, encoder_hidden_size=16)
+    reprogrammer = build(
+        model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=3, encoder_hidden_size=16
+    )
     return reprogrammer, texts, labels
 
 
-@register_method("prefix-tuning", "prompt-tuning", "λ=learnable τ=concatenative ℓ=hidden ω=identity",
-                 modality="text", config=PrefixTuningConfig, example=_example)
-def build(model: Any, config: PrefixTuningConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
+@register_method(
+    "prefix-tuning",
+    "prompt-tuning",
+    "λ=learnable τ=concatenative ℓ=hidden ω=identity",
+    modality="text",
+    config=PrefixTuningConfig,
+    example=_example,
+)
+def build(
+    model: Any, config: PrefixTuningConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any
+) -> Reprogrammer:
     """Prefix tuning: learned key/value prefixes at every layer, MLP-reparameterised; the LM's own scores out."""
     config = resolve_config(PrefixTuningConfig, config, overrides)
     frozen = text_frozen(model, tokenizer=tokenizer, readout=score_readout(model, config.readout))

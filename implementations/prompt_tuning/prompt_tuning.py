@@ -32,9 +32,17 @@ def _example():
     return reprogrammer, texts, labels
 
 
-@register_method("prompt-tuning", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding ω=rule-based",
-                 modality="text", config=PromptTuningConfig, example=_example)
-def build(model: Any, config: PromptTuningConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
+@register_method(
+    "prompt-tuning",
+    "prompt-tuning",
+    "λ=learnable τ=concatenative ℓ=embedding ω=rule-based",
+    modality="text",
+    config=PromptTuningConfig,
+    example=_example,
+)
+def build(
+    model: Any, config: PromptTuningConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any
+) -> Reprogrammer:
     """Soft prompt tuning: ``ŷ = v(f([P; E(x)]))`` on a causal or masked LM."""
     config = resolve_config(PromptTuningConfig, config, overrides)
     frozen, verbalizer, tokenizer = verbalizer_frozen(model, tokenizer, config)

@@ -53,7 +53,9 @@ EDIT_REQUEST = (
     "A problem with the prompt: {gradient}\nWrite an improved prompt that fixes this problem, "
     "between <INS> and </INS>.\n<INS>"
 )
-PARAPHRASE_REQUEST = "Write a variation of this instruction that keeps its meaning, between <INS> and </INS>.\n{prompt}\n<INS>"
+PARAPHRASE_REQUEST = (
+    "Write a variation of this instruction that keeps its meaning, between <INS> and </INS>.\n{prompt}\n<INS>"
+)
 
 
 class ProTeGiSearch(InstructionSearch):
@@ -69,10 +71,23 @@ class ProTeGiSearch(InstructionSearch):
             per pull; exploration: c of the UCB bonus c·sqrt(ln t / n_i).
     """
 
-    def __init__(self, writer: Writer | None = None, *, label_names: Sequence[str] = (), beam_width: int = 4,
-                 num_gradients: int = 2, edits_per_gradient: int = 1, paraphrases: int = 1, max_errors: int = 4,
-                 selection: Literal["ucb", "full"] = "ucb", pulls: int = 24, sample_size: int = 4,
-                 exploration: float = 1.0, edit_words: Sequence[str] = EDIT_WORDS, seed: int = 0):
+    def __init__(
+        self,
+        writer: Writer | None = None,
+        *,
+        label_names: Sequence[str] = (),
+        beam_width: int = 4,
+        num_gradients: int = 2,
+        edits_per_gradient: int = 1,
+        paraphrases: int = 1,
+        max_errors: int = 4,
+        selection: Literal["ucb", "full"] = "ucb",
+        pulls: int = 24,
+        sample_size: int = 4,
+        exploration: float = 1.0,
+        edit_words: Sequence[str] = EDIT_WORDS,
+        seed: int = 0,
+    ):
         super().__init__()
         if min(beam_width, num_gradients, edits_per_gradient, max_errors, pulls, sample_size) < 1 or paraphrases < 0:
             raise ValueError("beam_width/num_gradients/edits_per_gradient/max_errors/pulls/sample_size: expected ≥ 1")
@@ -94,7 +109,9 @@ class ProTeGiSearch(InstructionSearch):
         return self.label_names[target] if target < len(self.label_names) else str(target)
 
     @torch.no_grad()
-    def errors(self, reprogrammer: Any, prompt: str, inputs: Sequence[str], targets: torch.Tensor) -> list[tuple[str, int]]:
+    def errors(
+        self, reprogrammer: Any, prompt: str, inputs: Sequence[str], targets: torch.Tensor
+    ) -> list[tuple[str, int]]:
         """The examples ``prompt`` gets wrong (if none, those with the largest loss): one query."""
         part = instruction_of(reprogrammer)
         self.queries += 1
@@ -113,13 +130,17 @@ class ProTeGiSearch(InstructionSearch):
     def gradients(self, prompt: str, errors: list[tuple[str, int]]) -> list[str]:
         """m textual gradients: reasons why ``prompt`` fails on ``errors``."""
         if self.writer is not None:
-            replies = self.writer(GRADIENT_REQUEST.format(prompt=prompt, errors=self._shown(errors)), self.num_gradients)
+            replies = self.writer(
+                GRADIENT_REQUEST.format(prompt=prompt, errors=self._shown(errors)), self.num_gradients
+            )
             return [r.strip() for r in replies if r.strip()]
         by_label: dict[int, list[str]] = {}
         for text, y in errors:
             by_label.setdefault(y, []).append(text)
-        critiques = [f"the prompt does not make the model answer {self._label(y)} for: {' ; '.join(texts)}"
-                     for y, texts in by_label.items()]
+        critiques = [
+            f"the prompt does not make the model answer {self._label(y)} for: {' ; '.join(texts)}"
+            for y, texts in by_label.items()
+        ]
         return critiques[: self.num_gradients]
 
     def edits(self, prompt: str, gradient: str, errors: list[tuple[str, int]]) -> list[str]:
@@ -147,8 +168,9 @@ class ProTeGiSearch(InstructionSearch):
         return [p for p in dict.fromkeys(found) if p and p not in self.seen]
 
     # -- selection --------------------------------------------------------------------------------------------
-    def select(self, reprogrammer: Any, candidates: list[str], inputs: Sequence[str], targets: torch.Tensor,
-               loss_fn: Callable) -> list[str]:
+    def select(
+        self, reprogrammer: Any, candidates: list[str], inputs: Sequence[str], targets: torch.Tensor, loss_fn: Callable
+    ) -> list[str]:
         """The b best candidates: UCB best-arm identification on sampled minibatches, or full evaluation."""
         if self.selection == "full":
             for c in candidates:
@@ -157,9 +179,11 @@ class ProTeGiSearch(InstructionSearch):
             totals = {c: [0, 0.0, 0.0] for c in candidates}  # pulls, Σ accuracy, Σ loss
             n = len(inputs)
             for t in range(1, self.pulls + 1):
+
                 def bound(c):
                     pulls, acc, _ = totals[c]
                     return math.inf if pulls == 0 else acc / pulls + self.exploration * math.sqrt(math.log(t) / pulls)
+
                 arm = max(candidates, key=bound)
                 rows = self.rng.sample(range(n), min(self.sample_size, n))
                 accuracy, loss = self.score(reprogrammer, arm, [inputs[i] for i in rows], targets[rows], loss_fn)
@@ -172,7 +196,9 @@ class ProTeGiSearch(InstructionSearch):
         ranked = sorted((c for c in candidates if c in self.means), key=lambda c: (-self.means[c][0], self.means[c][1]))
         return ranked[: self.beam_width]
 
-    def next_instruction(self, reprogrammer: Any, inputs: Sequence[str], targets: torch.Tensor, loss_fn: Callable) -> str:
+    def next_instruction(
+        self, reprogrammer: Any, inputs: Sequence[str], targets: torch.Tensor, loss_fn: Callable
+    ) -> str:
         if not self.beam:
             self.beam = [instruction_of(reprogrammer).text]
             self.seen.update(self.beam)
@@ -214,26 +240,51 @@ def _example():
 
     model, tokenizer, texts, labels = tiny_text_example("llama")
     reprogrammer = build(model, tokenizer=tokenizer, label_words=["bad", "good"], beam_width=2, pulls=8)
-    return ValidationExample(reprogrammer, texts, labels, gradient_estimator=reprogrammer.gradient_estimator,
-                             trainer_config=SEARCH_TRAINER)
+    return ValidationExample(
+        reprogrammer, texts, labels, gradient_estimator=reprogrammer.gradient_estimator, trainer_config=SEARCH_TRAINER
+    )
 
 
-@register_method("protegi", "prompt-tuning", "λ=learnable τ=concatenative ℓ=input ω=rule-based",
-                 access="zeroth-order", modality="text", config=ProTeGiConfig, example=_example)
-def build(model: Any, config: ProTeGiConfig | dict | None = None, *, tokenizer: Any = None, writer: Writer | None = None,
-          **overrides: Any) -> Reprogrammer:
+@register_method(
+    "protegi",
+    "prompt-tuning",
+    "λ=learnable τ=concatenative ℓ=input ω=rule-based",
+    access="zeroth-order",
+    modality="text",
+    config=ProTeGiConfig,
+    example=_example,
+)
+def build(
+    model: Any,
+    config: ProTeGiConfig | dict | None = None,
+    *,
+    tokenizer: Any = None,
+    writer: Writer | None = None,
+    **overrides: Any,
+) -> Reprogrammer:
     """ProTeGi: a prompt improved by textual gradients and edits, with beam search and bandit selection."""
     config = resolve_config(ProTeGiConfig, config, overrides)
     frozen, verbalizer, tokenizer = verbalizer_frozen(model, tokenizer, config)
-    prompt = InstructionPrompt(tokenizer, config.initial_instruction, max_tokens=config.max_tokens,
-                               position=config.position)
-    reprogrammer = Reprogrammer(frozen, prompt, verbalizer, paradigm="prompt-tuning", access="zeroth-order",
-                                modality="text", name="protegi")
+    prompt = InstructionPrompt(
+        tokenizer, config.initial_instruction, max_tokens=config.max_tokens, position=config.position
+    )
+    reprogrammer = Reprogrammer(
+        frozen, prompt, verbalizer, paradigm="prompt-tuning", access="zeroth-order", modality="text", name="protegi"
+    )
     names = [w if isinstance(w, str) else w[0] for w in config.label_words]
     reprogrammer.gradient_estimator = ProTeGiSearch(
-        writer, label_names=names, beam_width=config.beam_width, num_gradients=config.num_gradients,
-        edits_per_gradient=config.edits_per_gradient, paraphrases=config.paraphrases, max_errors=config.max_errors,
-        selection=config.selection, pulls=config.pulls, sample_size=config.sample_size,
-        exploration=config.exploration, edit_words=config.edit_words or EDIT_WORDS, seed=config.seed,
+        writer,
+        label_names=names,
+        beam_width=config.beam_width,
+        num_gradients=config.num_gradients,
+        edits_per_gradient=config.edits_per_gradient,
+        paraphrases=config.paraphrases,
+        max_errors=config.max_errors,
+        selection=config.selection,
+        pulls=config.pulls,
+        sample_size=config.sample_size,
+        exploration=config.exploration,
+        edit_words=config.edit_words or EDIT_WORDS,
+        seed=config.seed,
     )
     return reprogrammer

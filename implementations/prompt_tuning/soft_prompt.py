@@ -136,7 +136,9 @@ class SoftPrompt(InputManipulation):
     def forward(self, state: EmbeddingState) -> EmbeddingState:
         prompt = self.prompts()
         if prompt.shape[-1] != state.embeds.shape[-1]:
-            raise ShapeError(f"prompt: dimension {prompt.shape[-1]} does not match the embeddings' {state.embeds.shape[-1]}")
+            raise ShapeError(
+                f"prompt: dimension {prompt.shape[-1]} does not match the embeddings' {state.embeds.shape[-1]}"
+            )
         if prompt.dim() == 3 and prompt.shape[0] != state.batch_size:
             raise ShapeError(
                 f"prompt: {prompt.shape[0]} class-specific prompts for a batch of {state.batch_size} sequences"
@@ -159,7 +161,9 @@ class SoftPrompt(InputManipulation):
         else:
             k = self.position
             expression = concat(sp.Symbol(f"x_{{<{k}}}"), P, sp.Symbol(f"x_{{\\geq {k}}}"))
-        return SymbolicForm(expression, count, shapes, description=f"{self.length} soft prompt vectors at {self.position}")
+        return SymbolicForm(
+            expression, count, shapes, description=f"{self.length} soft prompt vectors at {self.position}"
+        )
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, shape={tuple(self.prompt.shape)}, position={self.position!r}"

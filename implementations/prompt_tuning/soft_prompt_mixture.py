@@ -69,8 +69,10 @@ def mixture_frozen(model: nn.Module, tokenizer: Any, readout: str) -> FrozenMode
     adapter = frozen.adapter
     if isinstance(adapter, MixtureTextAdapter):
         return frozen
-    return FrozenModel(frozen.model, adapter=MixtureTextAdapter(adapter.tokenizer, readout=adapter.readout_mode,
-                                                                max_length=adapter.max_length))
+    return FrozenModel(
+        frozen.model,
+        adapter=MixtureTextAdapter(adapter.tokenizer, readout=adapter.readout_mode, max_length=adapter.max_length),
+    )
 
 
 class MixturePrompts(InputManipulation):
@@ -104,8 +106,12 @@ class MixturePrompts(InputManipulation):
             embeds=state.embeds.repeat_interleave(K, dim=0),
             attention_mask=None if state.attention_mask is None else state.attention_mask.repeat_interleave(K, dim=0),
             token_positions=state.token_positions,
-            extra={k: v.repeat_interleave(K, dim=0) if isinstance(v, Tensor) and v.dim() >= 1 and v.shape[0] == state.batch_size
-                   else v for k, v in state.extra.items()},
+            extra={
+                k: v.repeat_interleave(K, dim=0)
+                if isinstance(v, Tensor) and v.dim() >= 1 and v.shape[0] == state.batch_size
+                else v
+                for k, v in state.extra.items()
+            },
         )
         expanded.extra[MIXTURE_KEY] = self.log_weights()
         prompts = self.prompt.to(state.embeds.dtype).repeat(state.batch_size, 1, 1)  # row b·K + k holds P_k
@@ -113,9 +119,12 @@ class MixturePrompts(InputManipulation):
 
     def symbolic(self) -> SymbolicForm:
         K, L, D = symbols("K L_p D")
-        return SymbolicForm(concat(sp.Symbol("P_k"), x), K * L * D + K,
-                            {K: self.num_prompts, L: self.prompt.shape[1], D: self.prompt.shape[2]},
-                            description="K soft prompts with mixture weights")
+        return SymbolicForm(
+            concat(sp.Symbol("P_k"), x),
+            K * L * D + K,
+            {K: self.num_prompts, L: self.prompt.shape[1], D: self.prompt.shape[2]},
+            description="K soft prompts with mixture weights",
+        )
 
 
 class SoftPromptMixtureConfig(SoftPromptFields):
@@ -137,13 +146,24 @@ class SoftPromptMixtureConfig(SoftPromptFields):
 
 def _example():
     model, tokenizer, texts, labels = tiny_text_example("llama")
-    reprogrammer = build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=3,
-                         templates=["the review was", "this sentiment is"])
+    reprogrammer = build(
+        model,
+        tokenizer=tokenizer,
+        label_words=["bad", "good"],
+        num_virtual_tokens=3,
+        templates=["the review was", "this sentiment is"],
+    )
     return reprogrammer, texts, labels
 
 
-@register_method("soft-prompt-mixture", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding ω=identity",
-                 modality="text", config=SoftPromptMixtureConfig, example=_example)
+@register_method(
+    "soft-prompt-mixture",
+    "prompt-tuning",
+    "λ=learnable τ=concatenative ℓ=embedding ω=identity",
+    modality="text",
+    config=SoftPromptMixtureConfig,
+    example=_example,
+)
 def build(
     model: Any, config: SoftPromptMixtureConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any
 ) -> Reprogrammer:
@@ -157,8 +177,9 @@ def build(
         init = torch.stack([text_init(embedding, tokenizer, t, L) for t in config.templates])
     else:
         generator = torch.Generator().manual_seed(config.seed)
-        init = torch.stack([sampled_vocabulary_init(embedding, L, config.sample_top_k, generator)
-                            for _ in range(config.num_prompts)])
+        init = torch.stack(
+            [sampled_vocabulary_init(embedding, L, config.sample_top_k, generator) for _ in range(config.num_prompts)]
+        )
     prompts = MixturePrompts(init, position=config.position)
     indices = None
     if config.label_words is not None:

@@ -53,12 +53,20 @@ def rank_sources(target: Tensor, sources: Mapping[str, Tensor]) -> list[tuple[st
 def _example():
     model, tokenizer, texts, labels = tiny_text_example("llama")
     source = torch.randn(4, 32, generator=torch.Generator().manual_seed(1)) * 0.5
-    reprogrammer = build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=4, source_prompt=source)
+    reprogrammer = build(
+        model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=4, source_prompt=source
+    )
     return reprogrammer, texts, labels
 
 
-@register_method("spot", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding ω=rule-based",
-                 modality="text", config=SPoTConfig, example=_example)
+@register_method(
+    "spot",
+    "prompt-tuning",
+    "λ=learnable τ=concatenative ℓ=embedding ω=rule-based",
+    modality="text",
+    config=SPoTConfig,
+    example=_example,
+)
 def build(
     model: Any,
     config: SPoTConfig | dict | None = None,
@@ -71,6 +79,7 @@ def build(
     config = resolve_config(SPoTConfig, config, overrides)
     frozen, verbalizer, tokenizer = verbalizer_frozen(model, tokenizer, config)
     # without a source prompt this is the source-task stage: plain prompt tuning
-    prompt = transferred_soft_prompt(frozen, tokenizer, config, source_prompt, config.source,
-                                     names=("source", "source_prompt"))
+    prompt = transferred_soft_prompt(
+        frozen, tokenizer, config, source_prompt, config.source, names=("source", "source_prompt")
+    )
     return Reprogrammer(frozen, prompt, verbalizer, paradigm="prompt-tuning", modality="text", name="spot")

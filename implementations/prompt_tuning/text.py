@@ -103,8 +103,9 @@ def verbalizer_frozen(model: Any, tokenizer: Any, config: VerbalizerFields) -> t
     """The frozen LM with the score readout, the verbalizer over ``config.label_words``, and the tokenizer."""
     tokenizer = find_tokenizer(model, tokenizer, needed_for="label words")
     frozen = text_frozen(model, tokenizer=tokenizer, readout=score_readout(model, config.readout))
-    verbalizer = Verbalizer.from_words(tokenizer, config.label_words, prefix_space=config.prefix_space,
-                                       scoring=config.scoring)
+    verbalizer = Verbalizer.from_words(
+        tokenizer, config.label_words, prefix_space=config.prefix_space, scoring=config.scoring
+    )
     return frozen, verbalizer, tokenizer
 
 
@@ -128,4 +129,3 @@ def tiny_text_example(kind: str = "llama", masked: bool = False) -> tuple[Any, A
         texts = [f"{text} . it was" for text, _ in EXAMPLE_TEXTS]
     labels = torch.tensor([label for _, label in EXAMPLE_TEXTS])
     return model, tokenizer, texts, labels
-

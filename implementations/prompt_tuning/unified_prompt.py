@@ -32,7 +32,7 @@ class _VisualHalf:
         self.owner = owner
 
     def prompts(self) -> Tensor:
-        return self.owner.refined()[self.owner.text_length:]
+        return self.owner.refined()[self.owner.text_length :]
 
 
 class UnifiedContext(SoftPrompt):
@@ -44,16 +44,28 @@ class UnifiedContext(SoftPrompt):
     Trainable parameters: (n_t + n_v)·D_t + 4D_t² + 2D_t·F + 9D_t + F (U and the block).
     """
 
-    def __init__(self, text_init: Tensor, visual_length: int, *, heads: int = 1, ffn_dim: int | None = None,
-                 init_std: float = 0.02, generator: torch.Generator | None = None, tower: str = "text"):
+    def __init__(
+        self,
+        text_init: Tensor,
+        visual_length: int,
+        *,
+        heads: int = 1,
+        ffn_dim: int | None = None,
+        init_std: float = 0.02,
+        generator: torch.Generator | None = None,
+        tower: str = "text",
+    ):
         if text_init.dim() != 2 or visual_length < 1:
-            raise ValueError(f"text_init/visual_length: expected (n_t, D_t) and n_v ≥ 1, got {tuple(text_init.shape)}, {visual_length}")
+            raise ValueError(
+                f"text_init/visual_length: expected (n_t, D_t) and n_v ≥ 1, got {tuple(text_init.shape)}, {visual_length}"
+            )
         D = text_init.shape[1]
         visual = torch.randn(visual_length, D, generator=generator) * init_std
         super().__init__(torch.cat([text_init.float(), visual]), position=1, tower=tower, name="U")
         self.text_length = text_init.shape[0]
-        self.block = nn.TransformerEncoderLayer(D, heads, ffn_dim or 4 * D, dropout=0.0, batch_first=True,
-                                                norm_first=True)
+        self.block = nn.TransformerEncoderLayer(
+            D, heads, ffn_dim or 4 * D, dropout=0.0, batch_first=True, norm_first=True
+        )
 
     @property
     def length(self) -> int:  # what is inserted into the text prompts
@@ -73,6 +85,5 @@ class UnifiedContext(SoftPrompt):
         n, D, Fs = symbols("n D_t F")
         shapes = {n: self.prompt.shape[0], D: self.prompt.shape[1], Fs: self.block.linear1.out_features}
         count = n * D + 4 * D**2 + 2 * D * Fs + 9 * D + Fs
-        expression = concat(sp.Symbol("SOS"), _block(sp.Symbol("U_t")),
-                            sp.Symbol("CLASS"), sp.Symbol("EOT"))
+        expression = concat(sp.Symbol("SOS"), _block(sp.Symbol("U_t")), sp.Symbol("CLASS"), sp.Symbol("EOT"))
         return SymbolicForm(expression, count, shapes, description="text half of the unified prompt")

@@ -42,9 +42,17 @@ def _example():
     return build(model, tokenizer=tokenizer, class_names=names, visual_length=2, ffn_dim=16), images, labels
 
 
-@register_method("upt", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding ω=identity",
-                 modality="vision-language", config=UPTConfig, example=_example)
-def build(model: Any, config: UPTConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
+@register_method(
+    "upt",
+    "prompt-tuning",
+    "λ=learnable τ=concatenative ℓ=embedding ω=identity",
+    modality="vision-language",
+    config=UPTConfig,
+    example=_example,
+)
+def build(
+    model: Any, config: UPTConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any
+) -> Reprogrammer:
     """UPT: text and visual prompts from one unified prompt refined by a shared transformer block."""
     config = resolve_config(UPTConfig, config, overrides)
     frozen, init, _, tokenizer = context_setup(model, tokenizer, config)
@@ -52,8 +60,15 @@ def build(model: Any, config: UPTConfig | dict | None = None, *, tokenizer: Any 
     generator = torch.Generator().manual_seed(config.seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        text = UnifiedContext(init, config.visual_length, heads=config.heads, ffn_dim=config.ffn_dim,
-                              init_std=config.init_std, generator=generator)
+        text = UnifiedContext(
+            init,
+            config.visual_length,
+            heads=config.heads,
+            ffn_dim=config.ffn_dim,
+            init_std=config.init_std,
+            generator=generator,
+        )
         visual = CoupledPrompt(text.visual_source(), vision_dim, position="end", tower="vision")
-    return Reprogrammer(frozen, [text, visual], IdentityAlignment(), paradigm="prompt-tuning",
-                        modality="vision-language", name="upt")
+    return Reprogrammer(
+        frozen, [text, visual], IdentityAlignment(), paradigm="prompt-tuning", modality="vision-language", name="upt"
+    )

@@ -52,7 +52,9 @@ class Verbalizer(IndexMapping):
         scoring: ``"logits"`` (raw scores) or ``"log_probs"`` (log-softmax over the vocabulary first).
     """
 
-    def __init__(self, indices: Sequence[Sequence[int]] | Sequence[int], scoring: Literal["logits", "log_probs"] = "logits"):
+    def __init__(
+        self, indices: Sequence[Sequence[int]] | Sequence[int], scoring: Literal["logits", "log_probs"] = "logits"
+    ):
         if scoring not in ("logits", "log_probs"):
             raise ValueError(f"scoring: {scoring!r} is not one of ['logits', 'log_probs']")
         groups = [[int(i)] if isinstance(i, int) else [int(j) for j in i] for i in indices]
@@ -121,7 +123,9 @@ class LabelEmbeddingAlignment(OutputAlignment):
         raw = model.model if isinstance(model, FrozenModel) else model
         head = raw.get_output_embeddings()
         if head is None:
-            raise ValueError(f"model: {type(raw).__name__} has no output embeddings to initialise label embeddings from")
+            raise ValueError(
+                f"model: {type(raw).__name__} has no output embeddings to initialise label embeddings from"
+            )
         groups = [[int(i)] if isinstance(i, int) else [int(j) for j in i] for i in label_ids]
         with torch.no_grad():
             weight = torch.stack([head.weight[g].float().mean(0) for g in groups])
@@ -136,5 +140,9 @@ class LabelEmbeddingAlignment(OutputAlignment):
         C, D = symbols("C_t D")
         theta, b = sp.Symbol("Theta"), sp.Symbol("b")
         count = C * D + (C if self.train_bias else 0)
-        return SymbolicForm(theta * z + b, count, {C: self.weight.shape[0], D: self.weight.shape[1]},
-                            description="label embeddings initialised from the verbalizer's words")
+        return SymbolicForm(
+            theta * z + b,
+            count,
+            {C: self.weight.shape[0], D: self.weight.shape[1]},
+            description="label embeddings initialised from the verbalizer's words",
+        )

@@ -19,7 +19,9 @@ def vit_config(model: Any) -> Any:
     return getattr(config, "vision_config", config)
 
 
-def xavier_prompt(shape: tuple[int, ...], patch_size: int, dim: int, generator: torch.Generator | None = None) -> Tensor:
+def xavier_prompt(
+    shape: tuple[int, ...], patch_size: int, dim: int, generator: torch.Generator | None = None
+) -> Tensor:
     """VPT's initialisation: U[-a, a] with a = √(6 / (3·p² + D)) (Xavier uniform over a patch's fan-in)."""
     bound = math.sqrt(6.0 / (3 * patch_size * patch_size + dim))
     return (torch.rand(*shape, generator=generator) * 2 - 1) * bound

@@ -26,8 +26,14 @@ def _example():
     return build(model, num_classes=3, num_prompts=4), images, labels
 
 
-@register_method("vpt-deep", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding+hidden ω=linear",
-                 modality="vision", config=VPTConfig, example=_example)
+@register_method(
+    "vpt-deep",
+    "prompt-tuning",
+    "λ=learnable τ=concatenative ℓ=embedding+hidden ω=linear",
+    modality="vision",
+    config=VPTConfig,
+    example=_example,
+)
 def build(model: Any, config: VPTConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """VPT-deep: new prompt tokens at the input of every transformer layer; a linear head."""
     config = resolve_config(VPTConfig, config, overrides)
@@ -36,5 +42,9 @@ def build(model: Any, config: VPTConfig | dict | None = None, **overrides: Any) 
     parts = [prompt]
     if layers:
         D = vc.hidden_size
-        parts.append(DeepPrompts(xavier_prompt((len(layers), config.num_prompts, D), vc.patch_size, D, generator), layers, start=1))
+        parts.append(
+            DeepPrompts(
+                xavier_prompt((len(layers), config.num_prompts, D), vc.patch_size, D, generator), layers, start=1
+            )
+        )
     return Reprogrammer(frozen, parts, head, paradigm="prompt-tuning", modality="vision", name="vpt-deep")

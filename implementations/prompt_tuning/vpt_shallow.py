@@ -52,8 +52,14 @@ def vpt_parts(model: Any, config: VPTConfig):
     return frozen, prompt, head, vc, generator
 
 
-@register_method("vpt-shallow", "prompt-tuning", "λ=learnable τ=concatenative ℓ=embedding ω=linear",
-                 modality="vision", config=VPTConfig, example=_example)
+@register_method(
+    "vpt-shallow",
+    "prompt-tuning",
+    "λ=learnable τ=concatenative ℓ=embedding ω=linear",
+    modality="vision",
+    config=VPTConfig,
+    example=_example,
+)
 def build(model: Any, config: VPTConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """VPT-shallow: prompt tokens after the class token at the input of the first layer; a linear head."""
     config = resolve_config(VPTConfig, config, overrides)

@@ -57,9 +57,17 @@ def _example():
     return reprogrammer, texts, labels
 
 
-@register_method("warp", "model-reprogramming", "λ=learnable τ=concatenative ℓ=embedding ω=linear",
-                 modality="text", config=WARPConfig, example=_example)
-def build(model: Any, config: WARPConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any) -> Reprogrammer:
+@register_method(
+    "warp",
+    "model-reprogramming",
+    "λ=learnable τ=concatenative ℓ=embedding ω=linear",
+    modality="text",
+    config=WARPConfig,
+    example=_example,
+)
+def build(
+    model: Any, config: WARPConfig | dict | None = None, *, tokenizer: Any = None, **overrides: Any
+) -> Reprogrammer:
     """WARP: prompt tokens in the input and verbalizer-initialised class embeddings on the MLM head's features."""
     config = resolve_config(WARPConfig, config, overrides)
     tokenizer = find_tokenizer(model, tokenizer, needed_for="label words")
@@ -72,7 +80,9 @@ def build(model: Any, config: WARPConfig | dict | None = None, *, tokenizer: Any
     if init_kind == "mask-token":
         init = embed_tokens(embedding, [tokenizer.mask_token_id] * total)
     else:
-        fields = SoftPromptFields(num_virtual_tokens=total, init=init_kind, init_text=config.init_text, seed=config.seed)
+        fields = SoftPromptFields(
+            num_virtual_tokens=total, init=init_kind, init_text=config.init_text, seed=config.seed
+        )
         init = initial_prompt(frozen, tokenizer, fields)
     # later blocks are inserted first so every block's index refers to the original sequence
     prompts, start = [], 0
@@ -82,8 +92,9 @@ def build(model: Any, config: WARPConfig | dict | None = None, *, tokenizer: Any
     order = sorted(range(len(prompts)), key=lambda i: _sort_key(config.blocks[i][0]), reverse=True)
     ids = label_word_ids(tokenizer, config.label_words, prefix_space=config.prefix_space)
     classes = LabelEmbeddingAlignment.from_label_words(frozen, ids, train_bias=True)
-    return Reprogrammer(frozen, [prompts[i] for i in order], classes, paradigm="model-reprogramming", modality="text",
-                        name="warp")
+    return Reprogrammer(
+        frozen, [prompts[i] for i in order], classes, paradigm="model-reprogramming", modality="text", name="warp"
+    )
 
 
 def _sort_key(position: Union[int, str]) -> float:

@@ -35,8 +35,14 @@ def _example():
     return tiny_image_example(build)
 
 
-@register_method("adversarial-reprogramming", "model-reprogramming", "λ=learnable τ=additive ℓ=input ω=rule-based",
-                 modality="vision", config=AdversarialReprogrammingConfig, example=_example)
+@register_method(
+    "adversarial-reprogramming",
+    "model-reprogramming",
+    "λ=learnable τ=additive ℓ=input ω=rule-based",
+    modality="vision",
+    config=AdversarialReprogrammingConfig,
+    example=_example,
+)
 def build(model, config=None, **overrides) -> Reprogrammer:
     """Adversarial reprogramming: a tanh full-canvas program around the image and a hard-coded first-k label map."""
     cfg = make_config(AdversarialReprogrammingConfig, config, overrides)

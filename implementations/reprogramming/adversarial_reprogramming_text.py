@@ -38,8 +38,14 @@ def _example():
     return reprogrammer, random_tokens(8, 12, 40, low=1), torch.arange(8) % 3
 
 
-@register_method("adversarial-reprogramming-text", "model-reprogramming", "λ=learnable τ=parametric ℓ=embedding ω=rule-based",
-                 modality="text", config=TextReprogrammingConfig, example=_example)
+@register_method(
+    "adversarial-reprogramming-text",
+    "model-reprogramming",
+    "λ=learnable τ=parametric ℓ=embedding ω=rule-based",
+    modality="text",
+    config=TextReprogrammingConfig,
+    example=_example,
+)
 def build(model, config=None, **overrides) -> Reprogrammer:
     """Text adversarial reprogramming: a learned target-to-source vocabulary remapping, first-k labels."""
     cfg = make_config(TextReprogrammingConfig, config, overrides)

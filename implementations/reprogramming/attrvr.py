@@ -55,15 +55,26 @@ def _example():
     from reprogrammability.implementations.models.tiny import tiny_clip, tiny_tokenizer
 
     reprogrammer = build(
-        tiny_clip(), descriptions=EXAMPLE_DESCRIPTIONS, tokenizer=tiny_tokenizer(style="clip"), num_classes=4,
-        canvas_size=32, pad=4, top_k=1,
+        tiny_clip(),
+        descriptions=EXAMPLE_DESCRIPTIONS,
+        tokenizer=tiny_tokenizer(style="clip"),
+        num_classes=4,
+        canvas_size=32,
+        pad=4,
+        top_k=1,
     )
     generator = torch.Generator().manual_seed(0)
     return reprogrammer, torch.rand(8, 3, 24, 24, generator=generator), torch.arange(8) % 4
 
 
-@register_method("attrvr", "model-reprogramming", "λ=learnable τ=additive ℓ=input ω=rule-based",
-                 modality="vision-language", config=AttrVRConfig, example=_example)
+@register_method(
+    "attrvr",
+    "model-reprogramming",
+    "λ=learnable τ=additive ℓ=input ω=rule-based",
+    modality="vision-language",
+    config=AttrVRConfig,
+    example=_example,
+)
 def build(
     model, config=None, *, descriptions: Sequence[Sequence[Sequence[str]]], tokenizer=None, **overrides
 ) -> Reprogrammer:

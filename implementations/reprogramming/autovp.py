@@ -32,8 +32,14 @@ def _example():
     return tiny_image_example(build)
 
 
-@register_method("autovp", "model-reprogramming", "λ=learnable τ=parametric+additive ℓ=input ω=linear",
-                 modality="vision", config=AutoVPConfig, example=_example)
+@register_method(
+    "autovp",
+    "model-reprogramming",
+    "λ=learnable τ=parametric+additive ℓ=input ω=linear",
+    modality="vision",
+    config=AutoVPConfig,
+    example=_example,
+)
 def build(model, config=None, **overrides) -> Reprogrammer:
     """AutoVP: learnable input scaling with a padding prompt and a linear (FullyLM) output map."""
     cfg = make_config(AutoVPConfig, config, overrides)

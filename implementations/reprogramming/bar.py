@@ -52,8 +52,15 @@ def _example():
     return tiny_image_example(build)
 
 
-@register_method("bar", "model-reprogramming", "λ=learnable τ=additive ℓ=input ω=statistical",
-                 access="zeroth-order", modality="vision", config=BARConfig, example=_example)
+@register_method(
+    "bar",
+    "model-reprogramming",
+    "λ=learnable τ=additive ℓ=input ω=statistical",
+    access="zeroth-order",
+    modality="vision",
+    config=BARConfig,
+    example=_example,
+)
 def build(model, config=None, **overrides) -> Reprogrammer:
     """BAR: Elsayed's program trained from output queries only (RGF), with a many-to-one frequency label map."""
     cfg = make_config(BARConfig, config, overrides)

@@ -60,8 +60,15 @@ def _example():
     return tiny_image_example(build, decoder_widths=(8,), feature_channels=8, trigger_size=4)
 
 
-@register_method("blackvip", "model-reprogramming", "λ=learnable τ=additive+parametric ℓ=input ω=identity",
-                 access="zeroth-order", modality="vision", config=BlackVIPConfig, example=_example)
+@register_method(
+    "blackvip",
+    "model-reprogramming",
+    "λ=learnable τ=additive+parametric ℓ=input ω=identity",
+    access="zeroth-order",
+    modality="vision",
+    config=BlackVIPConfig,
+    example=_example,
+)
 def build(model, config=None, **overrides) -> Reprogrammer:
     """BlackVIP: an input-dependent prompt from a coordinator network, trained by SPSA-GC from output queries."""
     cfg = make_config(BlackVIPConfig, config, overrides)

@@ -30,8 +30,14 @@ def _example():
     return tiny_image_example(build)
 
 
-@register_method("blm", "model-reprogramming", "λ=learnable τ=additive ℓ=input ω=statistical",
-                 modality="vision", config=BLMConfig, example=_example)
+@register_method(
+    "blm",
+    "model-reprogramming",
+    "λ=learnable τ=additive ℓ=input ω=statistical",
+    modality="vision",
+    config=BLMConfig,
+    example=_example,
+)
 def build(model, config=None, **overrides) -> Reprogrammer:
     """BLM: padding program with a Bayesian-guided probabilistic label mapping."""
     cfg = make_config(BLMConfig, config, overrides)

@@ -25,9 +25,7 @@ __all__ = ["BLMPlusConfig", "build"]
 
 
 class BLMPlusConfig(BLMConfig):
-    top_k: Optional[int] = Field(
-        None, ge=1, description="k source classes aggregated per sample; default ⌊0.15·C_t⌋"
-    )
+    top_k: Optional[int] = Field(None, ge=1, description="k source classes aggregated per sample; default ⌊0.15·C_t⌋")
 
 
 @seeded_example
@@ -35,8 +33,14 @@ def _example():
     return tiny_image_example(build)
 
 
-@register_method("blm-plus", "model-reprogramming", "λ=learnable τ=additive ℓ=input ω=statistical",
-                 modality="vision", config=BLMPlusConfig, example=_example)
+@register_method(
+    "blm-plus",
+    "model-reprogramming",
+    "λ=learnable τ=additive ℓ=input ω=statistical",
+    modality="vision",
+    config=BLMPlusConfig,
+    example=_example,
+)
 def build(model, config=None, **overrides) -> Reprogrammer:
     """BLM+: padding program with a top-k probability-aggregated Bayesian label mapping."""
     cfg = make_config(BLMPlusConfig, config, overrides)

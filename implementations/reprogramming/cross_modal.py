@@ -222,8 +222,12 @@ class VocabularyRemap(InputManipulation):
         """θ over the frozen model's own input embeddings, sized and seeded by a method's ``config``
         (``target_vocab_size``, ``passthrough``, ``seed``)."""
         return cls(
-            frozen.model.get_input_embeddings(), config.target_vocab_size, mode=mode,
-            passthrough=config.passthrough, seed=config.seed, **options,
+            frozen.model.get_input_embeddings(),
+            config.target_vocab_size,
+            mode=mode,
+            passthrough=config.passthrough,
+            seed=config.seed,
+            **options,
         )
 
     def weights(self, ids: Tensor) -> Tensor:

@@ -44,8 +44,14 @@ def _example():
     return reprogrammer, random_tokens(8, 40, 30, low=1), torch.arange(8) % 4
 
 
-@register_method("cross-modal-reprogramming", "model-reprogramming", "λ=learnable τ=parametric ℓ=input ω=rule-based",
-                 modality="vision", config=CrossModalConfig, example=_example)
+@register_method(
+    "cross-modal-reprogramming",
+    "model-reprogramming",
+    "λ=learnable τ=parametric ℓ=input ω=rule-based",
+    modality="vision",
+    config=CrossModalConfig,
+    example=_example,
+)
 def build(model, config=None, **overrides) -> Reprogrammer:
     """Cross-modal reprogramming: token sequences as images of learned per-token patches, first-k labels."""
     cfg = make_config(CrossModalConfig, config, overrides)

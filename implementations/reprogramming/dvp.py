@@ -40,8 +40,12 @@ def _example():
     from reprogrammability.implementations.models.tiny import tiny_clip, tiny_tokenizer
 
     reprogrammer = build(
-        tiny_clip(), descriptions=EXAMPLE_DESCRIPTIONS, tokenizer=tiny_tokenizer(style="clip"), num_classes=4,
-        canvas_size=32, pad=4,
+        tiny_clip(),
+        descriptions=EXAMPLE_DESCRIPTIONS,
+        tokenizer=tiny_tokenizer(style="clip"),
+        num_classes=4,
+        canvas_size=32,
+        pad=4,
     )
     generator = torch.Generator().manual_seed(0)
     inputs, targets = torch.rand(8, 3, 24, 24, generator=generator), torch.arange(8) % 4
@@ -50,8 +54,14 @@ def _example():
     return reprogrammer, inputs, targets
 
 
-@register_method("dvp", "model-reprogramming", "λ=learnable τ=additive ℓ=input ω=statistical",
-                 modality="vision-language", config=DVPConfig, example=_example)
+@register_method(
+    "dvp",
+    "model-reprogramming",
+    "λ=learnable τ=additive ℓ=input ω=statistical",
+    modality="vision-language",
+    config=DVPConfig,
+    example=_example,
+)
 def build(
     model, config=None, *, descriptions: Sequence[Sequence[Sequence[str]]], tokenizer=None, **overrides
 ) -> Reprogrammer:

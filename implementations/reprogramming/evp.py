@@ -42,8 +42,14 @@ def _example():
     return tiny_image_example(build, pad=4)
 
 
-@register_method("evp", "model-reprogramming", "λ=learnable τ=additive ℓ=input ω=identity",
-                 modality="vision", config=EVPConfig, example=_example)
+@register_method(
+    "evp",
+    "model-reprogramming",
+    "λ=learnable τ=additive ℓ=input ω=identity",
+    modality="vision",
+    config=EVPConfig,
+    example=_example,
+)
 def build(model, config=None, **overrides) -> Reprogrammer:
     """EVP: a learned border around the shrunk image, the model's own outputs as prediction."""
     cfg = make_config(EVPConfig, config, overrides)

@@ -41,8 +41,14 @@ def _example():
     return tiny_image_example(build)
 
 
-@register_method("ilm-vp", "model-reprogramming", "λ=learnable τ=additive ℓ=input ω=statistical",
-                 modality="vision", config=ILMVPConfig, example=_example)
+@register_method(
+    "ilm-vp",
+    "model-reprogramming",
+    "λ=learnable τ=additive ℓ=input ω=statistical",
+    modality="vision",
+    config=ILMVPConfig,
+    example=_example,
+)
 def build(model, config=None, **overrides) -> Reprogrammer:
     """ILM-VP: padding program with an iterative (per-epoch) frequency label mapping."""
     cfg = make_config(ILMVPConfig, config, overrides)

@@ -80,7 +80,9 @@ def greedy_assignment(scores: Tensor, per_target: int = 1) -> Tensor:
     Returns (C_t, per_target) source indices, each row in the order the rows were assigned.
     """
     if not isinstance(scores, Tensor) or scores.dim() != 2:
-        raise ShapeError(f"scores: expected shape (C_s, C_t), got {tuple(scores.shape) if isinstance(scores, Tensor) else type(scores).__name__}")
+        raise ShapeError(
+            f"scores: expected shape (C_s, C_t), got {tuple(scores.shape) if isinstance(scores, Tensor) else type(scores).__name__}"
+        )
     check_finite(scores, "scores")
     num_source, num_target = scores.shape
     if per_target < 1 or per_target * num_target > num_source:

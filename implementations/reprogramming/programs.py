@@ -560,7 +560,7 @@ class Coordinator(nn.Module):
             generator = torch.Generator().manual_seed(seed)
             encoder = nn.Sequential()
             c_in = channels
-            for i in range(stages):
+            for _ in range(stages):
                 conv = nn.Conv2d(c_in, feature_channels, 3, stride=2, padding=1)
                 with torch.no_grad():
                     conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator) / math.sqrt(9 * c_in))

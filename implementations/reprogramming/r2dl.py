@@ -47,8 +47,14 @@ def _example():
     return reprogrammer, random_tokens(8, 12, 30, low=1), torch.arange(8) % 3
 
 
-@register_method("r2dl", "model-reprogramming", "λ=learnable τ=parametric ℓ=embedding ω=rule-based",
-                 modality="text", config=R2DLConfig, example=_example)
+@register_method(
+    "r2dl",
+    "model-reprogramming",
+    "λ=learnable τ=parametric ℓ=embedding ω=rule-based",
+    modality="text",
+    config=R2DLConfig,
+    example=_example,
+)
 def build(model, config=None, **overrides) -> Reprogrammer:
     """R2DL: target tokens as learned linear combinations of the source embeddings, a many-to-one label map."""
     cfg = make_config(R2DLConfig, config, overrides)

@@ -64,8 +64,14 @@ def _example():
     return tiny_image_example(build, num_classes=20, image_size=32)
 
 
-@register_method("refine", "model-reprogramming", "λ=learnable τ=parametric ℓ=input ω=rule-based",
-                 modality="vision", config=REFINEConfig, example=_example)
+@register_method(
+    "refine",
+    "model-reprogramming",
+    "λ=learnable τ=parametric ℓ=input ω=rule-based",
+    modality="vision",
+    config=REFINEConfig,
+    example=_example,
+)
 def build(model, config=None, **overrides) -> Reprogrammer:
     """REFINE: an encoder-decoder input transformation with output label shuffling (backdoor defence)."""
     cfg = make_config(REFINEConfig, config, overrides)

@@ -10,7 +10,6 @@ parts; special tokens ([PAD], [CLS], [SEP], [MASK], ...) keep their own embeddin
 
 from __future__ import annotations
 
-import torch
 from pydantic import Field
 
 from reprogrammability.framework.alignment import LinearAlignment
@@ -44,8 +43,14 @@ def _example():
     return reprogrammer, tokens, targets
 
 
-@register_method("reprogbert", "model-reprogramming", "λ=learnable τ=parametric ℓ=embedding ω=linear",
-                 modality="text", config=ReprogBERTConfig, example=_example)
+@register_method(
+    "reprogbert",
+    "model-reprogramming",
+    "λ=learnable τ=parametric ℓ=embedding ω=linear",
+    modality="text",
+    config=ReprogBERTConfig,
+    example=_example,
+)
 def build(model, config=None, **overrides) -> Reprogrammer:
     """ReprogBERT: input and output vocabulary projections around a frozen masked LM (readout at [MASK])."""
     cfg = make_config(ReprogBERTConfig, config, overrides)

@@ -46,8 +46,14 @@ def _example():
     return reprogrammer, inputs, targets
 
 
-@register_method("similarity-label-mapping", "model-reprogramming", "λ=learnable τ=additive ℓ=input ω=statistical",
-                 modality="audio", config=SimilarityMappingConfig, example=_example)
+@register_method(
+    "similarity-label-mapping",
+    "model-reprogramming",
+    "λ=learnable τ=additive ℓ=input ω=statistical",
+    modality="audio",
+    config=SimilarityMappingConfig,
+    example=_example,
+)
 def build(model, config=None, **overrides) -> Reprogrammer:
     """Additive waveform program with a similarity-based (average-probability) label mapping."""
     cfg = make_config(SimilarityMappingConfig, config, overrides)

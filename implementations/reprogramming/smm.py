@@ -32,8 +32,14 @@ def _example():
     return tiny_image_example(build, widths=(4, 8), pools=2)
 
 
-@register_method("smm", "model-reprogramming", "λ=learnable τ=additive+parametric ℓ=input ω=statistical",
-                 modality="vision", config=SMMConfig, example=_example)
+@register_method(
+    "smm",
+    "model-reprogramming",
+    "λ=learnable τ=additive+parametric ℓ=input ω=statistical",
+    modality="vision",
+    config=SMMConfig,
+    example=_example,
+)
 def build(model, config=None, **overrides) -> Reprogrammer:
     """SMM: a shared pattern times a sample-specific multi-channel mask from a small ConvNet, with ILM."""
     cfg = make_config(SMMConfig, config, overrides)

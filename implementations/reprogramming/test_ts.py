@@ -47,8 +47,14 @@ def _example():
     return reprogrammer, series, targets
 
 
-@register_method("test-ts", "model-reprogramming", "λ=learnable τ=parametric+concatenative ℓ=embedding ω=linear",
-                 modality="text", config=TESTConfig, example=_example)
+@register_method(
+    "test-ts",
+    "model-reprogramming",
+    "λ=learnable τ=parametric+concatenative ℓ=embedding ω=linear",
+    modality="text",
+    config=TESTConfig,
+    example=_example,
+)
 def build(model, config=None, **overrides) -> Reprogrammer:
     """TEST: series tokens aligned to text prototypes, a soft prompt, and a linear classifier on the frozen LM."""
     cfg = make_config(TESTConfig, config, overrides)

@@ -66,8 +66,14 @@ def _example():
     return reprogrammer, series[:, :32].contiguous(), series[:, 32:].contiguous()
 
 
-@register_method("time-llm", "model-reprogramming", "λ=fixed+learnable τ=parametric+concatenative ℓ=embedding ω=linear",
-                 modality="text", config=TimeLLMConfig, example=_example)
+@register_method(
+    "time-llm",
+    "model-reprogramming",
+    "λ=fixed+learnable τ=parametric+concatenative ℓ=embedding ω=linear",
+    modality="text",
+    config=TimeLLMConfig,
+    example=_example,
+)
 def build(model, config=None, *, tokenizer: Any = None, **overrides) -> Reprogrammer:
     """Time-LLM: patch reprogramming onto text prototypes, prompt-as-prefix, and a linear forecasting head."""
     cfg = make_config(TimeLLMConfig, config, overrides)

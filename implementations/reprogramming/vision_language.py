@@ -28,7 +28,7 @@ from reprogrammability.framework.alignment import OutputAlignment, StatisticalAl
 from reprogrammability.framework.axes import Alignment, Configuration, Location, Operator
 from reprogrammability.framework.errors import ShapeError
 from reprogrammability.framework.manipulation import InputManipulation
-from reprogrammability.framework.symbolic import SymbolicForm, op, symbols, x, z
+from reprogrammability.framework.symbolic import SymbolicForm, op, symbols, z
 
 from .programs import WatermarkPrompt
 

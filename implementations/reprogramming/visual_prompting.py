@@ -63,8 +63,14 @@ def _example():
     return reprogrammer, inputs, torch.arange(8) % len(CLASS_NAMES)
 
 
-@register_method("visual-prompting", "model-reprogramming", "λ=learnable τ=additive ℓ=input ω=identity",
-                 modality="vision", config=VisualPromptingConfig, example=_example)
+@register_method(
+    "visual-prompting",
+    "model-reprogramming",
+    "λ=learnable τ=additive ℓ=input ω=identity",
+    modality="vision",
+    config=VisualPromptingConfig,
+    example=_example,
+)
 def build(model, config=None, **overrides) -> Reprogrammer:
     """Visual prompting: a padding/patch prompt added to the normalised image; the model's outputs as prediction."""
     cfg = make_config(VisualPromptingConfig, config, overrides)

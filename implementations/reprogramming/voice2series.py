@@ -43,8 +43,14 @@ def _example():
     return reprogrammer, inputs, torch.arange(8) % 2
 
 
-@register_method("voice2series", "model-reprogramming", "λ=learnable τ=additive ℓ=input ω=rule-based",
-                 modality="audio", config=Voice2SeriesConfig, example=_example)
+@register_method(
+    "voice2series",
+    "model-reprogramming",
+    "λ=learnable τ=additive ℓ=input ω=rule-based",
+    modality="audio",
+    config=Voice2SeriesConfig,
+    example=_example,
+)
 def build(model, config=None, **overrides) -> Reprogrammer:
     """Voice2Series: a time series padded into a waveform with a learned additive program, many-to-one labels."""
     cfg = make_config(Voice2SeriesConfig, config, overrides)

@@ -124,12 +124,16 @@ def suite_options(
 _SYNC_METHODS = frozenset({"__bool__", "item", "__float__", "__int__", "__index__", "tolist", "__len__"})
 
 
-def count_host_syncs(run: Callable[[], Any], ignore: Sequence[str] = ("torch/utils/data", "torch/optim")) -> list[str]:
+def count_host_syncs(
+    run: Callable[[], Any], ignore: Sequence[str] = ("torch/utils/data", "torch/optim", "framework/checks.py")
+) -> list[str]:
     """Calls that copy a tensor's value to the host (``bool``, ``float``, ``int``, ``item``, ``tolist``) made by
     ``run``, as ``"method file:line"`` of the innermost frame outside torch. On CUDA each is a device synchronisation.
 
-    Calls whose stack passes through ``ignore`` (data loading on the host; the optimisers' step counters, which
-    torch keeps on the host) are not counted.
+    Calls whose stack passes through ``ignore`` are not counted: data loading on the host; the optimisers' step
+    counters, which torch keeps on the host; and the boundary checks of ``framework/checks.py``, which read only
+    host-side tensors (a batch before it moves to the device, or any tensor of a CPU run) and skip device tensors.
+    The count is measured on the CPU, so it reports the reads that a CUDA run of the same code would make.
     """
     import traceback
 
