@@ -116,3 +116,24 @@ def test_bad_arguments_are_named():
         run_bench(["everything"], mode="tiny")
     with pytest.raises(ValueError, match="clock"):
         Clock("cpu", "sundial")
+
+
+def test_a_report_killed_while_drawing_leaves_no_partial_set(tmp_path, monkeypatch):
+    from reprogrammability.bench import report as report_module
+
+    report = {"stem": "bench-x", "ratios": []}
+
+    def broken_plot(report, path):
+        raise KeyboardInterrupt  # the run is stopped while the figure is drawn
+
+    monkeypatch.setattr(report_module, "table", lambda report: "| table |")
+    monkeypatch.setattr(report_module, "plot", broken_plot)
+    with pytest.raises(KeyboardInterrupt):
+        report_module.write_report(report, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no JSON, no table, no temporary file
+
+    monkeypatch.setattr(report_module, "plot", lambda report, path: path.write_bytes(b"png"))
+    written = report_module.write_report(report, tmp_path)
+    assert [p.name for p in written] == ["bench-x.json", "bench-x.md", "bench-x.png"]
+    assert json.loads(written[0].read_text())["stem"] == "bench-x"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bench-x.json", "bench-x.md", "bench-x.png"]

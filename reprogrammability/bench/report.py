@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
+from ..outputs import output_mode
 from .suites import REGISTRY
 
 
@@ -102,20 +104,32 @@ def plot(report: dict[str, Any], path: Path) -> None:
     )
     ax.set_xlabel("ratio (log scale)")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, format="png")
     plt.close(fig)
 
 
 def write_report(report: dict[str, Any], directory: Path, overwrite: bool = False) -> list[Path]:
     """``<stem>.json``, ``.md`` and ``.png`` in ``directory`` (see :func:`result_stem`); refuses to overwrite
-    unless ``overwrite``."""
+    unless ``overwrite``.
+
+    All three are written under temporary names first, then renamed, the JSON (the result itself; the table and
+    the plot are drawn from it) last: a run killed at any moment leaves either no new JSON or a complete set.
+    """
     stem = report["stem"]
     paths = [directory / f"{stem}.{ext}" for ext in ("json", "md", "png")]
     existing = [p for p in paths if p.exists()]
     if existing and not overwrite:
         raise FileExistsError(f"output: {existing[0]} exists; pass --overwrite to replace it")
     directory.mkdir(parents=True, exist_ok=True)
-    paths[0].write_text(json.dumps(report, indent=2, default=float) + "\n")
-    paths[1].write_text(table(report) + "\n")
-    plot(report, paths[2])
+    staged = [p.with_name(f".{p.name}.{os.getpid()}.tmp") for p in paths]
+    try:
+        staged[0].write_text(json.dumps(report, indent=2, default=float) + "\n")
+        staged[1].write_text(table(report) + "\n")
+        plot(report, staged[2])
+        for temporary, final in zip(staged[::-1], paths[::-1], strict=True):  # the JSON last
+            os.chmod(temporary, output_mode())
+            os.replace(temporary, final)
+    finally:
+        for temporary in staged:
+            temporary.unlink(missing_ok=True)
     return paths
