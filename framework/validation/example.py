@@ -15,28 +15,9 @@ from torch import Tensor
 
 from ..reprogrammer import Reprogrammer
 from ..spec import Spec
-from .common import (  # noqa: F401
-    FAILED,
-    PASSED,
-    SKIPPED,
+from .common import (
     _batch_size,
     _clone,
-    _close,
-    _equal,
-    _error,
-    _max_diff,
-    _names,
-    _operators,
-    _part_name,
-    _perturbed,
-    _roll,
-    _scale,
-    _shape,
-    _state,
-    _state_diff,
-    _to_device,
-    _tolerance,
-    _trainable,
 )
 
 

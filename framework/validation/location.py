@@ -9,28 +9,13 @@ from torch import Tensor, nn
 
 from ..axes import Location
 from ..interfaces import EmbeddingState
-from .common import (  # noqa: F401
+from .common import (
     FAILED,
     PASSED,
     SKIPPED,
-    _batch_size,
-    _clone,
-    _close,
     _equal,
-    _error,
-    _max_diff,
-    _names,
-    _operators,
     _part_name,
-    _perturbed,
-    _roll,
-    _scale,
     _shape,
-    _state,
-    _state_diff,
-    _to_device,
-    _tolerance,
-    _trainable,
 )
 from .context import Context
 from .recording import _Call, _subsequence

@@ -11,28 +11,10 @@ from torch import Tensor, nn
 
 from ..axes import Location
 from ..interfaces import EmbeddingState
-from .common import (  # noqa: F401
-    FAILED,
-    PASSED,
-    SKIPPED,
-    _batch_size,
+from .common import (
     _clone,
-    _close,
     _equal,
-    _error,
-    _max_diff,
-    _names,
-    _operators,
-    _part_name,
     _perturbed,
-    _roll,
-    _scale,
-    _shape,
-    _state,
-    _state_diff,
-    _to_device,
-    _tolerance,
-    _trainable,
 )
 
 

@@ -10,27 +10,10 @@ from torch import Tensor
 
 from ..axes import Alignment
 from ..errors import FrozenModelError
-from .common import (  # noqa: F401
-    FAILED,
-    PASSED,
-    SKIPPED,
-    _batch_size,
-    _clone,
-    _close,
+from .common import (
     _equal,
     _error,
-    _max_diff,
-    _names,
-    _operators,
-    _part_name,
-    _perturbed,
-    _roll,
-    _scale,
-    _shape,
-    _state,
-    _state_diff,
     _to_device,
-    _tolerance,
     _trainable,
     full_state,
 )
