@@ -144,6 +144,25 @@ class InstructionPrompt(InputManipulation):
         return f"{super().extra_repr()}, text={self.text!r}"
 
 
+def searched_instruction_reprogrammer(model: Any, tokenizer: Any, config: Any, name: str) -> tuple[Any, list[str]]:
+    """``ŷ = V(f([instruction; x]))`` with the instruction as the part a search edits (OPRO, ProTeGi): the
+    frozen f, an :class:`InstructionPrompt` from ``config.initial_instruction`` and the verbalizer V of
+    ``config.label_words``; returns the reprogrammer and the label names the search shows the optimiser LM."""
+    from reprogrammability.framework.reprogrammer import Reprogrammer
+
+    from .text import verbalizer_frozen
+
+    frozen, verbalizer, tokenizer = verbalizer_frozen(model, tokenizer, config)
+    prompt = InstructionPrompt(
+        tokenizer, config.initial_instruction, max_tokens=config.max_tokens, position=config.position
+    )
+    reprogrammer = Reprogrammer(
+        frozen, prompt, verbalizer, paradigm="prompt-tuning", access="zeroth-order", modality="text", name=name
+    )
+    names = [w if isinstance(w, str) else w[0] for w in config.label_words]
+    return reprogrammer, names
+
+
 def instruction_of(reprogrammer: Any) -> InstructionPrompt:
     parts = [m for m in reprogrammer.inputs if isinstance(m, InstructionPrompt)]
     if len(parts) != 1:

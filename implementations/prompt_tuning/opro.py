@@ -27,14 +27,14 @@ from reprogrammability.implementations.registry import register_method
 from .common import resolve_config
 from .instruction_search import (
     SEARCH_TRAINER,
-    InstructionPrompt,
     InstructionSearch,
     Writer,
     first_line,
     instruction_of,
+    searched_instruction_reprogrammer,
     word_edits,
 )
-from .text import VerbalizerFields, tiny_text_example, verbalizer_frozen
+from .text import VerbalizerFields, tiny_text_example
 
 __all__ = ["OPROConfig", "OPROSearch", "build", "EDIT_WORDS"]
 
@@ -191,14 +191,7 @@ def build(
 ) -> Reprogrammer:
     """OPRO: an instruction written by an optimiser LM from the scored trajectory, scored by the frozen f."""
     config = resolve_config(OPROConfig, config, overrides)
-    frozen, verbalizer, tokenizer = verbalizer_frozen(model, tokenizer, config)
-    prompt = InstructionPrompt(
-        tokenizer, config.initial_instruction, max_tokens=config.max_tokens, position=config.position
-    )
-    reprogrammer = Reprogrammer(
-        frozen, prompt, verbalizer, paradigm="prompt-tuning", access="zeroth-order", modality="text", name="opro"
-    )
-    names = [w if isinstance(w, str) else w[0] for w in config.label_words]
+    reprogrammer, names = searched_instruction_reprogrammer(model, tokenizer, config, name="opro")
     reprogrammer.gradient_estimator = OPROSearch(
         writer,
         label_names=names,

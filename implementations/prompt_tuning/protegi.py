@@ -32,15 +32,15 @@ from reprogrammability.implementations.registry import register_method
 from .common import resolve_config
 from .instruction_search import (
     SEARCH_TRAINER,
-    InstructionPrompt,
     InstructionSearch,
     Writer,
     first_line,
     instruction_of,
+    searched_instruction_reprogrammer,
     word_edits,
 )
 from .opro import EDIT_WORDS
-from .text import VerbalizerFields, tiny_text_example, verbalizer_frozen
+from .text import VerbalizerFields, tiny_text_example
 
 __all__ = ["ProTeGiConfig", "ProTeGiSearch", "build"]
 
@@ -264,14 +264,7 @@ def build(
 ) -> Reprogrammer:
     """ProTeGi: a prompt improved by textual gradients and edits, with beam search and bandit selection."""
     config = resolve_config(ProTeGiConfig, config, overrides)
-    frozen, verbalizer, tokenizer = verbalizer_frozen(model, tokenizer, config)
-    prompt = InstructionPrompt(
-        tokenizer, config.initial_instruction, max_tokens=config.max_tokens, position=config.position
-    )
-    reprogrammer = Reprogrammer(
-        frozen, prompt, verbalizer, paradigm="prompt-tuning", access="zeroth-order", modality="text", name="protegi"
-    )
-    names = [w if isinstance(w, str) else w[0] for w in config.label_words]
+    reprogrammer, names = searched_instruction_reprogrammer(model, tokenizer, config, name="protegi")
     reprogrammer.gradient_estimator = ProTeGiSearch(
         writer,
         label_names=names,
