@@ -14,7 +14,9 @@ the catalog and the CLI depend on it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import Enum
+from typing import TypeVar
 
 __all__ = [
     "Access",
@@ -34,13 +36,17 @@ __all__ = [
 ]
 
 
+_Value = TypeVar("_Value", bound="AxisValue")
+
+
 class AxisValue(str, Enum):
     """A value of one axis: a string enum whose members also carry ``symbol`` and ``meaning``."""
 
+    _value_: str
     symbol: str
     meaning: str
 
-    def __new__(cls, value: str, symbol: str = "", meaning: str = ""):
+    def __new__(cls, value: str, symbol: str = "", meaning: str = "") -> AxisValue:
         member = str.__new__(cls, value)
         member._value_ = value
         member.symbol = symbol
@@ -48,7 +54,7 @@ class AxisValue(str, Enum):
         return member
 
     def __str__(self) -> str:  # "learnable", not "Configuration.LEARNABLE"
-        return self.value
+        return self._value_
 
     @classmethod
     def axis_symbol(cls) -> str:
@@ -60,7 +66,7 @@ class AxisValue(str, Enum):
         return [member.value for member in cls]
 
     @classmethod
-    def parse(cls, value: "str | AxisValue", *, field: str | None = None) -> "AxisValue":
+    def parse(cls: type[_Value], value: str | AxisValue, *, field: str | None = None) -> _Value:
         """Parse ``value`` (case-insensitive, ``_`` or ``-``); the error names the field and the allowed values."""
         if isinstance(value, cls):
             return value
@@ -188,7 +194,7 @@ class Access(AxisValue):
     GRADIENT = ("gradient", "∇", "white-box training: gradients are back-propagated through f to the manipulation")
 
     @classmethod
-    def parse(cls, value: "str | AxisValue", *, field: str | None = None) -> "AxisValue":
+    def parse(cls, value: str | AxisValue, *, field: str | None = None) -> Access:
         if isinstance(value, str) and value.strip().lower() == "none":
             raise ValueError(
                 f"{field or 'access'}: 'none' was split into 'text-only' (a text API), 'scores' (output scores "
@@ -215,7 +221,7 @@ LEARNED_ACCESS = frozenset({Access.ZEROTH_ORDER, Access.GRADIENT})
 """Access values of a learned method: how its training signal passes through f."""
 
 
-def default_access(configurations, locations) -> Access:
+def default_access(configurations: Iterable[str | AxisValue], locations: Iterable[str | AxisValue]) -> Access:
     """The access a method needs when it does not declare one: ``gradient`` if anything is learned,
     ``hidden-states`` if a fixed part acts on hidden states, ``scores`` otherwise."""
     if any(Configuration.parse(c) is Configuration.LEARNABLE for c in configurations):

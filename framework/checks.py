@@ -93,28 +93,30 @@ def check_labels(targets: Any, name: str, num_classes: int | None = None) -> Ten
     Accepts integer (or bool) tensors, sequences and arrays, and floating ones whose values are whole
     numbers; refuses empty, non-integral, negative (``-1``, ``-100``: no ignore index) and too large labels.
     """
-    if not isinstance(targets, Tensor):
+    if isinstance(targets, Tensor):
+        labels = targets
+    else:
         try:
-            targets = torch.as_tensor(targets)
+            labels = torch.as_tensor(targets)
         except (TypeError, ValueError, RuntimeError) as error:
             raise DTypeError(f"{name}: expected integer class labels, got {describe(targets)}") from error
-    if targets.dim() != 1:
-        raise ShapeError(f"{name}: expected class labels of shape (N,), got {tuple(targets.shape)}")
-    if targets.numel() == 0:
+    if labels.dim() != 1:
+        raise ShapeError(f"{name}: expected class labels of shape (N,), got {tuple(labels.shape)}")
+    if labels.numel() == 0:
         raise InputError(f"{name}: is empty; expected at least one label")
-    if targets.is_complex():
-        raise DTypeError(f"{name}: expected integer class labels, got {targets.dtype}")
-    if targets.is_floating_point():
-        check_finite(targets, name)
-        if not bool((targets == targets.round()).all()):
-            raise DTypeError(f"{name}: expected integer class labels, got non-integral {targets.dtype} values")
-    targets = targets.long()
-    low, high = (int(v) for v in torch.aminmax(targets))
+    if labels.is_complex():
+        raise DTypeError(f"{name}: expected integer class labels, got {labels.dtype}")
+    if labels.is_floating_point():
+        check_finite(labels, name)
+        if not bool((labels == labels.round()).all()):
+            raise DTypeError(f"{name}: expected integer class labels, got non-integral {labels.dtype} values")
+    labels = labels.long()
+    low, high = (int(v) for v in torch.aminmax(labels))
     allowed = "0, 1, ..." if num_classes is None else f"0..{num_classes - 1}"
     if low < 0 or (num_classes is not None and high >= num_classes):
         wrong = low if low < 0 else high
         raise InputError(f"{name}: label {wrong} is out of range; allowed class labels are {allowed}")
-    return targets
+    return labels
 
 
 def host_flag_set(flag: Tensor) -> bool:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Optional, Protocol
+
 __all__ = [
     "ReprogrammabilityError",
     "SpecError",
@@ -62,7 +65,14 @@ class SavedProgramError(ReprogrammabilityError, ValueError):
     is incomplete, or is corrupt; the message names the field that differs."""
 
 
-def expect_shape(name: str, tensor, expected: tuple) -> None:
+class _Shaped(Protocol):
+    """Anything with a ``shape`` (a tensor, an array); this module imports no tensor library."""
+
+    @property
+    def shape(self) -> Sequence[int]: ...
+
+
+def expect_shape(name: str, tensor: _Shaped, expected: tuple[Optional[int], ...]) -> None:
     """Raise :class:`ShapeError` unless ``tensor.shape`` matches ``expected`` (``None`` matches any size)."""
     shape = tuple(tensor.shape)
     if len(shape) != len(expected) or any(e is not None and e != s for e, s in zip(expected, shape)):

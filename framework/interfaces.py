@@ -78,7 +78,9 @@ class EmbeddingState:
         if mask is not None:
             ones = mask.new_ones(batch, length)
             mask = torch.cat([mask[:, :position], ones, mask[:, position:]], dim=1)
-        positions = self.token_positions + (self.token_positions >= position).to(self.token_positions.dtype) * length
+        positions = self.token_positions
+        assert positions is not None  # set by __post_init__
+        positions = positions + (positions >= position).to(positions.dtype) * length
         return replace(self, embeds=embeds, attention_mask=mask, token_positions=positions)
 
     def prepend(self, prompt: Tensor) -> "EmbeddingState":
@@ -163,7 +165,12 @@ class ModelAdapter(ABC):
             if not 0 <= index < len(layers):
                 raise InterfaceError(f"layers: index {index} out of range, the model has {len(layers)} layers")
 
-            def hook(module, args, kwargs, functions=functions):
+            def hook(
+                module: nn.Module,
+                args: tuple[Any, ...],
+                kwargs: dict[str, Any],
+                functions: list[Callable[[Tensor], Tensor]] = functions,
+            ) -> tuple[tuple[Any, ...], dict[str, Any]]:
                 if args:
                     hidden = args[0]
                     for fn in functions:

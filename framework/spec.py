@@ -11,9 +11,9 @@ plus the parameter counts measured on the real modules), so there is one set of 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from .axes import (
     FIXED_ACCESS,
@@ -32,7 +32,10 @@ from .errors import SpecError
 __all__ = ["Spec", "SpecRule", "SPEC_RULES", "coordinates_str"]
 
 
-def _as_tuple(enum: type[AxisValue], field: str, value: Any) -> tuple:
+_Value = TypeVar("_Value", bound=AxisValue)
+
+
+def _as_tuple(enum: type[_Value], field: str, value: Any) -> tuple[_Value, ...]:
     values = [value] if isinstance(value, (str, AxisValue)) else list(value or [])
     if not values:
         raise ValueError(f"{field}: at least one value is required, allowed: {enum.allowed()}")
@@ -69,22 +72,22 @@ class Spec(BaseModel):
 
     @field_validator("configuration", mode="before")
     @classmethod
-    def _configuration(cls, v: Any) -> tuple:
+    def _configuration(cls, v: Any) -> tuple[Configuration, ...]:
         return _as_tuple(Configuration, "configuration", v)
 
     @field_validator("operator", mode="before")
     @classmethod
-    def _operator(cls, v: Any) -> tuple:
+    def _operator(cls, v: Any) -> tuple[Operator, ...]:
         return _as_tuple(Operator, "operator", v)
 
     @field_validator("location", mode="before")
     @classmethod
-    def _location(cls, v: Any) -> tuple:
+    def _location(cls, v: Any) -> tuple[Location, ...]:
         return _as_tuple(Location, "location", v)
 
     @field_validator("alignment", mode="before")
     @classmethod
-    def _alignment(cls, v: Any) -> tuple:
+    def _alignment(cls, v: Any) -> tuple[Alignment, ...]:
         return _as_tuple(Alignment, "alignment", v)
 
     @field_validator("paradigm", mode="before")
@@ -99,7 +102,7 @@ class Spec(BaseModel):
 
     @field_validator("modality", "task_modality", mode="before")
     @classmethod
-    def _modality(cls, v: Any, info) -> Any:
+    def _modality(cls, v: Any, info: ValidationInfo) -> Optional[Modality]:
         return None if v is None else Modality.parse(v, field=info.field_name)
 
     @model_validator(mode="after")
@@ -119,7 +122,7 @@ class Spec(BaseModel):
         return found
 
     @property
-    def coordinates(self) -> dict[str, tuple]:
+    def coordinates(self) -> dict[str, tuple[AxisValue, ...]]:
         return {
             "configuration": self.configuration,
             "operator": self.operator,
@@ -160,7 +163,7 @@ class SpecRule:
     check: Callable[[Spec], Optional[str]]
 
 
-def _only(values: tuple, *allowed) -> bool:
+def _only(values: tuple[AxisValue, ...], *allowed: AxisValue) -> bool:
     return set(values) <= set(allowed)
 
 

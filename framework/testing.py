@@ -16,9 +16,12 @@ kept on the check (``check.not_applicable``), and pytest reports no skip.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 
 from .validation import CHECKS, FAILED, SKIPPED, ValidationReport, validate
+
+if TYPE_CHECKING:
+    import pytest
 
 __all__ = ["parametrize_with_checks", "MethodCheck", "method_id", "cached_report", "clear_cache"]
 
@@ -31,9 +34,10 @@ def method_id(method: Any) -> str:
         return method
     info = getattr(method, "method_info", None)
     if info is not None:
-        return info.id
-    if isinstance(getattr(method, "id", None), str):
-        return method.id
+        return str(info.id)
+    ident = getattr(method, "id", None)
+    if isinstance(ident, str):
+        return ident
     name = getattr(method, "__name__", None) or getattr(method, "name", None)
     return str(name) if name else type(method).__name__
 
@@ -79,7 +83,9 @@ class MethodCheck:
         return f"MethodCheck({self.name!r})"
 
 
-def parametrize_with_checks(methods: Sequence[Any] | Any, *, checks: Optional[Iterable[str]] = None, **options: Any):
+def parametrize_with_checks(
+    methods: Sequence[Any] | Any, *, checks: Optional[Iterable[str]] = None, **options: Any
+) -> pytest.MarkDecorator:
     """A ``pytest.mark.parametrize("method, check", ...)`` over every method and every named check.
 
     Args:

@@ -26,7 +26,7 @@ import sys
 __all__ = ["register", "run", "add_catalog_check_arguments", "run_catalog_check"]
 
 
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "validate",
         help="check that a method is what its coordinates claim, by running it",
