@@ -73,7 +73,7 @@ class CrosscheckRow:
     entry: Optional[str] = None
     """Our catalog id, when the item is catalogued."""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -135,7 +135,7 @@ _THEIR_VOCABULARY: dict[str, dict[str, str]] = {
 }
 
 
-def normalise_their_value(field: str, value: Any) -> tuple[Optional[frozenset], list[str]]:
+def normalise_their_value(field: str, value: Any) -> tuple[Optional[frozenset[str]], list[str]]:
     """Their value (``"input-layer / embedding"``) as a set of our values, and the parts we could not read."""
     if value is None:
         return None, []
@@ -144,7 +144,8 @@ def normalise_their_value(field: str, value: Any) -> tuple[Optional[frozenset], 
     else:
         parts = [p for p in re.split(r"\s*/\s*", str(value)) if p]
     vocabulary = _THEIR_VOCABULARY.get(field)
-    found, unknown = set(), []
+    found: set[str] = set()
+    unknown: list[str] = []
     for part in parts:
         key = part.strip().lower()
         if vocabulary is None:
@@ -156,7 +157,7 @@ def normalise_their_value(field: str, value: Any) -> tuple[Optional[frozenset], 
     return frozenset(found), unknown
 
 
-def _configuration_from_mechanism(paradigms: frozenset) -> frozenset:
+def _configuration_from_mechanism(paradigms: frozenset[str]) -> frozenset[str]:
     """Their site shows a configuration derived from the mechanism: prompt instruction -> fixed, else learnable."""
     return frozenset("fixed" if p == Paradigm.PROMPT_INSTRUCTION.value else "learnable" for p in paradigms)
 
@@ -166,9 +167,9 @@ def _configuration_from_mechanism(paradigms: frozenset) -> frozenset:
 _URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://\S+$")
 
 
-def _schema_problems(item: dict, schema: dict) -> list[tuple[str, Any, str]]:
+def _schema_problems(item: dict[str, Any], schema: dict[str, Any]) -> list[tuple[str, Any, str]]:
     """``(field, value, problem)`` for each way ``item`` breaks their paper schema (the subset it uses)."""
-    problems = []
+    problems: list[tuple[str, Any, str]] = []
     for name in schema.get("required", []):
         if name not in item or item[name] in (None, ""):
             problems.append((name, None, "a required field is missing"))
@@ -224,7 +225,7 @@ class _Index:
     def __init__(self, catalog: "Catalog"):
         self.by_arxiv: dict[str, Any] = {}
         self.by_title: dict[str, Any] = {}
-        entries: list = [*catalog.methods.values(), *catalog.papers.values()]
+        entries: list[Any] = [*catalog.methods.values(), *catalog.papers.values()]
         for entry in entries:
             bib = entry.bibliography
             if bib.arxiv:
@@ -253,7 +254,8 @@ class _Index:
 def _rationale(entry: Any, field: str) -> str:
     rationale = getattr(entry, "rationale", {}) or {}
     try:
-        return rationale.get(RationaleField(field), "")
+        reason: str = rationale.get(RationaleField(field), "")
+        return reason
     except ValueError:
         return ""
 
@@ -271,7 +273,7 @@ def _year_reason(entry: Any, theirs: Any) -> str:
     return ""
 
 
-def _ours(entry: Any, field: str) -> frozenset:
+def _ours(entry: Any, field: str) -> frozenset[str]:
     if field == "paradigm":
         return frozenset(p.value for p in entry.paradigms)
     return frozenset(v.value for v in getattr(entry.coordinates, field))
@@ -305,11 +307,11 @@ def _parse_bib(text: str) -> list[dict[str, str]]:
 
 
 def _compare_labels(
-    rows: list,
+    rows: list[CrosscheckRow],
     entry: Any,
     item_title: str,
     source: str,
-    theirs: dict[str, Optional[frozenset]],
+    theirs: dict[str, Optional[frozenset[str]]],
     configuration_derived: bool,
 ) -> None:
     if isinstance(entry, ExcludedItem):
@@ -492,10 +494,10 @@ def crosscheck(catalog: Optional["Catalog"] = None, survey: Union[str, Path, Non
             paradigms, _ = normalise_their_value("paradigm", item.get("paradigm"))
             theirs["paradigm"] = paradigms
             for field in AXIS_FIELDS:
-                values = [str(v) for v in (item.get(field) or [])]
-                if field == "configuration" and "hybrid" in values:  # their word for "part fixed, part learned"
-                    values = [v for v in values if v != "hybrid"] + ["fixed", "learnable"]
-                theirs[field] = frozenset(values) if values else None
+                labels = [str(v) for v in (item.get(field) or [])]
+                if field == "configuration" and "hybrid" in labels:  # their word for "part fixed, part learned"
+                    labels = [v for v in labels if v != "hybrid"] + ["fixed", "learnable"]
+                theirs[field] = frozenset(labels) if labels else None
             _compare_labels(rows, entry, title, source, theirs, configuration_derived=False)
             their_year = item.get("year")
             if isinstance(their_year, int) and their_year != entry.bibliography.year:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from functools import partial
+from typing import Any, Callable, Protocol, Sequence, TypeGuard
 
 import torch
 from torch import Tensor, nn
@@ -18,7 +19,7 @@ from torch import Tensor, nn
 from . import checks
 from .axes import Location
 from .errors import FrozenModelError, InterfaceError
-from .interfaces import EmbeddingState, ModelAdapter, ModuleAdapter
+from .interfaces import AttentionGeometry, EmbeddingState, KeyValuePrefix, ModelAdapter, ModuleAdapter
 
 __all__ = ["FrozenModel", "InterfaceTrace", "auto_adapter"]
 
@@ -38,6 +39,35 @@ def auto_adapter(model: nn.Module, **options: Any) -> ModelAdapter:
     return ModuleAdapter(**options)
 
 
+class Part(Protocol):
+    """What f reads of a manipulation it applies: an :class:`~reprogrammability.framework.manipulation.Part`,
+    or a stand-in with the same attributes (the validator's recordings, a bank's per-row parts)."""
+
+    @property
+    def location(self) -> Location: ...
+    @property
+    def tower(self) -> str | None: ...
+    @property
+    def edits_hidden(self) -> bool: ...
+    @property
+    def provides_key_values(self) -> bool: ...
+    def __call__(self, value: Any) -> Any: ...
+
+
+class HiddenPart(Part, Protocol):
+    """A part that edits hidden states or prepends attention keys and values (``edits_hidden`` or
+    ``provides_key_values``), as :class:`~reprogrammability.framework.manipulation.HiddenManipulation` does."""
+
+    @property
+    def layers(self) -> Sequence[int]: ...
+    def edit_hidden(self, layer: int, hidden: Tensor) -> Tensor: ...
+    def key_value_prefix(self, batch_size: int, geometry: AttentionGeometry) -> KeyValuePrefix: ...
+
+
+def _reaches_hidden_states(part: Part) -> TypeGuard[HiddenPart]:
+    return part.edits_hidden or part.provides_key_values
+
+
 @dataclass
 class InterfaceTrace:
     """What f saw at each interface during one forward (recorded by :meth:`FrozenModel.trace`)."""
@@ -49,7 +79,7 @@ class InterfaceTrace:
     output: Any = None
 
 
-def _apply_to_tower(manipulation: nn.Module, states: Any) -> Any:
+def _apply_to_tower(manipulation: Part, states: Any) -> Any:
     """Apply an embedding manipulation to its tower's state (``manipulation.tower``; single-tower models: the state)."""
     name = type(manipulation).__name__
     if isinstance(states, EmbeddingState):
@@ -113,7 +143,9 @@ class FrozenModel(nn.Module):
 
     # -- the frozen guarantee -------------------------------------------------------------
     def _tensors(self) -> list[tuple[str, Tensor]]:
-        tensors = [(f"parameter {n}", p) for n, p in self.model.named_parameters(remove_duplicate=True)]
+        tensors: list[tuple[str, Tensor]] = [
+            (f"parameter {n}", p) for n, p in self.model.named_parameters(remove_duplicate=True)
+        ]
         tensors += [(f"buffer {n}", b) for n, b in self.model.named_buffers(remove_duplicate=True)]
         return tensors
 
@@ -170,7 +202,7 @@ class FrozenModel(nn.Module):
                     "(a manipulation or alignment must not modify f)"
                 )
 
-    def __deepcopy__(self, memo: dict) -> "FrozenModel":
+    def __deepcopy__(self, memo: dict[int, Any]) -> "FrozenModel":
         """A copy has fresh tensors (fresh version counters): snapshot them, keep the original digests."""
         import copy
 
@@ -184,11 +216,11 @@ class FrozenModel(nn.Module):
         """The frozen model stays in eval mode whatever is asked (dropout and batch-norm statistics off)."""
         return super().train(False)
 
-    def _apply(self, fn, recurse: bool = True):
-        result = super()._apply(fn, recurse)
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> "FrozenModel":
+        super()._apply(fn, recurse)  # type: ignore[no-untyped-call]  # torch's Module._apply has no annotations
         self.model.requires_grad_(False)
         self._snapshot_versions()
-        return result
+        return self
 
     # -- interfaces -----------------------------------------------------------------------
     @property
@@ -205,14 +237,14 @@ class FrozenModel(nn.Module):
             return tensor.device
         return torch.device("cpu")
 
-    def check_input(self, x: Any, name: str = "x", manipulations: Sequence[nn.Module] = ()) -> Any:
+    def check_input(self, x: Any, name: str = "x", manipulations: Sequence[Part] = ()) -> Any:
         """``x`` checked at f's boundary (:func:`~reprogrammability.framework.checks.model_input`): not empty,
         no uint8/bool images, finite (CPU tensors), token ids in range; floating tensors cast to f's dtype.
         Integer tensors reach only a model with a token embedding, or an input manipulation (token → image)."""
         takes_ids = self._takes_ids or any(m.location is Location.INPUT for m in manipulations)
         return checks.model_input(x, name, dtype=self._input_dtype, vocabulary=self._vocabulary, takes_ids=takes_ids)
 
-    def forward(self, x: Any, manipulations: Sequence[nn.Module] = ()) -> Any:
+    def forward(self, x: Any, manipulations: Sequence[Part] = ()) -> Any:
         """``f(I(x))``: apply each manipulation at its location, run f, return its readout."""
         x = self.check_input(x, manipulations=manipulations)
         if self.model.training:
@@ -222,7 +254,7 @@ class FrozenModel(nn.Module):
         finally:
             self.check_writes()
 
-    def trace(self, x: Any, manipulations: Sequence[nn.Module] = ()) -> InterfaceTrace:
+    def trace(self, x: Any, manipulations: Sequence[Part] = ()) -> InterfaceTrace:
         """Run like :meth:`forward` and record what f saw at its input, embedding and hidden interfaces."""
         x = self.check_input(x, manipulations=manipulations)
         record = InterfaceTrace()
@@ -230,13 +262,15 @@ class FrozenModel(nn.Module):
         embedding_module = self.adapter.embedding_module(self.model)
         if embedding_module is not None:
 
-            def keep_embedding(module, args, output):
+            def keep_embedding(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
                 record.embedding = (output[0] if isinstance(output, tuple) else output).detach().clone()
 
             handles.append(embedding_module.register_forward_hook(keep_embedding))
         for index, layer in enumerate(self.adapter.layers(self.model)):
 
-            def keep_hidden(module, args, kwargs, index=index):
+            def keep_hidden(
+                module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], index: int = index
+            ) -> None:
                 hidden = args[0] if args else kwargs.get("hidden_states")
                 if isinstance(hidden, Tensor):
                     record.hidden[index] = hidden.detach().clone()
@@ -251,8 +285,8 @@ class FrozenModel(nn.Module):
             self.check_writes()
         return record
 
-    def _run(self, x: Any, manipulations: Sequence[nn.Module], trace: InterfaceTrace | None) -> Any:
-        by_location: dict[Location, list[nn.Module]] = {Location.INPUT: [], Location.EMBEDDING: [], Location.HIDDEN: []}
+    def _run(self, x: Any, manipulations: Sequence[Part], trace: InterfaceTrace | None) -> Any:
+        by_location: dict[Location, list[Part]] = {Location.INPUT: [], Location.EMBEDDING: [], Location.HIDDEN: []}
         for manipulation in manipulations:
             by_location[manipulation.location].append(manipulation)
         available = self.locations
@@ -275,15 +309,13 @@ class FrozenModel(nn.Module):
         if trace is not None:
             trace.input = x.detach().clone() if isinstance(x, Tensor) else x
 
-        hidden = by_location[Location.HIDDEN]
-        edits: dict[tuple[str | None, int], list] = {}
+        hidden = [m for m in by_location[Location.HIDDEN] if _reaches_hidden_states(m)]  # the others act on nothing
+        edits: dict[tuple[str | None, int], list[Callable[[Tensor], Tensor]]] = {}
         prefixes = [m for m in hidden if m.provides_key_values]
         for manipulation in hidden:
             if manipulation.edits_hidden:
                 for layer in manipulation.layers:
-                    edits.setdefault((manipulation.tower, layer), []).append(
-                        lambda h, m=manipulation, layer=layer: m.edit_hidden(layer, h)
-                    )
+                    edits.setdefault((manipulation.tower, layer), []).append(partial(manipulation.edit_hidden, layer))
         with self.adapter.hidden_edits(self.model, edits):
             if by_location[Location.EMBEDDING] or prefixes:
                 states = self.adapter.embed(self.model, x)
@@ -296,7 +328,7 @@ class FrozenModel(nn.Module):
                 return self.adapter.forward_embedded(self.model, states, key_values)
             return self.adapter.forward_input(self.model, x)
 
-    def _key_values(self, prefixes: list[nn.Module], batch_size: int):
+    def _key_values(self, prefixes: list[HiddenPart], batch_size: int) -> KeyValuePrefix | None:
         geometry = self.adapter.attention_geometry(self.model)
         if geometry is None:
             raise InterfaceError(f"{type(self.adapter).__name__}: the model has no attention keys and values")

@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence, cast
 
 import sympy as sp
 import torch
@@ -54,6 +54,10 @@ class Reprogrammer(nn.Module):
         modality, task_modality: the model's data and, for cross-modal methods, the task's.
         name: a readable name (the catalog id for reference implementations).
     """
+
+    _frozen: FrozenModel
+    inputs: nn.ModuleList
+    output: OutputAlignment
 
     def __init__(
         self,
@@ -118,9 +122,15 @@ class Reprogrammer(nn.Module):
         self._frozen.train(False)
         return self
 
-    def _apply(self, fn, recurse: bool = True):
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> Reprogrammer:
         self._frozen._apply(fn, recurse)
-        return super()._apply(fn, recurse)
+        super()._apply(fn, recurse)  # type: ignore[no-untyped-call]  # torch's Module._apply has no annotations
+        return self
+
+    @property
+    def _parts(self) -> list[InputManipulation]:
+        """``inputs`` as a typed list (``nn.ModuleList`` is not generic; ``__init__`` admits InputManipulations only)."""
+        return cast(list[InputManipulation], list(self.inputs))
 
     @property
     def device(self) -> torch.device:
@@ -129,26 +139,26 @@ class Reprogrammer(nn.Module):
     # -- the definition -------------------------------------------------------------------
     @property
     def configuration(self) -> tuple[Configuration, ...]:
-        found = {m.configuration for m in self.inputs}
+        found = {m.configuration for m in self._parts}
         return tuple(sorted(found, key=list(Configuration).index))
 
     @property
     def access(self) -> Access:
         if self._access is not None:
             return self._access
-        return default_access(self.configuration, [m.location for m in self.inputs])
+        return default_access(self.configuration, [m.location for m in self._parts])
 
     @property
     def spec(self) -> Spec:
         """The coordinates declared by the parts, with the measured parameter counts, validated."""
-        inputs = list(self.inputs)
+        inputs = self._parts
         # a part may declare several operators as a tuple (GPF-plus: x + Σ_j α_j(x) p_j is additive and parametric)
         operators = {o for m in inputs for o in (m.operator if isinstance(m.operator, tuple) else (m.operator,))}
         return Spec(
             configuration=self.configuration,
-            operator=sorted(operators),
-            location=sorted({m.location for m in inputs}),
-            alignment=[self.output.alignment],
+            operator=tuple(sorted(operators)),
+            location=tuple(sorted({m.location for m in inputs})),
+            alignment=(self.output.alignment,),
             paradigm=self.paradigm,
             access=self.access,
             modality=self.modality,
@@ -162,7 +172,7 @@ class Reprogrammer(nn.Module):
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
     def symbolic_parts(self) -> list[tuple[str, SymbolicForm]]:
-        return [(f"I{i}:{type(m).__name__}", m.symbolic()) for i, m in enumerate(self.inputs)] + [
+        return [(f"I{i}:{type(m).__name__}", m.symbolic()) for i, m in enumerate(self._parts)] + [
             (f"O:{type(self.output).__name__}", self.output.symbolic())
         ]
 
@@ -181,7 +191,7 @@ class Reprogrammer(nn.Module):
     def expression(self) -> sp.Basic:
         """ŷ as one sympy expression: O's formula with z := f(I(x)) at the manipulations' locations."""
         inner: sp.Basic = x
-        by_location = {loc: [m for m in self.inputs if m.location is loc] for loc in Location}
+        by_location = {loc: [m for m in self._parts if m.location is loc] for loc in Location}
         for m in by_location[Location.INPUT]:
             inner = m.symbolic().expression.subs(x, inner)
         if by_location[Location.EMBEDDING]:
@@ -197,7 +207,7 @@ class Reprogrammer(nn.Module):
 
     def latex(self) -> str:
         """LaTeX of ``\\hat{y} = O_ω(f(I_{λ,τ,ℓ}(x)))`` with the concrete operator."""
-        return r"\hat{y} = " + sp.latex(self.expression())
+        return r"\hat{y} = " + str(sp.latex(self.expression()))
 
     def describe(self) -> dict[str, Any]:
         spec = self.spec
@@ -399,7 +409,7 @@ def _exchange(first: Path, second: Path) -> bool:
     except (OSError, AttributeError):
         return False
     at_fdcwd, rename_exchange = -100, 2
-    return renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange) == 0
+    return bool(renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange) == 0)
 
 
 def _install(stage: Path, directory: Path, *, overwrite: bool) -> None:

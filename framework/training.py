@@ -36,7 +36,7 @@ import random
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Protocol
 
 import numpy as np
 import torch
@@ -48,6 +48,9 @@ from . import checks
 from .axes import Alignment
 from .errors import InputError, NonFiniteError
 from .reprogrammer import Reprogrammer
+
+if TYPE_CHECKING:
+    from tqdm.auto import tqdm
 
 __all__ = ["Trainer", "TrainerConfig", "TrainResult", "GradientEstimator", "resolve_device", "seed_everything"]
 
@@ -152,7 +155,7 @@ def _channels_last(batch: Any) -> Any:
     return batch
 
 
-def _collate(items: list) -> tuple[Any, Tensor]:
+def _collate(items: list[tuple[Any, Any]]) -> tuple[Any, Tensor]:
     inputs, targets = zip(*items)
     if isinstance(inputs[0], Tensor):
         stacked: Any = torch.stack(inputs)
@@ -165,7 +168,7 @@ def _collate(items: list) -> tuple[Any, Tensor]:
     return stacked, torch.as_tensor(targets)
 
 
-class _Pairs(Dataset):
+class _Pairs(Dataset[tuple[Any, Tensor]]):
     def __init__(self, inputs: Any, targets: Any):
         if len(inputs) != len(targets):
             raise ValueError(f"data: {len(inputs)} inputs but {len(targets)} targets")
@@ -174,7 +177,7 @@ class _Pairs(Dataset):
     def __len__(self) -> int:
         return len(self.targets)
 
-    def __getitem__(self, i: int):
+    def __getitem__(self, i: int) -> tuple[Any, Tensor]:
         return self.inputs[i], self.targets[i]
 
 
@@ -276,12 +279,12 @@ class Trainer:
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))  # one GPU per process
 
     # -- data -----------------------------------------------------------------------------
-    def loader(self, data: Any, *, shuffle: bool, seed: int | None = None) -> DataLoader:
+    def loader(self, data: Any, *, shuffle: bool, seed: int | None = None) -> DataLoader[Any]:
         """A DataLoader from ``(inputs, targets)``, a Dataset, or a DataLoader (returned as is)."""
         return self._loader(data, shuffle=shuffle, seed=seed)
 
     @staticmethod
-    def _dataset(data: Any) -> Dataset:
+    def _dataset(data: Any) -> Dataset[Any]:
         if isinstance(data, tuple) and len(data) == 2:
             inputs, targets = data
             if isinstance(inputs, Tensor):
@@ -291,20 +294,20 @@ class Trainer:
                         f"data: inputs {tuple(inputs.shape)} and targets {tuple(targets.shape)} must have "
                         "the same number of samples (first dimension)"
                     )
-                dataset: Dataset = TensorDataset(inputs, targets)
+                dataset: Dataset[Any] = TensorDataset(inputs, targets)
             else:
                 dataset = _Pairs(inputs, targets)
         elif isinstance(data, Dataset):
             dataset = data
         else:
             raise TypeError(f"data: expected (inputs, targets), a Dataset or a DataLoader, got {type(data).__name__}")
-        if hasattr(dataset, "__len__") and len(dataset) == 0:  # type: ignore[arg-type]
+        if hasattr(dataset, "__len__") and len(dataset) == 0:
             raise InputError("data: is empty; expected at least one (input, target) pair")
         return dataset
 
     def _loader(
         self, data: Any, *, shuffle: bool, seed: int | None = None, shard: tuple[int, int] | None = None
-    ) -> DataLoader:
+    ) -> DataLoader[Any]:
         """Like :meth:`loader`; ``shard=(rank, world_size)`` gives this rank's part through a DistributedSampler."""
         if isinstance(data, DataLoader):
             return data
@@ -326,7 +329,7 @@ class Trainer:
             **options,
         )
 
-    def _autocast(self):
+    def _autocast(self) -> torch.autocast:
         amp = self.config.amp
         if amp == "bf16" or (amp == "auto" and self.device.type == "cuda"):
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
@@ -336,7 +339,8 @@ class Trainer:
         """The reprogrammer on the trainer's device, with the memory-format and compile options applied."""
         model = self.reprogrammer.to(self.device)
         if self.config.channels_last:
-            model.to(memory_format=torch.channels_last)  # converts f's 4-D tensors too (values unchanged)
+            # converts f's 4-D tensors too (values unchanged); torch's overloads of Module.to omit memory_format
+            model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         if self.config.compile:
             network = model.frozen.model
             if getattr(network, "_compiled_call_impl", None) is None:
@@ -354,7 +358,7 @@ class Trainer:
         return self._source_outputs(self._loader(data, shuffle=False))
 
     @torch.no_grad()
-    def _source_outputs(self, loader: DataLoader) -> tuple[Tensor, Tensor]:
+    def _source_outputs(self, loader: DataLoader[Any]) -> tuple[Tensor, Tensor]:
         model = self._model().eval()
         outputs, targets = [], []
         for inputs, y in loader:
@@ -389,7 +393,9 @@ class Trainer:
         cls = torch.optim.AdamW if c.optimizer == "adamw" else torch.optim.Adam
         return cls(params, lr=c.learning_rate, weight_decay=c.weight_decay)
 
-    def _scheduler(self, optimizer: torch.optim.Optimizer, total_steps: int):
+    def _scheduler(
+        self, optimizer: torch.optim.Optimizer, total_steps: int
+    ) -> torch.optim.lr_scheduler.LRScheduler | None:
         c = self.config
         if c.scheduler == "cosine":
             return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total_steps))
@@ -446,10 +452,13 @@ class Trainer:
                 )
             bar = _progress(total, enabled=c.progress and rank == 0, desc=model.name)
             for epoch in range(c.epochs):
-                if isinstance(getattr(loader, "sampler", None), DistributedSampler):
-                    loader.sampler.set_epoch(epoch)
+                sampler = loader.sampler
+                if isinstance(sampler, DistributedSampler):
+                    sampler.set_epoch(epoch)
                 model.train()
-                seen, loss_sum, correct = 0, 0.0, 0
+                seen = 0
+                loss_sum: Tensor | float = 0.0  # device tensors after the first step: no synchronisation per step
+                correct: Tensor | int = 0
                 collected: list[tuple[Tensor, Tensor]] = []
                 bad_loss = torch.zeros((), dtype=torch.bool, device=self.device)  # no synchronisation per step
                 for inputs, targets in loader:
@@ -473,7 +482,7 @@ class Trainer:
                             logits, source = step(inputs)
                             self._check_label_bound(label_bound, logits, "train")
                             loss = self.loss_fn(logits.float(), targets)
-                        loss.backward()
+                        loss.backward()  # type: ignore[no-untyped-call]  # torch's Tensor.backward has no annotations
                     bad_loss |= ~torch.isfinite(loss.detach()).all()
                     if checks.host_flag_set(bad_loss):  # free on the CPU; elsewhere read at the epoch's end
                         self._raise_nonfinite_loss(epoch, result.steps)
@@ -594,7 +603,7 @@ def _declared_classes(output: nn.Module) -> int | None:
     return getattr(linear, "out_features", None) if isinstance(linear, nn.Linear) else None
 
 
-def _progress(total: int, *, enabled: bool, desc: str):
+def _progress(total: int, *, enabled: bool, desc: str) -> tqdm[Any]:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, disable=not enabled, desc=desc, unit="step", leave=False, dynamic_ncols=True)
