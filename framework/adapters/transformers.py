@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import torch
@@ -29,6 +30,8 @@ __all__ = [
     "CLIPAdapter",
     "transformers_adapter",
     "TEXT_READOUTS",
+    "RowLayout",
+    "ROW_LAYOUT",
 ]
 
 TEXT_READOUTS = ("last", "sequence", "mask", "logits", "mean", "output", "last_features", "mask_features", "cls")
@@ -40,6 +43,55 @@ output-embedding layer (B, D), at the last real token / the mask token (linear h
 ``cls``: the final hidden state of the first original token (encoders with a ``[CLS]`` token)."""
 
 _FEATURE_READOUTS = ("last_features", "mask_features")
+
+ROW_LAYOUT = "row_layout"
+"""Key of :class:`RowLayout` in ``EmbeddingState.extra`` (set by a program bank's mixed-length pass)."""
+
+
+@dataclass(frozen=True)
+class RowLayout:
+    """Per-row sequence layout of a batch whose rows carry soft prompts and prefixes of different lengths.
+
+    Row i was built by its own task: its embedded sequence (prompt included) is right-padded with masked
+    positions to the batch's length T, and its key/value prefix of ``prefix_lengths[i]`` = P_i positions is
+    padded with masked keys to the batch's P. Real tokens of row i then take the positions
+    ``P_i + (0, 1, …, T_i − 1)``, exactly those of a run of row i alone.
+
+    ``token_positions``: (B, T₀) where each original token of each row now sits (readouts read there).
+    ``prefix_lengths``: (B,) P_i (zeros when no row has a prefix).
+    """
+
+    token_positions: Tensor
+    prefix_lengths: Tensor
+
+    def prefix_mask(self, length: int, dtype: torch.dtype) -> Tensor:
+        """(B, P): 1 for row i's first P_i prefix keys, 0 for its padding keys."""
+        if int(self.prefix_lengths.max()) > length:
+            raise InterfaceError(
+                f"prefix_lengths: a row declares {int(self.prefix_lengths.max())} prefix positions, the batch has {length}"
+            )
+        order = torch.arange(length, device=self.prefix_lengths.device)
+        return (order.unsqueeze(0) < self.prefix_lengths.unsqueeze(1)).to(dtype)
+
+    def position_ids(self, length: int) -> Tensor:
+        """(B, T): ``P_i + t``, the positions row i's tokens get when it runs alone after its P_i-long prefix."""
+        order = torch.arange(length, device=self.prefix_lengths.device)
+        return self.prefix_lengths.unsqueeze(1) + order.unsqueeze(0)
+
+
+def _pick(positions: Tensor, index: Tensor) -> Tensor:
+    """(B,): row b's entry ``index[b]`` of ``positions`` ((T₀,) shared or (B, T₀) per row)."""
+    if positions.dim() == 1:
+        return positions[index]
+    return positions.gather(1, index.unsqueeze(1)).squeeze(1)
+
+
+def _at(values: Tensor, positions: Tensor) -> Tensor:
+    """``values`` (B, T, …) at ``positions``: (T₀,) shared by every row, or (B, T₀) per row → (B, T₀, …)."""
+    if positions.dim() == 1:
+        return values[:, positions]
+    batch = torch.arange(values.shape[0], device=values.device).unsqueeze(1)
+    return values[batch, positions]
 
 
 def _find_layers(model: nn.Module, count: int) -> nn.ModuleList | None:
@@ -108,6 +160,8 @@ class TextAdapter(ModelAdapter):
     """
 
     name = "transformers-text"
+    per_row_layout = True
+    """Rows of one batch may carry soft prompts and key/value prefixes of different lengths (:class:`RowLayout`)."""
 
     def __init__(self, tokenizer: Any = None, readout: str = "auto", max_length: int | None = None):
         if readout != "auto" and readout not in TEXT_READOUTS:
@@ -193,12 +247,13 @@ class TextAdapter(ModelAdapter):
     def _read_positions(
         self, model: nn.Module, input_ids: Tensor, original_mask: Tensor, positions: Tensor
     ) -> Tensor | None:
-        """(B,) current position of the token a ``last``/``mask`` readout scores; ``None`` for other readouts."""
+        """(B,) current position of the token a ``last``/``mask`` readout scores; ``None`` for other readouts.
+        ``positions``: (T₀,) shared by every row or (B, T₀) per row (:class:`RowLayout`)."""
         mode = self._mode(model)
         if mode in ("last", "last_features"):
             order = torch.arange(original_mask.shape[1], device=original_mask.device)
             last = (order * original_mask.long()).argmax(dim=1)
-            return positions[last]
+            return _pick(positions, last)
         if mode not in ("mask", "mask_features"):
             return None
         mask_id = getattr(self.tokenizer, "mask_token_id", None) if self.tokenizer is not None else None
@@ -208,7 +263,7 @@ class TextAdapter(ModelAdapter):
         is_mask = input_ids == mask_id
         if not bool((is_mask.sum(1) == 1).all()):
             raise InterfaceError(f"readout {mode!r}: every example needs exactly one mask token")
-        return positions[is_mask.long().argmax(dim=1)]
+        return _pick(positions, is_mask.long().argmax(dim=1))
 
     def forward_input(self, model: nn.Module, x: dict[str, Tensor]) -> Any:
         positions = torch.arange(x["input_ids"].shape[1], device=x["input_ids"].device)
@@ -228,19 +283,30 @@ class TextAdapter(ModelAdapter):
         )
 
     def forward_embedded(self, model: nn.Module, state: EmbeddingState, key_values: KeyValuePrefix | None = None):
+        """Run f from ``state``; a :class:`RowLayout` in ``state.extra`` gives per-row token positions and
+        prefix lengths (prefix keys past a row's own P_i masked, its tokens at positions P_i + t)."""
         mask = state.attention_mask
+        if mask is None:
+            mask = torch.ones(state.embeds.shape[:2], dtype=torch.long, device=state.embeds.device)
         kwargs: dict[str, Any] = {}
+        layout = state.extra.get(ROW_LAYOUT)
+        if layout is not None and not isinstance(layout, RowLayout):
+            raise InterfaceError(f"extra[{ROW_LAYOUT!r}]: expected a RowLayout, got {type(layout).__name__}")
+        positions = state.token_positions if layout is None else layout.token_positions
         if key_values:
             prefix = key_values[0][0].shape[2]
-            mask = torch.cat([mask.new_ones(mask.shape[0], prefix), mask], dim=1)
+            if layout is None:
+                prefix_mask = mask.new_ones(mask.shape[0], prefix)
+            else:
+                prefix_mask = layout.prefix_mask(prefix, mask.dtype)
+                kwargs["position_ids"] = layout.position_ids(state.length)
+            mask = torch.cat([prefix_mask, mask], dim=1)
             kwargs["past_key_values"] = _to_cache(key_values, model.config)
-        read = self._read_positions(
-            model, state.extra["input_ids"], state.extra["original_mask"], state.token_positions
-        )
+        elif layout is not None and bool((layout.prefix_lengths != 0).any()):
+            raise InterfaceError("prefix_lengths: rows declare key/value prefixes, but no prefix was given")
+        read = self._read_positions(model, state.extra["input_ids"], state.extra["original_mask"], positions)
         output = self._call(model, read, inputs_embeds=state.embeds, attention_mask=mask, **kwargs)
-        return self.readout(
-            model, output, state.extra["input_ids"], state.extra["original_mask"], state.token_positions, mask
-        )
+        return self.readout(model, output, state.extra["input_ids"], state.extra["original_mask"], positions, mask)
 
     def readout(
         self, model: nn.Module, output: Any, input_ids: Tensor, original_mask: Tensor, positions: Tensor, mask: Tensor
@@ -255,16 +321,16 @@ class TextAdapter(ModelAdapter):
         if mode == "logits":
             return output.logits
         if mode == "mean":
-            hidden = output.last_hidden_state[:, positions]
+            hidden = _at(output.last_hidden_state, positions)
             weights = original_mask.unsqueeze(-1).to(hidden.dtype)
             return (hidden * weights).sum(1) / weights.sum(1).clamp_min(1)
         if mode == "cls":
             hidden = getattr(output, "last_hidden_state", None)
             hidden = output.hidden_states[-1] if hidden is None else hidden
-            return hidden[:, positions[0]]
+            return _at(hidden, positions[..., :1])[:, 0]
         scores = features if mode in _FEATURE_READOUTS else output.logits
         if mode == "sequence":
-            return scores[:, positions]
+            return _at(scores, positions)
         if read is not None:  # the model scored only the read positions (logits_to_keep)
             return scores[:, 0]
         batch = torch.arange(input_ids.shape[0], device=input_ids.device)

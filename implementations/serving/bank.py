@@ -6,12 +6,26 @@ bank's one :class:`FrozenModel`. A batch whose row i belongs to task t_i runs as
     ŷ_i = O_{t_i}( f( I_{t_i}(x_i) ) )_i        for all rows i in ONE forward of f,
 
 wherever the tasks' manipulations give f inputs of the same geometry: input-location programs
-(padding / additive images) are applied row-block by row-block and stacked, soft prompts and
-key/value prefixes are stacked per row (same length and position), hidden edits act on each row block,
-and every row's output alignment reads its own rows of z, so class counts may differ per row.
-Tasks whose f-inputs differ in geometry (another canvas size, another prompt length, prefix
-vs. no prefix) cannot share a pass: :meth:`ProgramBank.plan` groups them and says why.
-Adding or removing a task never touches f (its fingerprint is checked on every add).
+(padding / additive images) are applied row-block by row-block and stacked, hidden edits act on each
+row block, and every row's output alignment reads its own rows of z, so class counts may differ per row.
+
+Soft prompts and key/value prefixes of different lengths share one pass on adapters that take a
+per-row layout (``per_row_layout``: transformers text models). Row block t, built by its own task's
+embedding manipulations, has length T_t and a prefix of P_t positions; the pass has T = max T_t and
+P = max P_t. Each block is right-padded to T with masked positions and its prefix padded to P with
+masked keys, and its tokens get the position ids P_t + (0 … T_t − 1):
+
+    row i sees exactly the keys of its own run (its prefix, its prompt, its tokens), at the positions
+    of its own run; padded keys carry attention weight exp(−∞) = 0.
+
+Right padding (rather than left) keeps every real token at its own index, and no query row is fully
+masked (a left-padded first position would see only masked keys). What differs from a row's own run
+is only the order of floating-point sums over the longer key axis: rows agree to ~1e-7 in float32
+and ~1e-15 in float64.
+
+Tasks whose f-inputs still differ (another canvas size, hidden edits on other layers, a multi-tower
+model, an adapter without per-row layouts) cannot share a pass: :meth:`ProgramBank.plan` groups them
+and says why. Adding or removing a task never touches f (its fingerprint is checked on every add).
 """
 
 from __future__ import annotations
@@ -24,6 +38,7 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import Tensor, nn
 
+from reprogrammability.framework.adapters.transformers import ROW_LAYOUT, RowLayout
 from reprogrammability.framework.axes import Location
 from reprogrammability.framework.errors import SavedProgramError
 from reprogrammability.framework.frozen import FrozenModel
@@ -64,6 +79,8 @@ class BatchPass:
     tasks: tuple[str, ...]
     rows: dict[str, list[int]]
     geometry: str
+    per_row: bool = False
+    """Whether the rows' soft prompts / prefixes may differ in length (padded and masked per row)."""
 
     @property
     def size(self) -> int:
@@ -216,6 +233,150 @@ class _RowBlocks(nn.Module):
         ]
 
 
+def _adapter_settings(frozen: FrozenModel) -> str:
+    """The adapter's kind and readout (two FrozenModels on the same weights may read different outputs)."""
+    adapter = frozen.adapter
+    readout = getattr(adapter, "readout_mode", None)
+    return type(adapter).__name__ + (f"(readout={readout!r})" if readout is not None else "")
+
+
+PER_ROW = "per-row layout"
+"""Sharing key of tasks whose embedding / prefix manipulations may differ in length (:class:`_PerRowEmbedding`)."""
+
+
+def _prefix_length(program: Reprogrammer) -> int:
+    """P_t: the key/value prefix positions the task adds (sum over its prefix manipulations)."""
+    return sum(int(m.length) for m in program.inputs if m.location is not Location.INPUT and m.provides_key_values)
+
+
+def _takes_per_row_layout(program: Reprogrammer) -> bool:
+    """Whether the task's non-input manipulations are only single-tower embedding manipulations and
+    key/value prefixes of a declared int length (what a per-row layout pass can pad)."""
+    for m in program.inputs:
+        if m.location is Location.INPUT:
+            continue
+        if m.tower is not None or m.edits_hidden:
+            return False
+        if m.location is Location.HIDDEN and not (
+            m.provides_key_values and isinstance(getattr(m, "length", None), int)
+        ):
+            return False
+    return True
+
+
+def _pad_right(tensor: Tensor, length: int, dim: int) -> Tensor:
+    """``tensor`` zero-padded at the end of axis ``dim`` to ``length``."""
+    missing = length - tensor.shape[dim]
+    if missing == 0:
+        return tensor
+    shape = list(tensor.shape)
+    shape[dim] = missing
+    return torch.cat([tensor, tensor.new_zeros(shape)], dim=dim)
+
+
+def _join_per_row(parts: list[EmbeddingState], prefix_lengths: list[int]) -> EmbeddingState:
+    """Row blocks of different lengths T_t as one batch: right-padded to max T_t with masked positions,
+    per-row token positions and prefix lengths in a :class:`RowLayout` (see the module docstring)."""
+    length = max(p.length for p in parts)
+    first = parts[0]
+    masks = []
+    for part in parts:
+        mask = part.attention_mask
+        if mask is None:
+            mask = torch.ones(part.embeds.shape[:2], dtype=torch.long, device=part.embeds.device)
+        masks.append(_pad_right(mask, length, 1))
+    positions = [p.token_positions.expand(p.batch_size, -1) for p in parts]  # type: ignore[union-attr]
+    if len({tuple(p.shape[1:]) for p in positions}) > 1:
+        raise ValueError("embedding: row blocks have different original lengths; they cannot share a pass")
+    rows = torch.cat([torch.full((p.batch_size,), n, dtype=torch.long) for p, n in zip(parts, prefix_lengths)]).to(
+        first.embeds.device
+    )
+    extra: dict[str, Any] = {}
+    for key, value in first.extra.items():
+        values = [p.extra.get(key) for p in parts]
+        if all(isinstance(v, Tensor) and v.dim() > 0 and v.shape[0] == p.batch_size for v, p in zip(values, parts)):
+            if len({tuple(v.shape[1:]) for v in values}) > 1:  # type: ignore[union-attr]
+                raise ValueError(f"embedding: extra[{key!r}] differs in shape between row blocks")
+            extra[key] = torch.cat(values, dim=0)  # type: ignore[arg-type]
+        else:
+            extra[key] = value
+    extra[ROW_LAYOUT] = RowLayout(token_positions=torch.cat(positions, dim=0), prefix_lengths=rows)
+    embeds = torch.cat([_pad_right(p.embeds, length, 1) for p in parts], dim=0)
+    return replace(first, embeds=embeds, attention_mask=torch.cat(masks, dim=0), extra=extra)
+
+
+class _PerRowEmbedding(nn.Module):
+    """Every task's embedding manipulations, in order, on its own rows; blocks joined with a :class:`RowLayout`."""
+
+    location = Location.EMBEDDING
+    tower = None
+    provides_key_values = False
+    edits_hidden = False
+
+    def __init__(self, parts: list[list[nn.Module]], bounds: list[tuple[int, int]], prefix_lengths: list[int]):
+        super().__init__()
+        self.parts = parts  # plain lists: the tasks' modules stay owned by their reprogrammers
+        self.bounds = bounds
+        self.prefix_lengths = prefix_lengths
+
+    def forward(self, state: EmbeddingState) -> EmbeddingState:
+        blocks = []
+        for manipulations, (a, b) in zip(self.parts, self.bounds):
+            block = _slice_state(state, a, b)
+            for manipulation in manipulations:
+                block = manipulation(block)
+            blocks.append(block)
+        return _join_per_row(blocks, self.prefix_lengths)
+
+
+class _PerRowPrefix(nn.Module):
+    """Every task's key/value prefixes (concatenated, as f's own run does) on its rows, padded with zero
+    keys and values to the longest; the :class:`RowLayout` masks the padding."""
+
+    location = Location.HIDDEN
+    tower = None
+    provides_key_values = True
+    edits_hidden = False
+    layers: tuple[int, ...] = ()
+
+    def __init__(self, parts: list[list[nn.Module]], bounds: list[tuple[int, int]], prefix_lengths: list[int]):
+        super().__init__()
+        self.parts = parts
+        self.bounds = bounds
+        self.prefix_lengths = prefix_lengths
+
+    def key_value_prefix(self, batch_size: int, geometry: AttentionGeometry) -> KeyValuePrefix:
+        length = max(self.prefix_lengths)
+        blocks: list[KeyValuePrefix | None] = []
+        for prefixes, (a, b), declared in zip(self.parts, self.bounds, self.prefix_lengths):
+            merged: KeyValuePrefix | None = None
+            for manipulation in prefixes:
+                pairs = manipulation.key_value_prefix(b - a, geometry)
+                merged = (
+                    list(pairs)
+                    if merged is None
+                    else [(torch.cat([k0, k1], 2), torch.cat([v0, v1], 2)) for (k0, v0), (k1, v1) in zip(merged, pairs)]
+                )
+            got = 0 if merged is None else int(merged[0][0].shape[2])
+            if got != declared:
+                raise ValueError(f"prefix: a task declares {declared} prefix positions (length) but gives {got}")
+            blocks.append(merged)
+        template = next(block for block in blocks if block is not None)[0][0]
+        out = []
+        for layer in range(geometry.num_layers):
+            keys, values = [], []
+            for block, (a, b) in zip(blocks, self.bounds):
+                if block is None:
+                    empty = template.new_zeros(b - a, template.shape[1], length, template.shape[3])
+                    keys.append(empty)
+                    values.append(empty)
+                else:
+                    keys.append(_pad_right(block[layer][0].to(template.dtype), length, 2))
+                    values.append(_pad_right(block[layer][1].to(template.dtype), length, 2))
+            out.append((torch.cat(keys, dim=0), torch.cat(values, dim=0)))
+        return out
+
+
 class ProgramBank:
     """One frozen model f and any number of task programs, added and removed at run time.
 
@@ -272,6 +433,12 @@ class ProgramBank:
                 raise SavedProgramError(
                     f"frozen_model_fingerprint: task {task!r} runs on a frozen model with fingerprint {theirs[:16]}…, "
                     f"the bank's f has {self._fingerprint[:16]}…; a program serves only the f it was made for"
+                )
+            ours, yours = _adapter_settings(self.frozen), _adapter_settings(program.frozen)
+            if ours != yours:
+                raise ValueError(
+                    f"program: task {task!r} reads f through {yours}, the bank's f through {ours}; build the task "
+                    "on the bank's FrozenModel (bank.frozen) or make the bank with that readout"
                 )
             object.__setattr__(program, "_frozen", self.frozen)
         names = None
@@ -378,18 +545,26 @@ class ProgramBank:
         for index, name in enumerate(names):
             rows.setdefault(name, []).append(index)
         staged = self._input_stage(x, rows)
-        groups: dict[tuple[str, tuple[Any, ...]], list[str]] = {}
+        per_row = bool(getattr(self.frozen.adapter, "per_row_layout", False))
+        groups: dict[tuple[str, Any], list[str]] = {}
         for task in rows:
-            key = (_geometry(staged[task]), _structure(self._tasks[task].program))
-            groups.setdefault(key, []).append(task)
+            program = self._tasks[task].program
+            sharing: Any = PER_ROW if per_row and _takes_per_row_layout(program) else _structure(program)
+            groups.setdefault((_geometry(staged[task]), sharing), []).append(task)
         plan = BatchPlan()
-        for (geometry, structure), members in groups.items():
-            described = geometry if not structure else f"{geometry}; {_describe_structure(structure)}"
-            plan.passes.append(BatchPass(tuple(members), {t: rows[t] for t in members}, described))
+        for (geometry, sharing), members in groups.items():
+            if sharing == PER_ROW:
+                layouts = sorted({_describe_structure(_structure(self._tasks[t].program)) for t in members})
+                described = f"{geometry}; {PER_ROW} ({' | '.join(layouts)})" if layouts != ["input only"] else geometry
+            else:
+                described = geometry if not sharing else f"{geometry}; {_describe_structure(sharing)}"
+            batch_pass = BatchPass(tuple(members), {t: rows[t] for t in members}, described, sharing == PER_ROW)
+            plan.passes.append(batch_pass)
         if len(plan.passes) > 1:
             plan.reasons.append(
                 "f's input differs between the passes (" + " | ".join(p.geometry for p in plan.passes) + "): "
-                "rows of one forward must share the input shape, the prompt length and position, and the prefix length"
+                "rows of one forward must share the input shape and the hidden edits"
+                + ("" if per_row else ", and (this adapter takes no per-row layout) the prompt and prefix lengths")
             )
         return plan, staged
 
@@ -434,7 +609,18 @@ class ProgramBank:
             bounds.append((start, start + len(batch_pass.rows[task])))
             start += len(batch_pass.rows[task])
         inner = [[m for m in p.inputs if m.location is not Location.INPUT] for p in programs]
-        blocks = [_RowBlocks([parts[k] for parts in inner], bounds) for k in range(len(inner[0]))]
+        blocks: list[nn.Module]
+        if batch_pass.per_row:
+            lengths = [_prefix_length(p) for p in programs]
+            blocks = [
+                _PerRowEmbedding([[m for m in ms if m.location is Location.EMBEDDING] for ms in inner], bounds, lengths)
+            ]
+            if any(lengths):
+                blocks.append(
+                    _PerRowPrefix([[m for m in ms if m.provides_key_values] for ms in inner], bounds, lengths)
+                )
+        else:
+            blocks = [_RowBlocks([parts[k] for parts in inner], bounds) for k in range(len(inner[0]))]
         z = self.frozen(x, blocks)
         if not isinstance(z, Tensor):
             raise TypeError(f"f's readout: expected a tensor per row, got {type(z).__name__}")
