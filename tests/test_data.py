@@ -352,7 +352,7 @@ def test_ucr_regression_and_errors():
 # text
 
 
-@pytest.mark.parametrize("task, n_train, n_test, classes", [("sentiment", 150, 50, 2), ("topic", 120, 40, 4)])
+@pytest.mark.parametrize("task, n_train, n_test, classes", [("sentiment", 300, 100, 2), ("topic", 120, 40, 4)])
 def test_text_tasks(task, n_train, n_test, classes):
     train = D.load_text_task(task, "train")
     test = D.load_text_task(task, "test")

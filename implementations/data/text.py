@@ -1,7 +1,7 @@
 """Text classification data as :class:`~.types.LabelledData` with ``inputs`` a ``list[str]``.
 
 * :func:`load_text_task`: our own small sets (CC0), shipped in ``implementations/data/text``:
-  ``"sentiment"`` (200 sentences, negative/positive, 150 train / 50 test) and ``"topic"``
+  ``"sentiment"`` (400 sentences, negative/positive, 300 train / 100 test) and ``"topic"``
   (160 sentences, world/sports/business/science, 120 / 40). The split is fixed (every fourth
   sentence of each class is in test) and stored in the files.
 * :func:`load_glue_tsv`: GLUE-style TSV files (SST-2: ``sentence<TAB>label``; pair tasks such as
