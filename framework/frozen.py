@@ -21,7 +21,15 @@ from .axes import Location
 from .errors import FrozenModelError, InterfaceError
 from .interfaces import AttentionGeometry, EmbeddingState, KeyValuePrefix, ModelAdapter, ModuleAdapter
 
-__all__ = ["FrozenModel", "InterfaceTrace", "auto_adapter"]
+__all__ = [
+    "FrozenModel",
+    "HiddenPart",
+    "InterfaceTrace",
+    "Part",
+    "as_hidden_part",
+    "auto_adapter",
+    "reaches_hidden_states",
+]
 
 
 def auto_adapter(model: nn.Module, **options: Any) -> ModelAdapter:
@@ -64,8 +72,18 @@ class HiddenPart(Part, Protocol):
     def key_value_prefix(self, batch_size: int, geometry: AttentionGeometry) -> KeyValuePrefix: ...
 
 
-def _reaches_hidden_states(part: Part) -> TypeGuard[HiddenPart]:
+def reaches_hidden_states(part: Part) -> TypeGuard[HiddenPart]:
+    """Whether ``part`` edits hidden states or prepends keys and values (then it is a :class:`HiddenPart`)."""
     return part.edits_hidden or part.provides_key_values
+
+
+def as_hidden_part(part: Part) -> HiddenPart:
+    """``part`` as a :class:`HiddenPart`; a TypeError when it neither edits hidden states nor provides keys and values."""
+    if not reaches_hidden_states(part):
+        raise TypeError(
+            f"{type(part).__name__}: neither edits_hidden nor provides_key_values is set, so it has no hidden-state edit"
+        )
+    return part
 
 
 @dataclass
@@ -309,7 +327,7 @@ class FrozenModel(nn.Module):
         if trace is not None:
             trace.input = x.detach().clone() if isinstance(x, Tensor) else x
 
-        hidden = [m for m in by_location[Location.HIDDEN] if _reaches_hidden_states(m)]  # the others act on nothing
+        hidden = [m for m in by_location[Location.HIDDEN] if reaches_hidden_states(m)]  # the others act on nothing
         edits: dict[tuple[str | None, int], list[Callable[[Tensor], Tensor]]] = {}
         prefixes = [m for m in hidden if m.provides_key_values]
         for manipulation in hidden:

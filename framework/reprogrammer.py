@@ -128,8 +128,8 @@ class Reprogrammer(nn.Module):
         return self
 
     @property
-    def _parts(self) -> list[InputManipulation]:
-        """``inputs`` as a typed list (``nn.ModuleList`` is not generic; ``__init__`` admits InputManipulations only)."""
+    def manipulations(self) -> list[InputManipulation]:
+        """:attr:`inputs` as a typed list (``nn.ModuleList`` is not generic; ``__init__`` admits only InputManipulations)."""
         return cast(list[InputManipulation], list(self.inputs))
 
     @property
@@ -139,19 +139,19 @@ class Reprogrammer(nn.Module):
     # -- the definition -------------------------------------------------------------------
     @property
     def configuration(self) -> tuple[Configuration, ...]:
-        found = {m.configuration for m in self._parts}
+        found = {m.configuration for m in self.manipulations}
         return tuple(sorted(found, key=list(Configuration).index))
 
     @property
     def access(self) -> Access:
         if self._access is not None:
             return self._access
-        return default_access(self.configuration, [m.location for m in self._parts])
+        return default_access(self.configuration, [m.location for m in self.manipulations])
 
     @property
     def spec(self) -> Spec:
         """The coordinates declared by the parts, with the measured parameter counts, validated."""
-        inputs = self._parts
+        inputs = self.manipulations
         # a part may declare several operators as a tuple (GPF-plus: x + Σ_j α_j(x) p_j is additive and parametric)
         operators = {o for m in inputs for o in (m.operator if isinstance(m.operator, tuple) else (m.operator,))}
         return Spec(
@@ -172,7 +172,7 @@ class Reprogrammer(nn.Module):
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
     def symbolic_parts(self) -> list[tuple[str, SymbolicForm]]:
-        return [(f"I{i}:{type(m).__name__}", m.symbolic()) for i, m in enumerate(self._parts)] + [
+        return [(f"I{i}:{type(m).__name__}", m.symbolic()) for i, m in enumerate(self.manipulations)] + [
             (f"O:{type(self.output).__name__}", self.output.symbolic())
         ]
 
@@ -191,7 +191,7 @@ class Reprogrammer(nn.Module):
     def expression(self) -> sp.Basic:
         """ŷ as one sympy expression: O's formula with z := f(I(x)) at the manipulations' locations."""
         inner: sp.Basic = x
-        by_location = {loc: [m for m in self._parts if m.location is loc] for loc in Location}
+        by_location = {loc: [m for m in self.manipulations if m.location is loc] for loc in Location}
         for m in by_location[Location.INPUT]:
             inner = m.symbolic().expression.subs(x, inner)
         if by_location[Location.EMBEDDING]:

@@ -12,7 +12,9 @@ from torch import Tensor
 
 from ..axes import Alignment, Location
 from ..errors import SpecError
+from ..frozen import FrozenModel, InterfaceTrace
 from ..interfaces import EmbeddingState
+from ..manipulation import InputManipulation
 from ..reprogrammer import Reprogrammer
 from .common import (
     FAILED,
@@ -23,7 +25,8 @@ from .common import (
     _state_diff,
     _trainable,
 )
-from .example import _Target
+from .example import ValidationExample, _Target
+from .guard import FrozenGuard
 from .recording import (
     _Call,
     _Probe,
@@ -32,6 +35,7 @@ from .recording import (
 )
 from .registry import ORDER, get
 from .report import CheckResult, ValidationReport
+from .training import _Training
 
 _RULE_TO_CHECK = {
     "fixed-has-no-trainable-parameters": "configuration-fixed",
@@ -43,7 +47,49 @@ _RULE_TO_CHECK = {
 
 
 class Context:
-    """The state of one validation: the built example, what the forwards and training observed, and the results."""
+    """The state of one validation: the built example, what the forwards and training observed, and the results.
+
+    The runner fills the attributes phase by phase (an attribute of a phase that did not run is absent)."""
+
+    # the built example (runner)
+    example: ValidationExample
+    rp: Reprogrammer
+    frozen: FrozenModel
+    device: torch.device
+    x1: Any
+    """The example's inputs on the device; ``x2`` the second probe batch."""
+    x2: Any
+    y: Tensor
+    parts: list[InputManipulation]
+    coordinates: str
+    guard: FrozenGuard
+    # the first forward (spec_checks.forward-runs)
+    z0: Any
+    """z = f(I(x₁)) before training."""
+    forward_error: str
+    calls_before: dict[int, list[_Call]]
+    # before training (runner)
+    alignment_before: dict[str, Tensor]
+    alignment_full_before: dict[str, Any]
+    z_fixed: Optional[Tensor]
+    """A fixed random z of z₀'s shape, to compare O's outputs before and after training."""
+    alignment_out_before: Any
+    part_states: list[dict[str, Tensor]]
+    part_full_states: list[dict[str, Any]]
+    learned_before: dict[str, Tensor]
+    # training (runner)
+    training: _Training
+    train_seconds: float
+    # after training (_observe, _second, runner)
+    trace_all: InterfaceTrace
+    calls1: dict[int, list[_Call]]
+    prepared: Any
+    z2: Any
+    snapshot: dict[str, Any]
+    saved: Optional[str]
+    """The error of saving the learned parts, None when they were saved."""
+    fresh: Optional[Reprogrammer]
+    """A copy of the built reprogrammer before training (determinism), for the save/load round trip."""
 
     def __init__(self, target: _Target, *, steps: int, seed: int):
         self.target = target
@@ -62,7 +108,9 @@ class Context:
             return
         start = time.perf_counter()
         try:
-            status, reason = get(name).function(self)
+            function = get(name).function
+            assert function is not None, f"the check {name!r} was registered without a function"
+            status, reason = function(self)
         except Exception as error:  # noqa: BLE001
             status, reason = FAILED, f"raised {_error(error)}"
         self.put(name, status, reason, time.perf_counter() - start)

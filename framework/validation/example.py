@@ -52,7 +52,8 @@ class ValidationExample:
         if isinstance(value, ValidationExample):
             example = value
         elif isinstance(value, (tuple, list)) and len(value) in (3, 4):
-            example = cls(*value[:3], gradient_estimator=value[3] if len(value) == 4 else None)
+            reprogrammer, inputs, targets = value[:3]
+            example = cls(reprogrammer, inputs, targets, gradient_estimator=value[3] if len(value) == 4 else None)
         else:
             got = f"a {len(value)}-tuple" if isinstance(value, (tuple, list)) else type(value).__name__
             raise TypeError(

@@ -40,7 +40,7 @@ from torch.nn.modules import module as _module_globals
 from torch.nn.utils import parametrize
 
 from ..axes import Location
-from ..frozen import FrozenModel
+from ..frozen import FrozenModel, Part, as_hidden_part
 from ..interfaces import EmbeddingState
 from .common import _names, _shape
 
@@ -136,8 +136,9 @@ def strip_modifications(model: nn.Module) -> nn.Module:
             hooks = getattr(module, attribute, None)
             if hooks is not None:
                 hooks.clear()
-        if parametrize.is_parametrized(module):
-            for name in list(module.parametrizations.keys()):
+        parametrizations = getattr(module, "parametrizations", None)
+        if parametrize.is_parametrized(module) and isinstance(parametrizations, nn.ModuleDict):
+            for name in list(parametrizations.keys()):
                 with contextlib.suppress(Exception):
                     parametrize.remove_parametrizations(module, name, leave_parametrized=False)
         for key in [k for k, v in vars(module).items() if callable(v) and not isinstance(v, (nn.Module, Tensor))]:
@@ -222,7 +223,8 @@ def _copy_value(value: Any) -> Any:
 
 
 def _rng_state() -> tuple[Tensor, Optional[Tensor]]:
-    cuda = torch.cuda.get_rng_state() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+    initialised = torch.cuda.is_available() and torch.cuda.is_initialized()  # type: ignore[no-untyped-call]  # no annotations in torch
+    cuda = torch.cuda.get_rng_state() if initialised else None
     return torch.get_rng_state(), cuda
 
 
@@ -242,13 +244,13 @@ class _RunRecord:
 
     calls: dict[int, list[tuple[str, Any, Any, Optional[int]]]] = field(default_factory=lambda: defaultdict(list))
     rng_after_inputs: Any = None
-    module_calls: Counter = field(default_factory=Counter)
+    module_calls: Counter[str] = field(default_factory=Counter)
 
 
 class _Recording:
     """Stands in for a part during a guarded run: calls the part, keeps copies of what it received and returned."""
 
-    def __init__(self, part: nn.Module, index: int, record: _RunRecord, last_input: bool):
+    def __init__(self, part: Part, index: int, record: _RunRecord, last_input: bool):
         self.part, self.index, self.record, self.last_input = part, index, record, last_input
         self.location, self.tower = part.location, part.tower
         self.edits_hidden, self.provides_key_values = part.edits_hidden, part.provides_key_values
@@ -264,12 +266,12 @@ class _Recording:
 
     def edit_hidden(self, layer: int, hidden: Tensor) -> Tensor:
         received = _copy_value(hidden)
-        output = self.part.edit_hidden(layer, hidden)
+        output = as_hidden_part(self.part).edit_hidden(layer, hidden)
         self.record.calls[self.index].append(("hidden", received, _copy_value(output), layer))
         return output
 
     def key_value_prefix(self, batch_size: int, geometry: Any) -> Any:
-        output = self.part.key_value_prefix(batch_size, geometry)
+        output = as_hidden_part(self.part).key_value_prefix(batch_size, geometry)
         self.record.calls[self.index].append(("key_values", None, _copy_value(output), None))
         return output
 
@@ -307,7 +309,8 @@ class _Replay:
         return output
 
     def edit_hidden(self, layer: int, hidden: Tensor) -> Tensor:
-        return self._next("hidden", hidden, f"the hidden state entering block {layer}")
+        edited: Tensor = self._next("hidden", hidden, f"the hidden state entering block {layer}")
+        return edited
 
     def key_value_prefix(self, batch_size: int, geometry: Any) -> Any:
         return self._next("key_values", None, "key/value prefix")
@@ -343,7 +346,7 @@ class FrozenGuard:
         self.in_update = False
         self.update_comparisons = 2
         """Runs of f compared with the copy per step of an update rule (a search may query f hundreds of times)."""
-        self._update_compared: Counter = Counter()
+        self._update_compared: Counter[str] = Counter()
         self._prediction_runs: list[int] = []
         self._probing = 0
         self.depth = 0

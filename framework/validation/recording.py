@@ -10,7 +10,9 @@ import torch
 from torch import Tensor, nn
 
 from ..axes import Location
-from ..interfaces import EmbeddingState
+from ..frozen import HiddenPart, Part, as_hidden_part, reaches_hidden_states
+from ..interfaces import AttentionGeometry, EmbeddingState, KeyValuePrefix
+from ..manipulation import InputManipulation
 from .common import (
     _clone,
     _equal,
@@ -31,30 +33,42 @@ class _Call:
 class _Recorder:
     """Records every call of every input manipulation during the forwards run inside the block."""
 
-    def __init__(self, parts: Sequence[nn.Module]):
+    def __init__(self, parts: Sequence[InputManipulation]):
         self.parts = list(parts)
         self.calls: dict[int, list[_Call]] = {i: [] for i in range(len(self.parts))}
         self._handles: list[Any] = []
-        self._patched: list[tuple[nn.Module, str]] = []
+        self._patched: list[tuple[Part, str]] = []
 
     def __enter__(self) -> "_Recorder":
         for index, part in enumerate(self.parts):
             calls = self.calls[index]
             if part.location is Location.HIDDEN:
-                if getattr(part, "edits_hidden", False):
+                if reaches_hidden_states(part) and part.edits_hidden:
                     original = type(part).edit_hidden
 
-                    def edit(layer, hidden, part=part, original=original, calls=calls):
+                    def edit(
+                        layer: int,
+                        hidden: Tensor,
+                        part: HiddenPart = part,
+                        original: Callable[[HiddenPart, int, Tensor], Tensor] = original,
+                        calls: list[_Call] = calls,
+                    ) -> Tensor:
                         output = original(part, layer, hidden)
                         calls.append(_Call("hidden", hidden, output, layer))
                         return output
 
                     object.__setattr__(part, "edit_hidden", edit)
                     self._patched.append((part, "edit_hidden"))
-                if getattr(part, "provides_key_values", False):
+                if reaches_hidden_states(part) and part.provides_key_values:
                     original_kv = type(part).key_value_prefix
 
-                    def prefix(batch_size, geometry, part=part, original=original_kv, calls=calls):
+                    def prefix(
+                        batch_size: int,
+                        geometry: AttentionGeometry,
+                        part: HiddenPart = part,
+                        original: Callable[[HiddenPart, int, AttentionGeometry], KeyValuePrefix] = original_kv,
+                        calls: list[_Call] = calls,
+                    ) -> KeyValuePrefix:
                         output = original(part, batch_size, geometry)
                         calls.append(_Call("key_values", (batch_size, geometry), output))
                         return output
@@ -64,7 +78,9 @@ class _Recorder:
             else:
                 kind = "embedding" if part.location is Location.EMBEDDING else "input"
 
-                def hook(module, args, output, kind=kind, calls=calls):
+                def hook(
+                    module: nn.Module, args: tuple[Any, ...], output: Any, kind: str = kind, calls: list[_Call] = calls
+                ) -> None:
                     calls.append(_Call(kind, args[0] if args else None, output))
 
                 self._handles.append(part.register_forward_hook(hook))
@@ -95,6 +111,14 @@ def _fields(value: Any) -> Optional[dict[str, Any]]:
     return None
 
 
+def _field(value: Any, key: str) -> Any:
+    """``value[key]`` of a dict, or field ``key`` of a dataclass."""
+    fields = _fields(value)
+    if fields is None:
+        raise TypeError(f"expected a dict or a dataclass with the field {key!r}, got {type(value).__name__}")
+    return fields[key]
+
+
 def _rebuild(value: Any, key: str, tensor: Tensor) -> Any:
     if isinstance(value, dict):
         return {**value, key: tensor}
@@ -120,7 +144,7 @@ def _view(call: _Call) -> Optional[_View]:
         changed = [k for k in floats if not _equal(fields_in[k], fields_out[k])]
         if len(changed) == 1:
             key = changed[0]
-            return _View(floats[key], fields_out[key], lambda t: _rebuild(u, key, t), lambda out: _fields(out)[key])
+            return _View(floats[key], fields_out[key], lambda t: _rebuild(u, key, t), lambda out: _field(out, key))
         return None
     if isinstance(v, Tensor):
         same = [k for k, t in floats.items() if t.shape == v.shape] or [
@@ -132,20 +156,29 @@ def _view(call: _Call) -> Optional[_View]:
     return None
 
 
-def _replay_call(part: nn.Module, call: _Call) -> Any:
+def _replay_call(part: Part, call: _Call) -> Any:
     """Apply ``part`` again to exactly what it received in ``call`` (a copy of it)."""
     if call.kind == "hidden":
-        return type(part).edit_hidden(part, call.layer, _clone(call.input))
+        hidden = as_hidden_part(part)
+        return type(hidden).edit_hidden(hidden, _layer(call), _clone(call.input))
     if call.kind == "key_values":
-        return type(part).key_value_prefix(part, *call.input)
+        hidden = as_hidden_part(part)
+        return type(hidden).key_value_prefix(hidden, *call.input)
     return part(_clone(call.input))
 
 
-def _replay(part: nn.Module, call: _Call, view: _View, value: Tensor) -> Tensor:
+def _layer(call: _Call) -> int:
+    if call.layer is None:
+        raise ValueError(f"a {call.kind} call records no layer")
+    return call.layer
+
+
+def _replay(part: Part, call: _Call, view: _View, value: Tensor) -> Tensor:
     """The part applied to ``value`` in place of what it changed in ``call`` (the rest of its input kept)."""
     with torch.no_grad():
         if call.kind == "hidden":
-            return type(part).edit_hidden(part, call.layer, value)
+            hidden = as_hidden_part(part)
+            return type(hidden).edit_hidden(hidden, _layer(call), value)
         return view.extract(part(view.wrap(value)))
 
 
@@ -156,7 +189,7 @@ class _Probe:
 
     def __init__(
         self,
-        part: nn.Module,
+        part: InputManipulation,
         first: list[_Call],
         second: Callable[[], list[_Call]],
         seed: int,

@@ -61,7 +61,7 @@ def _run_checks(ctx: Context) -> None:
     ctx.x1 = _to_device(ctx.example.inputs, ctx.device)
     ctx.x2 = _to_device(ctx.example.probe_inputs, ctx.device) if ctx.example.probe_inputs is not None else _roll(ctx.x1)
     ctx.y = ctx.example.targets.to(ctx.device)
-    ctx.parts = list(ctx.rp.inputs)
+    ctx.parts = ctx.rp.manipulations
     spec = ctx.rp.spec
     ctx.coordinates = f"{spec.coordinates_str()}, {spec.paradigm}, access {spec.access}"
     ctx.put(

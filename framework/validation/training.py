@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
 
 from ..axes import Alignment
 from ..errors import FrozenModelError
@@ -85,14 +86,19 @@ def _train(example: ValidationExample, steps: int, seed: int, guard: Optional[Fr
         record.error, record.error_type = f"the trainer could not be set up: {_error(error)}", type(error)
         return record
     inputs, targets = _to_device(example.inputs, device), example.targets.to(device)
-    data = torch.utils.data.DataLoader([(inputs, targets)], batch_size=None, collate_fn=lambda item: item)
+    # one batch; a list is a map-style dataset (DataLoader only indexes it), torch's stubs ask for a Dataset
+    data: DataLoader[Any] = DataLoader(
+        [(inputs, targets)],  # type: ignore[arg-type]
+        batch_size=None,
+        collate_fn=lambda item: item,
+    )
 
     seen_training: set[str] = set()
     handles = []
     model_name = type(frozen.model).__name__
     for name, module in frozen.model.named_modules():
 
-        def pre_hook(module, args, name=name or model_name):
+        def pre_hook(module: nn.Module, args: tuple[Any, ...], name: str = name or model_name) -> None:
             if module.training:
                 seen_training.add(name)
 
@@ -135,7 +141,7 @@ def _train(example: ValidationExample, steps: int, seed: int, guard: Optional[Fr
                 loss = trainer.loss_fn(logits.float(), targets)
                 if loss.requires_grad:
                     frozen_grads |= {f"{n} (in the graph of the loss)" for n in _graph_reaches(loss, frozen_ids)}
-                    loss.backward()
+                    loss.backward()  # type: ignore[no-untyped-call]  # torch's Tensor.backward has no annotations
             for name, p in trainable:
                 if p.grad is not None and bool(p.grad.detach().abs().sum() > 0):
                     record.grads[name] = True
