@@ -93,7 +93,7 @@ def test_quick_rows_follow_the_schema_and_the_frozen_rule(sentiment_quick):
 
 def test_every_method_trains_and_evaluates_at_the_checkpoints(sentiment_quick):
     run = sentiment_quick.run("prefix-tuning", 0)
-    assert [step for step, _ in run.checkpoints] == list(range(1, QUICK.steps + 1))
+    assert [step for step, _ in run.checkpoints] == list(range(0, QUICK.steps + 1))
     assert len(run.step_seconds) == QUICK.steps and all(s > 0 for s in run.step_seconds)
     assert run.facts.coordinates.startswith("λ=learnable") and run.facts.family == "RCA"
     with pytest.raises(ValueError, match="method: 'warp' is not one of full-ft"):
@@ -113,8 +113,9 @@ def test_lora_and_adapter_start_as_f_and_leave_its_tensors_alone():
     bare = T._bare(backbone, task)
     with torch.no_grad():
         reference = bare(SENTENCES)
-    for build in (T.build_lora, T.build_adapter):
+    for build in (T.build_lora, T.build_adapter, T.build_bitfit, T.build_full_fine_tuning):
         built = build(backbone, task, 0)
+        assert built.starts_as_bare
         built.classifier.eval()
         with torch.no_grad():
             torch.testing.assert_close(built.classifier(SENTENCES), reference)  # zero-initialised B / W_up
@@ -122,7 +123,7 @@ def test_lora_and_adapter_start_as_f_and_leave_its_tensors_alone():
         built.classifier.eval()
         with torch.no_grad():
             assert not torch.allclose(built.classifier(SENTENCES), reference)
-        assert built.f_unchanged()
+        assert built.f_unchanged() or build is T.build_full_fine_tuning
     # N·(2·D·m + m + D) for the adapters, m = 32
     assert sum(p.numel() for p in T.build_adapter(backbone, task, 0).trainable) == 2 * (2 * 32 * 32 + 32 + 32)
 

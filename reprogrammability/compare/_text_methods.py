@@ -93,6 +93,9 @@ class BuiltMethod:
     reprogrammer: Reprogrammer | None = None
     bare: nn.Module | None = None
     """f without the method, same template and readout (the reference of the inference overhead)."""
+    starts_as_bare: bool = False
+    """Before training the classifier computes exactly what ``bare`` computes (zero-initialised LoRA B, adapter
+    W_up and added biases, or f itself, all read by the same verbaliser): its step-0 accuracy is bare f's."""
 
 
 @dataclass(frozen=True)
@@ -209,7 +212,15 @@ def _pca(
     head = _head(backbone, task, seed)
     classifier = Templated(OpenClassifier(model, backbone.tokenizer, _readout(backbone), head), task.templated)
     trainable = [p for p in classifier.parameters() if p.requires_grad]
-    return BuiltMethod(classifier, trainable, stored, check, _no_extra_tokens, bare=_bare(backbone, task))
+    return BuiltMethod(
+        classifier,
+        trainable,
+        stored,
+        check,
+        _no_extra_tokens,
+        bare=_bare(backbone, task),
+        starts_as_bare=backbone.kind == "causal",  # the verbaliser; an encoder's new head is random
+    )
 
 
 # --------------------------------------------------------------------------------------------

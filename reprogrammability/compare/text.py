@@ -40,7 +40,7 @@ class TextBudget:
     overhead_queries: int = 4
 
 
-FULL = TextBudget(steps=12, batch_size=8, eval_every=4, target_accuracy=0.9)
+FULL = TextBudget(steps=10, batch_size=8, eval_every=5, target_accuracy=0.9)
 QUICK = TextBudget(steps=2, batch_size=4, eval_every=1, target_accuracy=0.9, train=16, test=8, overhead_queries=2)
 
 TASK_PROMPTS: dict[str, tuple[str, list[str], str]] = {
@@ -78,6 +78,7 @@ class TextSetting(Setting):
         self.text: TextBudget = FULL
         self.notes = []
         self._facts_cache: dict[str, dict[str, Any]] = {}
+        self._bare_cache: dict[int, float] = {}
 
     def method_names(self) -> list[str]:
         from ._text_methods import methods_for
@@ -137,8 +138,10 @@ class TextSetting(Setting):
             f"epochs of the {len(train)} training sentences), chosen so that 3 seeds of every row fit about 30 "
             "minutes on one loaded CPU thread; full fine-tuning of 135 M parameters is the expensive row. The "
             "comparison holds at this budget only: longer training may reorder rows whose accuracies are close.",
-            f"Checkpoint accuracy (every {b.eval_every} steps, for steps/time to the {b.target_accuracy:.0%} "
-            f"target) on the first {max(1, len(test) // 2)} test sentences; final accuracy on all {len(test)}.",
+            f"Checkpoint accuracy (before training and every {b.eval_every} steps, for steps/time to the "
+            f"{b.target_accuracy:.0%} target) on the first {max(1, len(test) // 2)} test sentences; final accuracy on "
+            f"all {len(test)}. Rows that start as f itself (PCA rows on the causal LM: zero-initialised LoRA B, "
+            "adapter W_up and added biases, read by the same verbaliser) take bare f's step-0 accuracy.",
             "keeps_f_frozen is measured: SHA-256 of f's own parameter tensors before and after training.",
         ]
         if kind == "causal":
@@ -151,7 +154,7 @@ class TextSetting(Setting):
             self.notes.append("Encoder: every row reads a new linear head on mean-pooled final hidden states.")
         if quick:
             self.notes.append("--quick: tiny random models and a slice of the data; numbers test the machinery only.")
-        self._facts_cache = {}
+        self._facts_cache, self._bare_cache = {}, {}
 
     def _load_backbone(self, quick: bool, log: Callable[[str], None]) -> Any:
         from ._text_methods import TextBackbone
@@ -201,15 +204,23 @@ class TextSetting(Setting):
         built = spec.build(self.backbone, self.data, seed)
         data, b = self.data, self.text
         checkpoint = max(1, len(data.test_texts) // 2)
-        evaluate = lambda count=None: self._accuracy(built.classifier, count)  # noqa: E731
         seconds: list[float] = []
-        checkpoints: list[tuple[int, float]] = []
-        if spec.trains:
+        if not spec.trains:
+            correct = self._correct(built.classifier)
+            accuracy = float(correct.float().mean())
+            checkpoints = [(0, accuracy)]
+        else:
+            start = self._bare_accuracy(built, checkpoint) if built.starts_as_bare else None
+            checkpoints = [
+                (0, start if start is not None else float(self._correct(built.classifier, checkpoint).float().mean()))
+            ]
             optimizer = torch.optim.Adam(self._groups(built, spec.learning_rate))
             generator = torch.Generator().manual_seed(seed)
             order: list[int] = []
+            done = [0]
+            final: list[Any] = []
 
-            def step(_: int) -> None:
+            def step(i: int) -> None:
                 while len(order) < b.batch_size:
                     order.extend(torch.randperm(len(data.train_texts), generator=generator).tolist())
                 index = [order.pop(0) for _ in range(b.batch_size)]
@@ -218,13 +229,19 @@ class TextSetting(Setting):
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                done[0] = i + 1
 
-            seconds, checkpoints = train_steps(
-                step, b.steps, evaluate=lambda: evaluate(checkpoint), eval_every=b.eval_every
-            )
-        accuracy = evaluate()
-        if not spec.trains:
-            checkpoints = [(0, accuracy)]
+            def evaluate() -> float:
+                """Checkpoint accuracy on the first half of the test split; at the last step the whole split is
+                predicted once, and the checkpoint is read from those predictions."""
+                if done[0] == b.steps:
+                    final.append(self._correct(built.classifier))
+                    return float(final[-1][:checkpoint].float().mean())
+                return float(self._correct(built.classifier, checkpoint).float().mean())
+
+            seconds, more = train_steps(step, b.steps, evaluate=evaluate, eval_every=b.eval_every)
+            checkpoints += more
+            accuracy = float(final[-1].float().mean())
         keeps_frozen = bool(built.f_unchanged())
         facts = self._facts(spec, built, keeps_frozen)
         return SeedRun(facts, accuracy, seconds, checkpoints)
@@ -239,17 +256,21 @@ class TextSetting(Setting):
         groups = [{"params": rest, "lr": learning_rate}] if rest else []
         return groups + ([{"params": head, "lr": HEAD_LEARNING_RATE}] if head else [])
 
-    def _accuracy(self, classifier: Any, count: int | None = None, batch: int = 16) -> float:
+    def _correct(self, classifier: Any, count: int | None = None, batch: int = 16) -> Any:
+        """(N,) bool: which of the first ``count`` test sentences (all: None) ``classifier`` gets right."""
         import torch
 
         texts, labels = self.data.test_texts[:count], self.data.test_labels[:count]
         classifier.eval()
-        correct = 0
         with torch.no_grad():
-            for start in range(0, len(texts), batch):
-                scores = classifier(texts[start : start + batch])
-                correct += int((scores.argmax(-1) == labels[start : start + batch]).sum())
-        return correct / len(texts)
+            predictions = [classifier(texts[i : i + batch]).argmax(-1) for i in range(0, len(texts), batch)]
+        return torch.cat(predictions) == labels
+
+    def _bare_accuracy(self, built: Any, count: int) -> float:
+        """Bare f's accuracy on the first ``count`` test sentences (computed once per setting)."""
+        if count not in self._bare_cache:
+            self._bare_cache[count] = float(self._correct(built.bare, count).float().mean())
+        return self._bare_cache[count]
 
     # -- facts measured once per method (they do not depend on the seed) ------------------------------
     def _facts(self, spec: Any, built: Any, keeps_frozen: bool) -> MethodFacts:
