@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from .axes import Alignment
 from .checks import check_count, check_finite, check_labels, check_scores
+from .cost import InferenceOverhead, OverheadContext, UndeclaredOverheadError
 from .errors import NotFittedError, ShapeError
 from .manipulation import trainable_parameter_count
 from .symbolic import SymbolicForm, op, symbols, z
@@ -81,6 +82,14 @@ class OutputAlignment(nn.Module):
     def symbolic(self) -> SymbolicForm:
         """Formula in :data:`~reprogrammability.framework.symbolic.z` and parameter count."""
 
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Extra cost of one query after f (:mod:`~reprogrammability.framework.cost`): every alignment
+        declares it; there is no default."""
+        raise UndeclaredOverheadError(
+            f"{type(self).__name__}.inference_overhead: not declared; every output alignment states its FLOPs "
+            "per query (see reprogrammability.framework.cost)"
+        )
+
     def fit(self, source_outputs: Tensor, targets: Tensor) -> "OutputAlignment":
         """Estimate the mapping from data (statistical alignments); others have nothing to fit."""
         return self
@@ -120,6 +129,10 @@ class IdentityAlignment(OutputAlignment):
         expression = z if self.indices is None else sp.Indexed(sp.IndexedBase("z"), sp.Symbol("S"))
         return SymbolicForm(expression=expression, description="identity (or restriction to the target classes)")
 
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Nothing, or a gather of C_t scores (no FLOPs)."""
+        return InferenceOverhead(description="identity / gather")
+
 
 class IndexMapping(OutputAlignment):
     """Rule-based: target class t scores the mean of ``z`` over its fixed source indices.
@@ -155,6 +168,12 @@ class IndexMapping(OutputAlignment):
     def symbolic(self) -> SymbolicForm:
         return SymbolicForm(expression=op("omega_rule", r"\omega_{\mathrm{rule}}")(z), description="fixed index map")
 
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """A gather and a mean over k indices per class: C_t·k element-wise additions, no FLOPs."""
+        c_t, k = symbols("C_t k")
+        shapes = {c_t: int(self.indices.shape[0]), k: int(self.indices.shape[1])}
+        return InferenceOverhead(elementwise=c_t * k, shapes=shapes, description="gather + mean")
+
 
 class LinearAlignment(OutputAlignment):
     """``ŷ = W z + b`` with W (C_t, C_s): a trainable linear head on the frozen model's outputs."""
@@ -179,6 +198,17 @@ class LinearAlignment(OutputAlignment):
             expression=W * z + b if has_bias else W * z,
             parameter_count=c_t * c_s + (c_t if has_bias else 0),
             shapes={c_s: self.linear.in_features, c_t: self.linear.out_features},
+        )
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """The head's matmul: ``2·C_s·C_t`` FLOPs per query (plus C_t bias additions)."""
+        c_s, c_t = symbols("C_s C_t")
+        has_bias = self.linear.bias is not None
+        return InferenceOverhead(
+            flops=2 * c_s * c_t,
+            elementwise=c_t if has_bias else sp.Integer(0),
+            shapes={c_s: self.linear.in_features, c_t: self.linear.out_features},
+            description="linear head",
         )
 
 
@@ -245,6 +275,15 @@ class StatisticalAlignment(OutputAlignment):
         return SymbolicForm(
             expression=z * sp.Symbol(self.symbol_latex),
             description="ω estimated from data, not trained",
+        )
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """``z ω``: a (1, C_s) @ (C_s, C_t) matmul, ``2·C_s·C_t`` FLOPs per query."""
+        c_s, c_t = symbols("C_s C_t")
+        return InferenceOverhead(
+            flops=2 * c_s * c_t,
+            shapes={c_s: self.num_source, c_t: self.num_target},
+            description="label-mapping matmul z ω",
         )
 
     def extra_repr(self) -> str:

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 from torch import Tensor, nn
 
 from .axes import Configuration, Location, Operator
+from .cost import InferenceOverhead, OverheadContext, UndeclaredOverheadError
 from .interfaces import AttentionGeometry, KeyValuePrefix
 from .symbolic import SymbolicForm
 
@@ -48,6 +49,14 @@ class InputManipulation(nn.Module):
     @abstractmethod
     def symbolic(self) -> SymbolicForm:
         """Formula (in :data:`~reprogrammability.framework.symbolic.x`) and parameter count."""
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Extra cost of one query against bare f (:mod:`~reprogrammability.framework.cost`): every part
+        declares it; there is no default."""
+        raise UndeclaredOverheadError(
+            f"{type(self).__name__}.inference_overhead: not declared; every input manipulation states its extra "
+            "tokens and FLOPs against bare f (see reprogrammability.framework.cost)"
+        )
 
     def coordinates(self) -> dict[str, Any]:
         return {"configuration": self.configuration, "operator": self.operator, "location": self.location}

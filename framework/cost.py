@@ -1,0 +1,373 @@
+"""Inference overhead of a reprogrammer against bare f, declared symbolically by every part and measured.
+
+Each part of ``ŷ = O_ω(f(I(x)))`` declares :class:`InferenceOverhead`: what one query costs *more* than
+bare f on the same query, as sympy expressions of the part's shape symbols and f's shape symbols
+(carried by :class:`OverheadContext`).
+
+Conventions (so that the symbolic and the measured figures are comparable):
+
+* **FLOPs** are counted the way :class:`torch.utils.flop_counter.FlopCounterMode` counts them: a matmul
+  (B, m, k) @ (k, n) costs ``2·B·m·n·k``, a convolution ``2 · output elements · C_in/groups · kernel area``;
+  element-wise operations (additions, masks, activations, normalisations) cost nothing. Attention
+  costs ``4·L_q·L_k·d_a`` per layer (``Q Kᵀ`` and ``A V``, every score counted, causal or not), also
+  for the fused CPU kernel that the stock counter leaves out (:func:`flop_counter`).
+  Element-wise work of a part is stated apart, in ``elementwise`` (not measured).
+* **Bare f** is f without any manipulation on the query in f's own format: for images, series and
+  other float tensors, the query resized to the shape f receives (a padded canvas of f's input size
+  costs no extra f FLOPs, only its element-wise additions); for text and token ids, the query's own
+  tokens; for a text-side part of a two-tower model, the class prompts without the part.
+* **Per query**: every figure is for one query (the measured figure divided by the batch size); ``L``
+  is the bare query's length in positions (after padding to the batch).
+
+Symbols of f (values in :attr:`OverheadContext.shapes`): ``n`` layers, ``W`` the weights every
+position meets (Σ over the layers' linear maps of d_in·d_out, plus a head applied at every
+position), ``d_a`` the attention width (heads × head dimension), ``L`` the query length.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+import sympy as sp
+
+from .errors import ReprogrammabilityError
+from .symbolic import symbols
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from torch import nn
+
+    from .frozen import FrozenModel
+    from .reprogrammer import Reprogrammer
+
+__all__ = [
+    "InferenceOverhead",
+    "OverheadContext",
+    "UndeclaredOverheadError",
+    "declared_overhead",
+    "flop_counter",
+    "measure_inference_overhead",
+    "NO_OVERHEAD",
+]
+
+Shapes = Mapping[sp.Symbol, int]
+
+N_LAYERS, W_POSITION, D_ATTENTION, L_QUERY = symbols("n W d_a L")
+
+
+class UndeclaredOverheadError(ReprogrammabilityError, NotImplementedError):
+    """A part does not declare its inference overhead (``inference_overhead(context)``)."""
+
+
+def _expr(value: sp.Expr | int) -> sp.Expr:
+    return sp.sympify(value)  # type: ignore[no-any-return]
+
+
+def _evaluate(expression: sp.Expr, shapes: Shapes, what: str) -> int:
+    value = _expr(expression).subs(dict(shapes))
+    free = value.free_symbols
+    if free:
+        raise ValueError(f"{what}: no value for shape symbol(s) {sorted(map(str, free))}")
+    return int(sp.floor(value + sp.Rational(1, 2)))
+
+
+@dataclass(frozen=True)
+class InferenceOverhead:
+    """Extra cost of one query against bare f: ``tokens`` (positions through every layer), ``keys``
+    (attention keys per layer that pass through no layer: a key/value prefix), ``flops`` (counted as
+    :class:`~torch.utils.flop_counter.FlopCounterMode` does) and ``elementwise`` (uncounted additions /
+    multiplications), each a sympy expression whose symbols take their values from ``shapes``."""
+
+    tokens: sp.Expr = sp.Integer(0)
+    keys: sp.Expr = sp.Integer(0)
+    flops: sp.Expr = sp.Integer(0)
+    elementwise: sp.Expr = sp.Integer(0)
+    shapes: Shapes = field(default_factory=dict)
+    description: str = ""
+
+    def __add__(self, other: InferenceOverhead) -> InferenceOverhead:
+        if not isinstance(other, InferenceOverhead):
+            return NotImplemented
+        clash = [s for s in set(self.shapes) & set(other.shapes) if self.shapes[s] != other.shapes[s]]
+        if clash:
+            raise ValueError(
+                f"shapes: symbol(s) {sorted(map(str, clash))} have different values in the two overheads; "
+                "rename one part's symbols"
+            )
+        return InferenceOverhead(
+            tokens=_expr(self.tokens + other.tokens),
+            keys=_expr(self.keys + other.keys),
+            flops=_expr(self.flops + other.flops),
+            elementwise=_expr(self.elementwise + other.elementwise),
+            shapes={**self.shapes, **other.shapes},
+            description="; ".join(d for d in (self.description, other.description) if d),
+        )
+
+    def with_shapes(self, shapes: Shapes) -> InferenceOverhead:
+        """The same expressions with more symbol values (f's, from the context)."""
+        return replace(self, shapes={**shapes, **self.shapes})
+
+    def evaluate(self) -> dict[str, int]:
+        """``{"tokens", "keys", "flops", "elementwise"}`` as integers at the concrete shapes."""
+        return {
+            name: _evaluate(getattr(self, name), self.shapes, name)
+            for name in ("tokens", "keys", "flops", "elementwise")
+        }
+
+    def latex(self) -> dict[str, str]:
+        """Each non-zero figure rendered as LaTeX."""
+        return {
+            name: sp.latex(getattr(self, name))
+            for name in ("tokens", "keys", "flops", "elementwise")
+            if _expr(getattr(self, name)) != 0
+        }
+
+    def summary_latex(self) -> str:
+        """One line: ``\\Delta tokens = ..., \\Delta FLOPs = ...`` (``0`` when nothing is extra)."""
+        names = {"tokens": r"\Delta_{\mathrm{tok}}", "keys": r"\Delta_{\mathrm{keys}}"}
+        names |= {"flops": r"\Delta_{\mathrm{FLOPs}}", "elementwise": r"\Delta_{\mathrm{elem}}"}
+        rendered = [f"{names[k]} = {v}" for k, v in self.latex().items()]
+        return ",\\; ".join(rendered) if rendered else r"\Delta = 0"
+
+
+NO_OVERHEAD = InferenceOverhead(description="no extra cost")
+
+
+@dataclass(frozen=True)
+class OverheadContext:
+    """What a part needs to state its overhead: f's shape symbols and their values for one query.
+
+    ``shapes`` holds ``n``, ``W``, ``d_a`` and ``L`` (module docstring); ``count_tokens`` counts the
+    tokens f's tokenizer makes of a text (``None`` when f reads no text); ``batch_size`` is the
+    number of queries the measured batch holds."""
+
+    shapes: Shapes
+    count_tokens: Callable[[str], int] | None = None
+    batch_size: int = 1
+    notes: tuple[str, ...] = ()
+
+    @property
+    def has_attention(self) -> bool:
+        return int(self.shapes.get(D_ATTENTION, 0)) > 0
+
+    def extra_positions(
+        self, count: sp.Expr | int, shapes: Shapes | None = None, description: str = ""
+    ) -> InferenceOverhead:
+        """``count`` more positions through every layer: ``2·count·W`` for the linear maps, and attention
+        over ``count`` more queries and keys: ``4·n·d_a·((L+count)² − L²)``."""
+        count = _expr(count)
+        flops = 2 * count * W_POSITION + 4 * N_LAYERS * D_ATTENTION * ((L_QUERY + count) ** 2 - L_QUERY**2)
+        return InferenceOverhead(
+            tokens=count,
+            flops=sp.expand(flops),
+            shapes={**self.shapes, **(shapes or {})},
+            description=description or "more positions through every layer",
+        )
+
+    def extra_keys(
+        self, count: sp.Expr | int, shapes: Shapes | None = None, description: str = ""
+    ) -> InferenceOverhead:
+        """``count`` more attention keys/values in every layer (no extra position through the linear maps):
+        ``4·n·d_a·L·count``."""
+        count = _expr(count)
+        return InferenceOverhead(
+            keys=count,
+            flops=4 * N_LAYERS * D_ATTENTION * L_QUERY * count,
+            shapes={**self.shapes, **(shapes or {})},
+            description=description or "attention over more keys in every layer",
+        )
+
+
+def declared_overhead(rp: Reprogrammer, context: OverheadContext) -> list[tuple[str, InferenceOverhead]]:
+    """Each part's declaration (``I0:Class``, ..., ``O:Class``); raises :class:`UndeclaredOverheadError`
+    naming the first part that declares none."""
+    parts: list[tuple[str, Any]] = [(f"I{i}:{type(m).__name__}", m) for i, m in enumerate(rp.manipulations)]
+    parts.append((f"O:{type(rp.output).__name__}", rp.output))
+    declared = []
+    for label, part in parts:
+        overhead = part.inference_overhead(context)
+        if not isinstance(overhead, InferenceOverhead):
+            raise TypeError(f"{label}.inference_overhead: expected an InferenceOverhead, got {type(overhead).__name__}")
+        declared.append((label, overhead.with_shapes(context.shapes)))
+    return declared
+
+
+def flop_counter() -> Any:
+    """A :class:`~torch.utils.flop_counter.FlopCounterMode` (no display) that also counts the fused CPU
+    attention kernel (``4·B·H·L_q·L_k·d_head``, the formula the counter uses for the CUDA kernels)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode, sdpa_flop
+
+    aten = torch.ops.aten
+    mapping: dict[Any, Any] = {}
+    fused = getattr(aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+    if fused is not None:
+        mapping[fused] = sdpa_flop
+    return FlopCounterMode(display=False, custom_mapping=mapping)
+
+
+def _position_weights(layers: list[nn.Module], head: nn.Module | None) -> int:
+    """``W``: Σ d_in·d_out over the linear maps inside ``layers`` (and ``head``, applied at every position)."""
+    from torch import nn
+
+    total = 0
+    modules = [m for layer in layers for m in layer.modules()] + ([] if head is None else [head])
+    for module in modules:
+        if isinstance(module, nn.Linear):
+            total += module.in_features * module.out_features
+        elif type(module).__name__ == "Conv1D" and hasattr(module, "weight"):  # transformers' GPT-2 linear map
+            total += int(module.weight.numel())
+    return total
+
+
+def _attention_width(frozen: FrozenModel) -> int:
+    config = getattr(frozen.model, "config", None)
+    heads = getattr(config, "num_attention_heads", None)
+    geometry = frozen.adapter.attention_geometry(frozen.model)
+    if geometry is None:
+        return 0
+    if heads is not None:
+        return int(heads) * geometry.head_dim
+    return geometry.hidden_size
+
+
+def _layers(frozen: FrozenModel) -> list[nn.Module]:
+    try:
+        return list(frozen.adapter.layers(frozen.model))
+    except Exception:  # noqa: BLE001 - a model without a hidden interface has no positions to count
+        return []
+
+
+def _per_position_head(frozen: FrozenModel) -> nn.Module | None:
+    """The language-model head when f scores every position (transformers causal / masked LMs)."""
+    getter = getattr(frozen.model, "get_output_embeddings", None)
+    head = getter() if callable(getter) else None
+    return head if head is not None and getattr(frozen.adapter, "scores_every_position", True) else None
+
+
+def bare_query(rp: Reprogrammer, x: Any) -> Any:
+    """The query as bare f reads it (module docstring): float inputs after the input-location parts
+    (f's own shape), text and token ids as given."""
+    import torch
+
+    from .axes import Location
+
+    parts = [m for m in rp.manipulations if m.location is Location.INPUT]
+    if not parts or isinstance(x, (str, list, tuple)):
+        return x
+    with torch.no_grad():
+        shaped = x
+        for part in parts:
+            shaped = part(shaped)
+    if isinstance(x, torch.Tensor) and not x.is_floating_point():
+        if isinstance(shaped, torch.Tensor) and not shaped.is_floating_point():
+            return x  # token ids stay the query's own tokens
+    return shaped
+
+
+@dataclass
+class _Run:
+    flops: int = 0
+    positions: int = 0
+    seconds: float = 0.0
+
+
+def _count(run: Callable[[], Any], layers: list[nn.Module], repeats: int) -> _Run:
+    """FLOPs and positions entering the first layer (summed over every forward) of ``run()``, and its best time."""
+    import torch
+
+    result = _Run()
+
+    def count_positions(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        hidden = args[0] if args else kwargs.get("hidden_states")
+        if isinstance(hidden, torch.Tensor) and hidden.dim() >= 2:
+            result.positions += int(hidden.shape[0]) * int(hidden.shape[1])
+
+    handle = layers[0].register_forward_pre_hook(count_positions, with_kwargs=True) if layers else None
+    try:
+        with torch.no_grad():
+            with flop_counter() as counter:
+                run()
+    finally:
+        if handle is not None:
+            handle.remove()
+    result.flops = int(counter.get_total_flops())
+    best = float("inf")
+    with torch.no_grad():
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run()
+            best = min(best, time.perf_counter() - start)
+    result.seconds = best
+    return result
+
+
+def overhead_context(rp: Reprogrammer, x: Any) -> tuple[OverheadContext, dict[str, Any]]:
+    """The context of one query batch ``x``, and the bare run's measurements (``flops``, ``positions``,
+    ``seconds``, ``batch_size``)."""
+    from .validation.common import _batch_size
+
+    frozen = rp.frozen
+    layers = _layers(frozen)
+    batch = _batch_size(x)
+    query = bare_query(rp, x)
+    bare = _count(lambda: frozen(query, []), layers, repeats=0)
+    tokenizer = getattr(frozen.adapter, "tokenizer", None)
+
+    def count_tokens(text: str) -> int:
+        assert tokenizer is not None
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    shapes = {
+        N_LAYERS: len(layers),
+        W_POSITION: _position_weights(layers, _per_position_head(frozen)),
+        D_ATTENTION: _attention_width(frozen),
+        L_QUERY: bare.positions // max(1, batch) if layers else 0,
+    }
+    context = OverheadContext(
+        shapes=shapes, count_tokens=count_tokens if tokenizer is not None else None, batch_size=batch
+    )
+    return context, {"flops": bare.flops, "positions": bare.positions, "batch_size": batch, "query": query}
+
+
+def measure_inference_overhead(rp: Reprogrammer, example_input: Any, repeats: int = 3) -> dict[str, Any]:
+    """The reprogrammer's extra cost per query against bare f, measured and declared.
+
+    Returns ``extra_tokens`` (positions entering f's first layer, per query), ``extra_flops``
+    (:func:`flop_counter` on ``rp(x)`` minus on bare f, per query), ``extra_time_ratio`` (best of
+    ``repeats`` wall-clock times of ``rp(x)`` over bare f's; ``nan`` when ``repeats`` is 0),
+    ``symbolic_extra_tokens`` and ``symbolic_extra_flops`` (the parts' declarations summed and
+    evaluated), plus ``bare_flops`` (per query), ``symbolic`` (LaTeX per part) and ``batch_size``.
+    Raises :class:`UndeclaredOverheadError` when a part declares nothing."""
+    context, bare = overhead_context(rp, example_input)
+    declared = declared_overhead(rp, context)
+    total = sum((o for _, o in declared), InferenceOverhead()).with_shapes(context.shapes)
+    symbolic = total.evaluate()
+    frozen, layers, batch = rp.frozen, _layers(rp.frozen), bare["batch_size"]
+    was_training = rp.training
+    rp.eval()
+    try:
+        adapted = _count(lambda: rp(example_input), layers, repeats)
+        plain = _count(lambda: frozen(bare["query"], []), layers, repeats)
+    finally:
+        rp.train(was_training)
+    ratio = adapted.seconds / plain.seconds if repeats > 0 and plain.seconds > 0 else float("nan")
+    return {
+        "extra_tokens": (adapted.positions - bare["positions"]) / batch,
+        "extra_flops": (adapted.flops - bare["flops"]) / batch,
+        "extra_time_ratio": ratio,
+        "symbolic_extra_tokens": symbolic["tokens"],
+        "symbolic_extra_flops": symbolic["flops"],
+        "symbolic_extra_keys": symbolic["keys"],
+        "symbolic_elementwise": symbolic["elementwise"],
+        "bare_flops": bare["flops"] / batch,
+        "batch_size": batch,
+        "symbolic": {label: o.summary_latex() for label, o in declared},
+        "shapes": {str(k): int(v) for k, v in total.shapes.items()},
+    }
+
+
+def relative_error(symbolic: float, measured: float, floor: float) -> float:
+    """``|symbolic − measured| / max(|measured|, floor)``; ``floor`` keeps a near-zero extra from dividing by ~0."""
+    return abs(symbolic - measured) / max(abs(measured), floor, 1.0)
