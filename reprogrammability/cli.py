@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, str] = {
     "theory": "reprogrammability.framework.theory.cli",
     "gpu-check": "reprogrammability.gpu_check",
     "predict": "reprogrammability.predict",
+    "case-study": "reprogrammability.case_study",
     "compare": "reprogrammability.compare",
 }
 """Subcommand name -> module with ``register(subparsers)``; a module that is absent is skipped."""
