@@ -410,16 +410,17 @@ def measure_overhead(
     symbolic_extra_tokens: int | None = None,
     symbolic_extra_flops: int | None = None,
     repeats: int = 3,
+    batch: int = 1,
 ) -> dict[str, Any]:
-    """Inference overhead of one query batch against bare f: extra FLOPs (torch FlopCounterMode, matmul/conv
-    2·m·n·k convention), and the wall-time ratio (median of ``repeats`` interleaved runs); the callables run
-    one forward each, under ``torch.no_grad`` inside."""
+    """Inference overhead per query against bare f: extra FLOPs (torch FlopCounterMode, matmul/conv 2·m·n·k
+    convention) divided by the ``batch`` of queries each callable runs, and the wall-time ratio (median of
+    ``repeats`` interleaved runs); each callable runs one forward, under ``torch.no_grad`` inside."""
     import torch
 
     with torch.no_grad():
         adapted()  # warm-up
         bare()
-        extra_flops = _flops(adapted) - _flops(bare)
+        extra_flops = (_flops(adapted) - _flops(bare)) / batch
         times: dict[str, list[float]] = {"adapted": [], "bare": []}
         for _ in range(repeats):
             for name, fn in (("bare", bare), ("adapted", adapted)):
@@ -428,7 +429,7 @@ def measure_overhead(
                 times[name].append(time.perf_counter() - begin)
     return {
         "extra_tokens": int(extra_tokens),
-        "extra_flops": int(extra_flops),
+        "extra_flops": float(extra_flops),
         "extra_time_ratio": statistics.median(times["adapted"]) / statistics.median(times["bare"]),
         "symbolic_extra_tokens": symbolic_extra_tokens,
         "symbolic_extra_flops": symbolic_extra_flops,
