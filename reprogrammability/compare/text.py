@@ -327,8 +327,6 @@ class TextSetting(Setting):
     def _overhead(self, built: Any) -> dict[str, Any]:
         """Extra tokens, FLOPs and time per query against bare f (same template and readout), over the first
         ``overhead_queries`` test sentences; FLOPs per query."""
-        from .vision import _symbolic_overhead
-
         queries = self.data.test_texts[: self.text.overhead_queries]
         built.classifier.eval()
         measured = measure_overhead(
@@ -340,8 +338,26 @@ class TextSetting(Setting):
         if built.reprogrammer is not None:
             raw = built.classifier is built.reprogrammer  # in-context rows template the texts themselves
             example = queries[:1] if raw else self.data.templated(queries[:1])
-            measured.update(_symbolic_overhead(built.reprogrammer, example))
+            measured.update(declared_overhead(built.reprogrammer, example))
         return measured
+
+
+def declared_overhead(reprogrammer: Any, example: Any) -> dict[str, Any]:
+    """The parts' symbolic overhead (``framework.cost.measure_inference_overhead``) for one example query, and
+    the framework's own measured extra FLOPs next to it; a part that declares nothing (or any failure of the
+    cost model) leaves the symbolic fields null and says why in ``symbolic_error``."""
+    try:
+        from reprogrammability.framework.cost import measure_inference_overhead
+
+        declared = measure_inference_overhead(reprogrammer, example)
+    except Exception as error:  # noqa: BLE001 - the row keeps its measured fields whatever the cost model does
+        return {"symbolic_error": f"{type(error).__name__}: {error}"[:300]}
+    return {
+        "symbolic_extra_tokens": declared.get("symbolic_extra_tokens"),
+        "symbolic_extra_flops": declared.get("symbolic_extra_flops"),
+        "framework_measured_extra_tokens": declared.get("extra_tokens"),
+        "framework_measured_extra_flops": declared.get("extra_flops"),
+    }
 
 
 SETTINGS: dict[str, Callable[[], Setting]] = {
