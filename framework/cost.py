@@ -19,7 +19,7 @@ Conventions (so that the symbolic and the measured figures are comparable):
 * **Per query**: every figure is for one query (the measured figure divided by the batch size); ``L``
   is the bare query's length in positions (after padding to the batch).
 
-Symbols of f (values in :attr:`OverheadContext.shapes`): ``n`` layers, ``W`` the weights every
+Symbols of f (values in :attr:`OverheadContext.shapes`): ``n_f`` layers, ``W_f`` the weights every
 position meets (Σ over the layers' linear maps of d_in·d_out, plus a head applied at every
 position), ``d_a`` the attention width (heads × head dimension), ``L`` the query length.
 """
@@ -53,7 +53,7 @@ __all__ = [
 
 Shapes = Mapping[sp.Symbol, int]
 
-N_LAYERS, W_POSITION, D_ATTENTION, L_QUERY = symbols("n W d_a L")
+N_LAYERS, W_POSITION, D_ATTENTION, L_QUERY = symbols("n_f W_f d_a L")
 
 
 class UndeclaredOverheadError(ReprogrammabilityError, NotImplementedError):
@@ -138,7 +138,7 @@ NO_OVERHEAD = InferenceOverhead(description="no extra cost")
 class OverheadContext:
     """What a part needs to state its overhead: f's shape symbols and their values for one query.
 
-    ``shapes`` holds ``n``, ``W``, ``d_a`` and ``L`` (module docstring); ``count_tokens`` counts the
+    ``shapes`` holds ``n_f``, ``W_f``, ``d_a`` and ``L`` (module docstring); ``count_tokens`` counts the
     tokens f's tokenizer makes of a text (``None`` when f reads no text); ``batch_size`` is the
     number of queries the measured batch holds."""
 
@@ -154,8 +154,8 @@ class OverheadContext:
     def extra_positions(
         self, count: sp.Expr | int, shapes: Shapes | None = None, description: str = ""
     ) -> InferenceOverhead:
-        """``count`` more positions through every layer: ``2·count·W`` for the linear maps, and attention
-        over ``count`` more queries and keys: ``4·n·d_a·((L+count)² − L²)``."""
+        """``count`` more positions through every layer: ``2·count·W_f`` for the linear maps, and attention
+        over ``count`` more queries and keys: ``4·n_f·d_a·((L+count)² − L²)``."""
         count = _expr(count)
         flops = 2 * count * W_POSITION + 4 * N_LAYERS * D_ATTENTION * ((L_QUERY + count) ** 2 - L_QUERY**2)
         return InferenceOverhead(
@@ -169,7 +169,7 @@ class OverheadContext:
         self, count: sp.Expr | int, shapes: Shapes | None = None, description: str = ""
     ) -> InferenceOverhead:
         """``count`` more attention keys/values in every layer (no extra position through the linear maps):
-        ``4·n·d_a·L·count``."""
+        ``4·n_f·d_a·L·count``."""
         count = _expr(count)
         return InferenceOverhead(
             keys=count,
@@ -197,18 +197,20 @@ def flop_counter() -> Any:
     """A :class:`~torch.utils.flop_counter.FlopCounterMode` (no display) that also counts the fused CPU
     attention kernel (``4·B·H·L_q·L_k·d_head``, the formula the counter uses for the CUDA kernels)."""
     import torch
-    from torch.utils.flop_counter import FlopCounterMode, sdpa_flop
+    from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
-    aten = torch.ops.aten
+    def fused_attention(query: Any, key: Any, value: Any, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+        return int(sdpa_flop_count(query, key, value))
+
     mapping: dict[Any, Any] = {}
-    fused = getattr(aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+    fused = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
     if fused is not None:
-        mapping[fused] = sdpa_flop
+        mapping[fused] = fused_attention
     return FlopCounterMode(display=False, custom_mapping=mapping)
 
 
 def _position_weights(layers: list[nn.Module], head: nn.Module | None) -> int:
-    """``W``: Σ d_in·d_out over the linear maps inside ``layers`` (and ``head``, applied at every position)."""
+    """``W_f``: Σ d_in·d_out over the linear maps inside ``layers`` (and ``head``, applied at every position)."""
     from torch import nn
 
     total = 0
@@ -240,10 +242,15 @@ def _layers(frozen: FrozenModel) -> list[nn.Module]:
 
 
 def _per_position_head(frozen: FrozenModel) -> nn.Module | None:
-    """The language-model head when f scores every position (transformers causal / masked LMs)."""
+    """The language-model head when f scores every position: a transformers LM whose ``forward`` cannot
+    limit its scores to the read positions (no ``logits_to_keep``); ``None`` otherwise."""
+    import inspect
+
     getter = getattr(frozen.model, "get_output_embeddings", None)
     head = getter() if callable(getter) else None
-    return head if head is not None and getattr(frozen.adapter, "scores_every_position", True) else None
+    if head is None or "logits_to_keep" in inspect.signature(type(frozen.model).forward).parameters:
+        return None
+    return head  # type: ignore[no-any-return]
 
 
 def bare_query(rp: Reprogrammer, x: Any) -> Any:
@@ -342,8 +349,8 @@ def measure_inference_overhead(rp: Reprogrammer, example_input: Any, repeats: in
     Raises :class:`UndeclaredOverheadError` when a part declares nothing."""
     context, bare = overhead_context(rp, example_input)
     declared = declared_overhead(rp, context)
-    total = sum((o for _, o in declared), InferenceOverhead()).with_shapes(context.shapes)
-    symbolic = total.evaluate()
+    evaluated = [o.evaluate() for _, o in declared]  # each part in its own symbols (C, H, W may differ across parts)
+    symbolic = {name: sum(e[name] for e in evaluated) for name in ("tokens", "keys", "flops", "elementwise")}
     frozen, layers, batch = rp.frozen, _layers(rp.frozen), bare["batch_size"]
     was_training = rp.training
     rp.eval()
@@ -364,10 +371,27 @@ def measure_inference_overhead(rp: Reprogrammer, example_input: Any, repeats: in
         "bare_flops": bare["flops"] / batch,
         "batch_size": batch,
         "symbolic": {label: o.summary_latex() for label, o in declared},
-        "shapes": {str(k): int(v) for k, v in total.shapes.items()},
+        "shapes": {str(k): int(v) for k, v in context.shapes.items()},
     }
 
 
 def relative_error(symbolic: float, measured: float, floor: float) -> float:
     """``|symbolic − measured| / max(|measured|, floor)``; ``floor`` keeps a near-zero extra from dividing by ~0."""
     return abs(symbolic - measured) / max(abs(measured), floor, 1.0)
+
+
+def conv_flops(c_in: sp.Expr | int, c_out: sp.Expr | int, kernel: int, positions: sp.Expr | int) -> sp.Expr:
+    """A convolution as the counter counts it: ``2·k²·c_in·c_out·positions`` (positions: the output's
+    H·W for a convolution, the input's H·W for a transposed convolution)."""
+    return _expr(2 * kernel * kernel * _expr(c_in) * _expr(c_out) * _expr(positions))
+
+
+def canvas_elementwise(channels: int, height: int, width: int, operations: int = 1) -> InferenceOverhead:
+    """An additive program on a (C, H, W) canvas: ``operations·C·H·W`` element-wise operations, no FLOPs
+    in the counter's convention, and no extra f FLOPs (f reads a canvas of its own input size)."""
+    c, h, w = symbols("C H W")
+    return InferenceOverhead(
+        elementwise=operations * c * h * w,
+        shapes={c: channels, h: height, w: width},
+        description="element-wise program on f's canvas",
+    )

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from reprogrammability.framework.axes import Configuration, Location, Operator
+from reprogrammability.framework.cost import InferenceOverhead, OverheadContext, canvas_elementwise, conv_flops
 from reprogrammability.framework.errors import ShapeError
 from reprogrammability.framework.manipulation import InputManipulation
 from reprogrammability.framework.symbolic import SymbolicForm, odot, op, symbols, x
@@ -101,6 +102,7 @@ class VisualProgram(InputManipulation):
     location = Location.INPUT
 
     channels: int
+    canvas: tuple[int, int]
 
     def _check(self, x: Tensor, size: tuple[int, int] | None = None, resize: bool = True) -> Tensor:
         if not isinstance(x, Tensor) or x.dim() != 4 or x.shape[1] != self.channels:
@@ -111,6 +113,11 @@ class VisualProgram(InputManipulation):
         if not resize and tuple(x.shape[-2:]) != size:
             raise ShapeError(f"x: expected shape (B, {self.channels}, {size[0]}, {size[1]}), got {tuple(x.shape)}")
         return resize_image(x, size)
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """An additive program on f's canvas: mask, add, normalise (3·C·H·W element-wise), no FLOPs."""
+        height, width = self.canvas
+        return canvas_elementwise(self.channels, height, width, operations=3)
 
 
 class PaddingProgram(VisualProgram):
@@ -414,6 +421,10 @@ class LearnableScale(VisualProgram):
             description="learnable input scale s",
         )
 
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Bilinear resampling onto the canvas: ~4 reads per output value (4·C·H·W element-wise), no FLOPs."""
+        return canvas_elementwise(self.channels, *self.canvas, operations=4)
+
 
 class ScaledPaddingPrompt(VisualProgram):
     """AutoVP's prompt around the scaled image: ``x' = N(u + M(s) ⊙ σ(W))`` with M(s) the frame left free by a
@@ -530,6 +541,20 @@ class SampleSpecificMaskProgram(VisualProgram):
             shapes={**shapes, H: self.canvas[0], W: self.canvas[1]},
             description="sample-specific multi-channel mask times a shared pattern",
         )
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """f_mask's 3×3 convolutions, each at the resolution left by the poolings before it."""
+        generator = self.mask_generator
+        C, H, W = symbols("C H W")
+        widths = symbols(" ".join(f"c_{i + 1}" for i in range(len(generator.widths))))
+        flops, previous = sp.Integer(0), C
+        for index, width in enumerate(widths):
+            flops += conv_flops(previous, width, 3, H * W / 4 ** min(index, generator.pools))
+            previous = width
+        flops += conv_flops(previous, C, 3, H * W / 4 ** min(len(widths), generator.pools))
+        shapes = {C: self.channels, H: self.canvas[0], W: self.canvas[1]}
+        shapes.update({w: v for w, v in zip(widths, generator.widths)})
+        return InferenceOverhead(flops=flops, elementwise=3 * C * H * W, shapes=shapes, description="mask network")
 
 
 class Coordinator(nn.Module):
@@ -648,6 +673,30 @@ class CoordinatorPrompt(VisualProgram):
             description="coordinator-generated, input-dependent prompt",
         )
 
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """g_enc's stride-2 3×3 convolutions, then g_dec's 4×4 transposed convolutions back up."""
+        coordinator = self.coordinator
+        C, F_, T, H, W = symbols("C F T H W")
+        widths = symbols(" ".join(f"d_{i + 1}" for i in range(len(coordinator.decoder_widths))))
+        stages = len(widths) + 1
+        flops, previous = sp.Integer(0), C
+        for stage in range(1, stages + 1):  # encoder: output at H/2^stage
+            flops += conv_flops(previous, F_, 3, H * W / 4**stage)
+            previous = F_
+        previous = F_ + T
+        for stage, width in zip(range(stages, 0, -1), list(widths) + [C]):  # decoder: input at H/2^stage
+            flops += conv_flops(previous, width, 4, H * W / 4**stage)
+            previous = width
+        if len(widths) + 1 != stages:  # pragma: no cover - the loop pairs every stage with a width
+            raise AssertionError("decoder stages")
+        shapes = {C: self.channels, F_: coordinator.feature_channels, T: coordinator.trigger_size}
+        shapes.update(
+            {H: self.canvas[0], W: self.canvas[1], **{w: v for w, v in zip(widths, coordinator.decoder_widths)}}
+        )
+        return InferenceOverhead(
+            flops=flops, elementwise=4 * C * H * W, shapes=shapes, description="coordinator network"
+        )
+
 
 class InputTransformation(VisualProgram):
     """REFINE's input transformation module (Chen et al., ICLR 2025, arXiv:2502.18508): a small
@@ -703,3 +752,16 @@ class InputTransformation(VisualProgram):
             shapes={C: self.channels, w: self.width},
             description="encoder-decoder input transformation",
         )
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Two stride-2 3×3 convolutions down, two 4×4 transposed convolutions up."""
+        C, w, H, W = symbols("C w H W")
+        quarter, sixteenth = H * W / 4, H * W / 16
+        flops = (
+            conv_flops(C, w, 3, quarter)
+            + conv_flops(w, 2 * w, 3, sixteenth)
+            + conv_flops(2 * w, w, 4, sixteenth)
+            + conv_flops(w, C, 4, quarter)
+        )
+        shapes = {C: self.channels, w: self.width, H: self.canvas[0], W: self.canvas[1]}
+        return InferenceOverhead(flops=flops, elementwise=4 * C * H * W, shapes=shapes, description="g_θ network")
