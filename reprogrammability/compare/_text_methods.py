@@ -113,7 +113,11 @@ class TextMethod:
     learning_rate: float
     build: Callable[[TextBackbone, TextTask, int], BuiltMethod]
     trains: bool = True
-    options: dict[str, Any] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+    """What the row is, for the results' row notes: keyed by backbone kind, or ``"any"``."""
+
+    def note(self, kind: str) -> str:
+        return self.notes.get(kind, self.notes.get("any", ""))
 
 
 # --------------------------------------------------------------------------------------------
@@ -505,48 +509,70 @@ TEXT_METHODS: tuple[TextMethod, ...] = (
     TextMethod(
         "full-ft", "full fine-tuning", "PCA", "parameter-centric", None, "gradient", "trained",
         ("causal", "encoder"), 1e-5, build_full_fine_tuning,
+        notes={"any": "every parameter of f trains (plus the new head on an encoder); the stored adaptation is all "
+               "of f (tied embeddings once)"},
     ),
     TextMethod(
         "linear-probe", "linear probe", "PCA", "parameter-centric", None, "gradient", "frozen",
         ("causal", "encoder"), 1e-3, build_linear_probe,
+        notes={"causal": "linear head on the frozen last token's final hidden state (576-d)",
+               "encoder": "linear head on the frozen mean-pooled final hidden states"},
     ),
     TextMethod(
         "bitfit", "BitFit", "PCA", "parameter-centric", None, "gradient", "trained",
         ("causal", "encoder"), 1e-3, build_bitfit,
+        notes={"causal": "SmolLM2's linear layers have no biases: zero-initialised output biases are added to every "
+               "linear layer of every block and trained (BitFit's kind of parameter; f's own tensors unchanged)",
+               "encoder": "f's own bias terms (LayerNorm β included) and the new head train (Ben Zaken et al. 2022)"},
     ),
     TextMethod(
         "lora", "LoRA (r=8, q/v)", "PCA", "parameter-centric", None, "gradient", "added-modules",
         ("causal", "encoder"), 1e-3, build_lora,
+        notes={"any": "peft LoraConfig r=8, alpha=16 on the attention's query and value projections; stored: peft's "
+               "adapter state dict (+ head on an encoder)"},
     ),
     TextMethod(
         "adapter", "bottleneck adapter (m=32)", "PCA", "parameter-centric", None, "gradient", "added-modules",
         ("causal", "encoder"), 1e-3, build_adapter,
+        notes={"any": "peft 0.21 has no Houlsby-style bottleneck adapter, so h + W_up ReLU(W_down h) (m = 32, W_up "
+               "zero-initialised) is attached after every feed-forward block by forward hooks"},
     ),
     TextMethod(
         "prompt-tuning", "prompt tuning (L_p=8)", "RCA", "prompt-tuning",
         "λ=learnable τ=concatenative ℓ=embedding ω=rule-based", "gradient", "frozen",
         ("causal",), 3e-2, build_prompt_tuning,
+        notes={"any": "8 soft tokens before the templated text, sampled-vocabulary initialisation (Lester et al. "
+               "2021), read by the verbaliser"},
     ),
     TextMethod(
         "prefix-tuning", "prefix tuning (L_p=8)", "RCA", "prompt-tuning",
         "λ=learnable τ=concatenative ℓ=hidden ω=identity", "gradient", "frozen",
         ("causal",), 1e-2, build_prefix_tuning,
+        notes={"any": "8 key/value prefix positions at every layer, learned directly (no MLP reparameterisation, so "
+               "what trains is what is stored), initial std 0.02; the LM's own label-word scores"},
     ),
     TextMethod(
         "p-tuning", "P-tuning (L_p=8, MLP encoder)", "RCA", "prompt-tuning",
         "λ=learnable τ=concatenative ℓ=embedding ω=rule-based", "gradient", "frozen",
         ("causal",), 1e-3, build_p_tuning,
+        notes={"any": "8 pseudo tokens through an MLP prompt encoder (D -> 128 -> 128 -> D), all trained; only the "
+               "encoder's output (8 x D) is stored"},
     ),
     TextMethod(
         "soft-prompt-linear", "soft prompt (L_p=8) + linear head", "RCA", "prompt-tuning",
         "λ=learnable τ=concatenative ℓ=embedding ω=linear", "gradient", "frozen",
         ("encoder",), 1e-2, build_soft_prompt_linear,
+        notes={"any": "8 soft tokens in the encoder's input (sampled-vocabulary initialisation) and a linear head on "
+               "the mean-pooled features (omega = linear), against the linear probe on the same features"},
     ),
     *(
         TextMethod(
             f"in-context-learning-k{k}", f"in-context learning (k={k})", "RCA", "prompt-instruction",
             "λ=fixed τ=concatenative ℓ=input ω=rule-based", "scores", "frozen",
             ("causal",), 0.0, lambda b, t, s, k=k: build_in_context(b, t, s, k=k), trains=False,
+            notes={"any": "the instruction and k demonstrations (balanced over the classes, one draw per seed from "
+                   "the training split) before the templated query; classes scored by the summed log-likelihood of "
+                   "their label words; extra tokens = instruction + demonstrations"},
         )
         for k in (0, 4, 8)
     ),

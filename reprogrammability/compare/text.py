@@ -143,6 +143,11 @@ class TextSetting(Setting):
             f"all {len(test)}. Rows that start as f itself (PCA rows on the causal LM: zero-initialised LoRA B, "
             "adapter W_up and added biases, read by the same verbaliser) take bare f's step-0 accuracy.",
             "keeps_f_frozen is measured: SHA-256 of f's own parameter tensors before and after training.",
+            "Inference overhead per query against bare f (same template and readout) on the first "
+            f"{b.overhead_queries} test sentences: extra_flops from torch FlopCounterMode (2mnk per matmul), which "
+            "counts no fused CPU attention (SDPA), so attention over extra keys (prefixes) or tokens is not in the "
+            "measured figure; symbolic fields from framework.cost where the parts declare them (symbolic_error "
+            "otherwise).",
         ]
         if kind == "causal":
             self.notes.append(
@@ -283,7 +288,7 @@ class TextSetting(Setting):
                 "inference_overhead": self._overhead(built),
             }
             self._facts_cache[spec.method] = cached
-        notes = [f"f's weights: {spec.f_weights}"]
+        notes = [spec.note(self.backbone.kind), f"f's weights: {spec.f_weights}"]
         if spec.trains:
             notes.append(f"learning rate {spec.learning_rate:g}")
         return MethodFacts(
