@@ -47,6 +47,9 @@ __all__ = [
     "UndeclaredOverheadError",
     "declared_overhead",
     "flop_counter",
+    "once_per_batch",
+    "conv_flops",
+    "canvas_elementwise",
     "measure_inference_overhead",
     "NO_OVERHEAD",
 ]
@@ -177,6 +180,21 @@ class OverheadContext:
             shapes={**self.shapes, **(shapes or {})},
             description=description or "attention over more keys in every layer",
         )
+
+
+BATCH = symbols("B")[0]
+"""Queries per batch: work done once per batch (a prompt generated from parameters alone) is shared by B queries."""
+
+
+def once_per_batch(
+    flops: sp.Expr | int, shapes: Shapes, context: OverheadContext, description: str = ""
+) -> InferenceOverhead:
+    """``flops`` computed once per forward whatever the batch (a reparameterised prompt): ``flops / B`` per query."""
+    return InferenceOverhead(
+        flops=_expr(flops) / BATCH,
+        shapes={**shapes, BATCH: context.batch_size},
+        description=description or "computed once per batch",
+    )
 
 
 def declared_overhead(rp: Reprogrammer, context: OverheadContext) -> list[tuple[str, InferenceOverhead]]:

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from reprogrammability.framework.axes import Configuration, Operator
+from reprogrammability.framework.cost import InferenceOverhead, OverheadContext, once_per_batch
 from reprogrammability.framework.errors import ShapeError
 from reprogrammability.framework.interfaces import AttentionGeometry, KeyValuePrefix
 from reprogrammability.framework.manipulation import HiddenManipulation
@@ -138,6 +139,18 @@ class KeyValuePrompt(HiddenManipulation):
         return SymbolicForm(
             expression, count, shapes, description="key/value prefixes at every layer, P = MLP(P') reparameterised"
         )
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Attention over L_p more keys in every layer; a reparameterised prefix also runs its MLP once per batch."""
+        (length,) = symbols("L_p")
+        overhead = context.extra_keys(length, {length: self.length}, f"{self.length} key/value prefix positions")
+        if self.reparameterization is None:
+            return overhead
+        Dp, Hm, width = symbols("D' H_m D_kv")
+        mlp = 2 * length * (Dp * Hm + Hm * width)
+        shapes = {length: self.length, Dp: self.prefix_embedding.shape[1]}
+        shapes |= {Hm: self.reparameterization[0].out_features, width: self.reparameterization[2].out_features}
+        return overhead + once_per_batch(mlp, shapes, context, "prefix MLP, once per batch")
 
     def extra_repr(self) -> str:
         mode = "MLP-reparameterised" if self.reparameterized else "direct"

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from reprogrammability.framework.axes import Configuration, Location, Operator
+from reprogrammability.framework.cost import InferenceOverhead, OverheadContext
 from reprogrammability.framework.errors import ShapeError
 from reprogrammability.framework.interfaces import EmbeddingState
 from reprogrammability.framework.manipulation import InputManipulation
@@ -164,6 +165,11 @@ class SoftPrompt(InputManipulation):
         return SymbolicForm(
             expression, count, shapes, description=f"{self.length} soft prompt vectors at {self.position}"
         )
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """L_p more positions through every layer of f (and attention over them)."""
+        (length,) = symbols("L_p")
+        return context.extra_positions(length, {length: self.length}, f"{self.length} soft prompt positions")
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, shape={tuple(self.prompt.shape)}, position={self.position!r}"
