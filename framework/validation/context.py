@@ -186,7 +186,8 @@ class Context:
         except Exception as error:  # noqa: BLE001
             return {"error": _error(error)}
 
-    def _snapshot(self, rp: Reprogrammer) -> Optional[dict[str, Any]]:
+    def _snapshot(self, rp: Reprogrammer) -> dict[str, Any]:
+        """The learned parts of ``rp`` and its scores ŷ on x₁ (``{"error": ...}`` when it cannot run)."""
         try:
             with torch.no_grad():
                 rp.eval()
