@@ -288,7 +288,9 @@ class TextSetting(Setting):
                 "inference_overhead": self._overhead(built),
             }
             self._facts_cache[spec.method] = cached
-        notes = [spec.note(self.backbone.kind), f"f's weights: {spec.f_weights}"]
+        # a row that trains f's weights but left them bit-identical trained new ones (BitFit's added biases)
+        f_weights = "added-modules" if spec.f_weights == "trained" and keeps_frozen else spec.f_weights
+        notes = [spec.note(self.backbone.kind), f"f's weights: {f_weights}"]
         if spec.trains:
             notes.append(f"learning rate {spec.learning_rate:g}")
         return MethodFacts(
