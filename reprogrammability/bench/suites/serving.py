@@ -22,6 +22,12 @@ TARGETS: dict[str, Target] = {
         1.1,
         "bytes held by a bank of 64 tasks (distinct storages) / (bytes of f + 64 programs' bytes)",
     ),
+    "serving.mixed16-lengths/single": (
+        ">=",
+        0.90,
+        "throughput of a batch mixing 16 soft-prompt tasks of 16 prompt lengths (one padded, per-row-masked "
+        "forward of a Llama-like LM) / a one-task batch of the same size with the longest prompt",
+    ),
     # informative, no target
     "serving.finetuned64/bank64": ("<=", None, "64 fine-tuned copies of f / a bank of 64 tasks (bytes)"),
     "serving.lora64/bank64": ("<=", None, "one base + 64 LoRA adapters (peft) / a bank of 64 tasks (bytes)"),
@@ -140,6 +146,8 @@ def suite_serving(s: Settings, device, clock: Clock, log) -> tuple[list[Ratio], 
         ),
     ]
     bank.assert_frozen()
+    lengths_measured, lengths_details = _mixed_lengths(s, device, clock, log)
+    ratios.append(make_ratio(TARGETS, "serving.mixed16-lengths/single", **lengths_measured))
     details = {
         "task_counts": list(TASK_COUNTS),
         "memory": memory,
@@ -147,8 +155,53 @@ def suite_serving(s: Settings, device, clock: Clock, log) -> tuple[list[Ratio], 
         "lora_adapter_bytes": lora_adapter,
         "mixed_batch": batch,
         "times": times,
+        "mixed_lengths": lengths_details,
     }
     return ratios, details
+
+
+def _mixed_lengths(s: Settings, device, clock: Clock, log) -> tuple[dict[str, Any], dict[str, Any]]:
+    """16 soft-prompt tasks with prompt lengths 1 … 16 (scaled to the mode's ``virtual_tokens``) on the mode's
+    Llama-like LM: ``bank.predict`` on a batch mixing all of them (one forward, rows right-padded to the longest
+    prompt and masked) against the same batch of the longest-prompt task alone."""
+    import torch
+
+    from reprogrammability.framework import FrozenModel, Reprogrammer
+    from reprogrammability.framework.alignment import IndexMapping
+    from reprogrammability.implementations.prompt_tuning.soft_prompt import SoftPrompt
+    from reprogrammability.implementations.serving import ProgramBank
+
+    from ..fixtures import tiny_llama
+
+    model = tiny_llama(s).to(device)
+    frozen = FrozenModel(model, readout="last")
+    generator = torch.Generator().manual_seed(2)
+    lengths = [max(1, round(s.virtual_tokens * (k + 1) / MIXED_TASKS)) for k in range(MIXED_TASKS)]
+    bank = ProgramBank(frozen)
+    for k, length in enumerate(lengths):
+        prompt = SoftPrompt(torch.randn(length, s.lm_hidden, generator=generator))
+        program = Reprogrammer(frozen, prompt, IndexMapping.first_k(4), paradigm="prompt-tuning").to(device)
+        bank.add(f"prompt{k}", program)
+    batch = max(MIXED_TASKS, s.lm_batch)
+    vocab = model.config.vocab_size
+    x = torch.randint(7, vocab, (batch, s.lm_length), generator=generator).to(device)
+    mixed = [f"prompt{i % MIXED_TASKS}" for i in range(batch)]
+    longest = [f"prompt{MIXED_TASKS - 1}"] * batch
+    repeats = max(1, s.lm_pairs // 5)
+    times = interleaved(
+        {
+            "mixed": lambda: per_step(clock, lambda: bank.predict(x, mixed), repeats),
+            "single": lambda: per_step(clock, lambda: bank.predict(x, longest), repeats),
+        },
+        max(3, s.lm_pairs // 2),
+        s.warmup,
+        log,
+    )
+    measured = paired_ratio(clock, times, "single", "mixed")
+    passes = len(bank.plan(x, mixed).passes)
+    measured["extra"].update(batch=batch, prompt_lengths=lengths, passes=passes)
+    bank.assert_frozen()
+    return measured, {"prompt_lengths": lengths, "batch": batch, "passes": passes, "times": times}
 
 
 def notes(report: dict[str, Any]) -> list[str]:

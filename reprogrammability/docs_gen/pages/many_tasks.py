@@ -12,30 +12,47 @@ from ..common import Content, Site
 PAGE = "many-tasks.md"
 FIGURE = "many-tasks-memory.svg"
 RESULT = Path("perf") / "bench-serving.json"
-FORGETTING = ("many_tasks.json", "many_tasks_quick.json")  # the full run first, the --quick run as a fallback
-FORGETTING_FIGURE = "many-tasks-forgetting.svg"
+FORGETTING = {  # per setting: the full run first, the --quick run as a fallback; the figure
+    "vision": (("many_tasks.json", "many_tasks_quick.json"), "many-tasks-forgetting.svg"),
+    "text": (("many_tasks_text.json", "many_tasks_text_quick.json"), "many-tasks-forgetting-text.svg"),
+}
 METHODS = {"rca": "RCA (program bank, f frozen)", "finetune": "sequential full fine-tuning", "lora": "sequential LoRA"}
 
 API_EXAMPLE = """```python
-from reprogrammability.framework import FrozenModel, Reprogrammer
-from reprogrammability.implementations.models.efficientnet_lite import efficientnet_lite0, IMAGENET_MEAN, IMAGENET_STD
+import tempfile
+
+import torch
+
+from reprogrammability.framework import FrozenModel, Reprogrammer, Trainer
+from reprogrammability.implementations.data.images import load_digits_images
+from reprogrammability.implementations.models.efficientnet_lite import IMAGENET_MEAN, IMAGENET_STD, efficientnet_lite0
 from reprogrammability.implementations.reprogramming.label_mapping import FrequencyLabelMapping
 from reprogrammability.implementations.reprogramming.programs import PaddingProgram
 from reprogrammability.implementations.serving import ProgramBank
 
 f = FrozenModel(efficientnet_lite0(pretrained=True))   # held once, never changed
 
+
 def vr(frozen, classes=10):                             # how each task's program is built
-    return Reprogrammer(frozen, PaddingProgram(112, 56, mean=IMAGENET_MEAN, std=IMAGENET_STD),
-                        FrequencyLabelMapping(1000, classes), paradigm="model-reprogramming")
+    program = PaddingProgram(112, 56, mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    return Reprogrammer(frozen, program, FrequencyLabelMapping(1000, classes), paradigm="model-reprogramming")
+
+
+digits = load_digits_images(56, "train", 0)
+images, labels = digits.inputs[:8].float(), digits.labels[:8]
+folder = tempfile.mkdtemp()
+for task, classes, targets in (("digits", 10, labels), ("parity", 2, labels % 2)):
+    program = vr(f, classes)                            # train each task's program on its own ...
+    Trainer(program, epochs=1, batch_size=8, progress=False).fit((images, targets))
+    program.save_learned(f"{folder}/{task}")            # ... and save it (safetensors + Spec + f's fingerprint)
 
 bank = ProgramBank(f)
-bank.load("digits", "programs/digits", vr)              # checks weights hash, method, Spec and f's fingerprint
-bank.load("fashion", "programs/fashion", vr)
-bank.add("parity", trained_parity_reprogrammer, labels=["even", "odd"])
-print(bank.plan(images, ["digits", "fashion", "parity", "digits"]).explain())
-scores = bank.predict(images, ["digits", "fashion", "parity", "digits"])   # one forward of f; row i has C_{t_i} scores
-names = bank.labels(images, ["digits", "fashion", "parity", "digits"])     # class names per row
+bank.load("digits", f"{folder}/digits", vr)             # checks weights hash, method, Spec and f's fingerprint
+bank.load("parity", f"{folder}/parity", lambda frozen: vr(frozen, 2), labels=["even", "odd"])
+tasks = ["digits", "parity", "parity", "digits"]
+print(bank.plan(images[:4], tasks).explain())           # 1 forward pass of f
+scores = bank.predict(images[:4], tasks)                # row i: C_{t_i} scores (10, 2, 2, 10)
+names = bank.labels(images[:4], tasks)                  # class index or name per row
 bank.remove("parity")                                   # f untouched
 ```"""
 
@@ -67,14 +84,34 @@ def _memory_svg(memory: dict[str, dict[str, int]]) -> bytes:
     return buffer.getvalue()
 
 
-def _forgetting(report: dict[str, Any], file: str) -> str:
+def _duration(report: dict[str, Any]) -> str:
+    if "seconds" not in report:
+        return ""
+    return f", {report['seconds'] / 60:.0f} min on {report.get('machine', {}).get('threads', '?')} CPU thread(s)"
+
+
+def _forgetting(report: dict[str, Any], file: str, figure: str) -> str:
     settings = report["settings"]
+    setting = report.get("setting", "vision")
+    flags = (" --setting text" if setting == "text" else "") + (" --quick" if report["mode"] == "quick" else "")
+    unit = "sentences" if setting == "text" else "images"
     lines = [
-        f"Run `.venv/bin/python benchmarks/many_tasks.py{' --quick' if report['mode'] == 'quick' else ''}` "
-        f"(file `benchmarks/results/{file}`; {settings['train']} training and {settings['test']} test images per task, "
-        f"{settings['epochs']} epoch(s), seed {settings['seed']}, torch {report['versions']['torch']}, "
-        f"peft {report['versions']['peft']}). Tasks in order: {', '.join(settings['tasks'])}. "
+        f"Run `.venv/bin/python benchmarks/many_tasks.py{flags}` (file `benchmarks/results/{file}`; f: "
+        f"{report.get('model', 'EfficientNet-Lite0 (ImageNet)')}; {settings['train']} training and "
+        f"{settings['test']} test {unit} per task, {settings['epochs']} epoch(s), seed {settings['seed']}, "
+        f"torch {report['versions']['torch']}, peft {report['versions']['peft']}{_duration(report)}). "
+        f"Tasks in order: {', '.join(settings['tasks'])}. "
         f"f's fingerprint unchanged through RCA's run: **{'yes' if report['f_fingerprint_unchanged'] else 'NO'}**.",
+    ]
+    if "optimiser_steps_per_task" in settings:
+        steps = ", ".join(f"{task} {count}" for task, count in settings["optimiser_steps_per_task"].items())
+        lines[0] += f" Optimiser steps per task (every method): {steps}."
+    if "mixed_batch_max_difference" in report:
+        lines[0] += (
+            " RCA's earlier tasks are evaluated as one mixed batch of different prompt lengths; largest difference "
+            f"from each task's own run: {report['mixed_batch_max_difference']:.1e}."
+        )
+    lines += [
         "",
         "| method | task | accuracy right after learning it | accuracy after the last task | drop |",
         "|---|---|---:|---:|---:|",
@@ -87,26 +124,28 @@ def _forgetting(report: dict[str, Any], file: str) -> str:
                 f"| {label} | {task} | {table[task][task]:.4f} | {table[last][task]:.4f} | "
                 f"{report['drop'][method][task]:+.4f} |"
             )
-    return "\n".join(lines + ["", f"![accuracy drop of earlier tasks]({FORGETTING_FIGURE})"])
+    return "\n".join(lines + ["", f"![accuracy of every task after each new task, per method]({figure})"])
 
 
 def _forgetting_svg(report: dict[str, Any]) -> bytes:
+    """One panel per method: each task's test accuracy after each task learned since (x: tasks in order)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"svg.hashsalt": "reprogrammability", "svg.fonttype": "none", "font.size": 9})
+    plt.rcParams.update({"svg.hashsalt": "reprogrammability", "svg.fonttype": "none", "font.size": 8})
     tasks = report["settings"]["tasks"]
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    width = 0.8 / len(METHODS)
-    for k, (method, label) in enumerate(METHODS.items()):
-        drops = [100 * report["drop"][method][t] for t in tasks]
-        ax.bar([i + k * width for i in range(len(tasks))], drops, width, label=label)
-    ax.set_xticks([i + width for i in range(len(tasks))], tasks)
-    ax.set_ylabel("accuracy drop after the last task (points)")
-    ax.axhline(0, color="black", linewidth=0.6)
-    ax.legend(frameon=False)
+    fig, axes = plt.subplots(1, len(METHODS), figsize=(7.5, 2.6), sharey=True)
+    for ax, (method, label) in zip(axes, METHODS.items()):
+        table = report["accuracy_after_each_task"][method]
+        for start, task in enumerate(tasks):
+            xs = list(range(start, len(tasks)))
+            ax.plot(xs, [100 * table[tasks[k]][task] for k in xs], marker="o", label=task)
+        ax.set_xticks(range(len(tasks)), [f"after {t}" for t in tasks], rotation=30, ha="right")
+        ax.set_title(label, fontsize=8)
+    axes[0].set_ylabel("test accuracy (%)")
+    axes[-1].legend(frameon=False, fontsize=7)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
@@ -155,11 +194,19 @@ def pages(site: Site) -> dict[str, Content]:
         "",
         "$$\\hat y_i = O_{t_i}\\big(f(I_{t_i}(x_i))\\big)_i \\quad\\text{for all rows } i \\text{ in one forward of } f,$$",
         "",
-        "wherever the rows give f inputs of one geometry: padding / additive image programs, soft prompts and "
-        "key/value prefixes of one length and position, hidden edits on the same layers; output alignments of any "
-        "class count. Rows whose f-inputs differ (another canvas, another prompt or prefix length) go to separate "
-        "passes, and `bank.plan(x, tasks).explain()` says which and why. Every row equals what its task's own "
-        "`Reprogrammer` gives (tested to 1e-6 on tiny models and EfficientNet-Lite0, `tests/test_bank.py`).",
+        "wherever the rows give f inputs of one geometry: padding / additive image programs of one canvas, hidden "
+        "edits on the same layers, output alignments of any class count, and on transformers text models soft "
+        "prompts and key/value prefixes of *different* lengths and positions. There, row block t (its own prompt "
+        "inserted, length T_t, prefix of P_t positions) is right-padded to T = max T_t with masked positions, its "
+        "prefix padded to P = max P_t with masked keys, and its tokens get the position ids P_t + 0, 1, …, T_t − 1 "
+        "of its own run; readouts read each row at its own token positions. Right padding keeps every real token at "
+        "its own index and leaves no query row fully masked. Rows whose f-inputs still differ (another canvas, "
+        "other hidden-edit layers, a multi-tower model) go to separate passes, and "
+        "`bank.plan(x, tasks).explain()` says which and why. Every row equals what its task's own `Reprogrammer` "
+        "gives: to 1e-6 in float32 (padded passes sum attention over a longer key axis, so rows differ by rounding "
+        "only, about 1e-7) and 1e-9 in float64, over visual reprogramming, prompt tuning, prefix tuning, P-tuning "
+        "v2, verbalizers and label mappings on tiny Llama, GPT-2 and BERT models and EfficientNet-Lite0 "
+        "(`tests/test_bank.py`, `tests/test_bank_per_row.py`). The example below is run by `tests/test_many_tasks.py`.",
         "",
         "## Python API",
         "",
@@ -168,13 +215,16 @@ def pages(site: Site) -> dict[str, Content]:
         "## No forgetting, measured",
         "",
     ]
-    found = next((name for name in FORGETTING if (site.results_dir / name).is_file()), None)
-    if found is None:
-        text.append("No result yet: run `.venv/bin/python benchmarks/many_tasks.py`.")
-    else:
-        forgetting = json.loads((site.results_dir / found).read_text())
-        text.append(_forgetting(forgetting, found))
-        out[FORGETTING_FIGURE] = _forgetting_svg(forgetting)
+    for setting, (files, figure) in FORGETTING.items():
+        text += [f"### {'Images' if setting == 'vision' else 'Text'}", ""]
+        found = next((name for name in files if (site.results_dir / name).is_file()), None)
+        if found is None:
+            text.append(f"No result yet: run `.venv/bin/python benchmarks/many_tasks.py --setting {setting}`.")
+        else:
+            forgetting = json.loads((site.results_dir / found).read_text())
+            text.append(_forgetting(forgetting, found, figure))
+            out[figure] = _forgetting_svg(forgetting)
+        text.append("")
     text += ["", "## Serving cost as tasks grow", ""]
     if path.is_file():
         report = json.loads(path.read_text())
