@@ -232,7 +232,7 @@ def _position_weights(layers: list[nn.Module], head: nn.Module | None) -> int:
     from torch import nn
 
     total = 0
-    modules = [m for layer in layers for m in layer.modules()] + ([] if head is None else [head])
+    modules = [m for layer in layers for m in layer.modules()] + ([] if head is None else list(head.modules()))
     for module in modules:
         if isinstance(module, nn.Linear):
             total += module.in_features * module.out_features
@@ -261,14 +261,17 @@ def _layers(frozen: FrozenModel) -> list[nn.Module]:
 
 def _per_position_head(frozen: FrozenModel) -> nn.Module | None:
     """The language-model head when f scores every position: a transformers LM whose ``forward`` cannot
-    limit its scores to the read positions (no ``logits_to_keep``); ``None`` otherwise."""
+    limit its scores to the read positions (no ``logits_to_keep``), with the transform in front of its
+    output embeddings (BERT's ``cls.predictions``); ``None`` otherwise."""
     import inspect
 
     getter = getattr(frozen.model, "get_output_embeddings", None)
     head = getter() if callable(getter) else None
     if head is None or "logits_to_keep" in inspect.signature(type(frozen.model).forward).parameters:
         return None
-    return head  # type: ignore[no-any-return]
+    name = next((n for n, m in frozen.model.named_modules() if m is head), "")
+    parent = name.rpartition(".")[0]
+    return frozen.model.get_submodule(parent) if parent else head  # type: ignore[no-any-return]
 
 
 def bare_query(rp: Reprogrammer, x: Any) -> Any:

@@ -19,6 +19,7 @@ from torch import Tensor
 
 from reprogrammability.framework.alignment import OutputAlignment
 from reprogrammability.framework.axes import Alignment
+from reprogrammability.framework.cost import InferenceOverhead, OverheadContext
 from reprogrammability.framework.errors import NotFittedError
 from reprogrammability.framework.symbolic import SymbolicForm, op, z
 
@@ -80,6 +81,10 @@ class ContextualCalibration(OutputAlignment):
             expression=_softmax(W * _softmax(op("v", r"\omega_{\mathrm{verb}}")(z))),
             description="W = diag(p_cf)^-1 estimated from content-free inputs (a buffer, no gradients)",
         )
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """The scoring's overhead; the diagonal re-weighting is element-wise (no FLOPs)."""
+        return self.scoring.inference_overhead(context)
 
 
 @torch.no_grad()

@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from reprogrammability.framework.adapters.transformers import TextAdapter
 from reprogrammability.framework.alignment import OutputAlignment
 from reprogrammability.framework.axes import Alignment
+from reprogrammability.framework.cost import InferenceOverhead, OverheadContext
 from reprogrammability.framework.errors import InterfaceError, ShapeError
 from reprogrammability.framework.interfaces import EmbeddingState
 from reprogrammability.framework.symbolic import SymbolicForm, op, z
@@ -448,6 +449,10 @@ class LabelWordScoring(OutputAlignment):
             expression=op("v", r"\omega_{\mathrm{verb}}")(z),
             description=f"label-word log-likelihood ({name[self.first_token]}), no parameters",
         )
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """A gather (and sum) of the scored label words: no FLOPs."""
+        return InferenceOverhead(description="label-word gather")
 
     def extra_repr(self) -> str:
         return (

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from reprogrammability.framework.alignment import IndexMapping, OutputAlignment
 from reprogrammability.framework.axes import Alignment
+from reprogrammability.framework.cost import InferenceOverhead, OverheadContext
 from reprogrammability.framework.errors import ShapeError
 from reprogrammability.framework.symbolic import SymbolicForm, op, symbols, z
 
@@ -146,3 +147,9 @@ class LabelEmbeddingAlignment(OutputAlignment):
             {C: self.weight.shape[0], D: self.weight.shape[1]},
             description="label embeddings initialised from the verbalizer's words",
         )
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """``Θ h``: ``2·C_t·D`` FLOPs per query (plus C_t bias additions)."""
+        C, D = symbols("C_t D")
+        shapes = {C: self.weight.shape[0], D: self.weight.shape[1]}
+        return InferenceOverhead(flops=2 * C * D, elementwise=C, shapes=shapes, description="label-embedding head")
