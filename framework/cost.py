@@ -16,23 +16,26 @@ Conventions (so that the symbolic and the measured figures are comparable):
   other float tensors, the query resized to the shape f receives (a padded canvas of f's input size
   costs no extra f FLOPs, only its element-wise additions); for text and token ids, the query's own
   tokens; for a text-side part of a two-tower model, the class prompts without the part.
+* **Steady state**: measured on a second run of the same batch, so what an adapter caches across calls
+  (a causal-LM scorer's encoded text prefix) costs only its reuse (attention over its keys), not its encoding.
 * **Per query**: every figure is for one query (the measured figure divided by the batch size); ``L``
   is the bare query's length in positions (after padding to the batch).
 
 Symbols of f (values in :attr:`OverheadContext.shapes`): ``n_f`` layers, ``W_f`` the weights every
 position meets (Σ over the layers' linear maps of d_in·d_out, plus a head applied at every
-position), ``d_a`` the attention width (heads × head dimension), ``L`` the query length.
+position), ``d_a`` the attention width (heads × head dimension), ``L`` the query's positions (summed over
+the ``R`` rows f runs per query: a scorer runs one row per candidate answer; ``R = 1`` otherwise).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import sympy as sp
 
-from .errors import ReprogrammabilityError
+from .errors import InterfaceError, ReprogrammabilityError
 from .symbolic import symbols
 
 if TYPE_CHECKING:  # pragma: no cover - types only
@@ -52,11 +55,13 @@ __all__ = [
     "canvas_elementwise",
     "measure_inference_overhead",
     "NO_OVERHEAD",
+    "text_prefix_overhead",
 ]
 
-Shapes = Mapping[sp.Symbol, int]
+Shapes = Mapping[sp.Symbol, Any]
+"""Values of shape symbols: integers, or exact rationals for means (a demonstration's mean token count)."""
 
-N_LAYERS, W_POSITION, D_ATTENTION, L_QUERY = symbols("n_f W_f d_a L")
+N_LAYERS, W_POSITION, D_ATTENTION, L_QUERY, ROWS = symbols("n_f W_f d_a L R")
 
 
 class UndeclaredOverheadError(ReprogrammabilityError, NotImplementedError):
@@ -148,6 +153,8 @@ class OverheadContext:
     shapes: Shapes
     count_tokens: Callable[[str], int] | None = None
     batch_size: int = 1
+    prefix_cached: bool = False
+    """f's adapter encodes each distinct text prefix once and reuses its keys/values (steady state: extra keys)."""
     notes: tuple[str, ...] = ()
 
     @property
@@ -155,15 +162,19 @@ class OverheadContext:
         return int(self.shapes.get(D_ATTENTION, 0)) > 0
 
     def extra_positions(
-        self, count: sp.Expr | int, shapes: Shapes | None = None, description: str = ""
+        self, count: sp.Expr | int, shapes: Shapes | None = None, description: str = "", keys: sp.Expr | int = 0
     ) -> InferenceOverhead:
-        """``count`` more positions through every layer: ``2·count·W_f`` for the linear maps, and attention
-        over ``count`` more queries and keys: ``4·n_f·d_a·((L+count)² − L²)``."""
-        count = _expr(count)
-        flops = 2 * count * W_POSITION + 4 * N_LAYERS * D_ATTENTION * ((L_QUERY + count) ** 2 - L_QUERY**2)
+        """``count`` more positions in each of the R rows of a query, through every layer, and ``keys`` more
+        attention keys that pass through no layer (a cached or key/value prefix). Per query:
+        ``2·R·count·W_f`` for the linear maps and ``4·n_f·d_a·R·((ℓ+count)(ℓ+count+keys) − ℓ²)`` for attention,
+        with ``ℓ = L/R`` a row's length."""
+        count, extra_keys = _expr(count), _expr(keys)
+        row = L_QUERY / ROWS
+        attention = 4 * N_LAYERS * D_ATTENTION * ROWS * ((row + count) * (row + count + extra_keys) - row**2)
         return InferenceOverhead(
-            tokens=count,
-            flops=sp.expand(flops),
+            tokens=ROWS * count,
+            keys=extra_keys,
+            flops=sp.expand(2 * ROWS * count * W_POSITION + attention),
             shapes={**self.shapes, **(shapes or {})},
             description=description or "more positions through every layer",
         )
@@ -173,13 +184,7 @@ class OverheadContext:
     ) -> InferenceOverhead:
         """``count`` more attention keys/values in every layer (no extra position through the linear maps):
         ``4·n_f·d_a·L·count``."""
-        count = _expr(count)
-        return InferenceOverhead(
-            keys=count,
-            flops=4 * N_LAYERS * D_ATTENTION * L_QUERY * count,
-            shapes={**self.shapes, **(shapes or {})},
-            description=description or "attention over more keys in every layer",
-        )
+        return self.extra_positions(0, shapes, description or "attention over more keys in every layer", keys=count)
 
 
 BATCH = symbols("B")[0]
@@ -274,6 +279,14 @@ def _per_position_head(frozen: FrozenModel) -> nn.Module | None:
     return frozen.model.get_submodule(parent) if parent else head  # type: ignore[no-any-return]
 
 
+def _rows_per_query(frozen: FrozenModel) -> int:
+    """Rows f runs per query: one per candidate answer for a scorer of full continuations, else 1."""
+    candidates = getattr(frozen.adapter, "candidates", None)
+    if candidates and getattr(frozen.adapter, "continuation", None) == "full":
+        return len(candidates)
+    return 1
+
+
 def bare_query(rp: Reprogrammer, x: Any) -> Any:
     """The query as bare f reads it (module docstring): float inputs after the input-location parts
     (f's own shape), text and token ids as given."""
@@ -306,6 +319,8 @@ def _count(run: Callable[[], Any], layers: list[nn.Module], repeats: int) -> _Ru
     import torch
 
     result = _Run()
+    with torch.no_grad():
+        run()  # steady state: what the adapter caches across calls is warm
 
     def count_positions(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         hidden = args[0] if args else kwargs.get("hidden_states")
@@ -351,10 +366,14 @@ def overhead_context(rp: Reprogrammer, x: Any) -> tuple[OverheadContext, dict[st
         N_LAYERS: len(layers),
         W_POSITION: _position_weights(layers, _per_position_head(frozen)),
         D_ATTENTION: _attention_width(frozen),
-        L_QUERY: bare.positions // max(1, batch) if layers else 0,
+        L_QUERY: sp.Rational(bare.positions, max(1, batch)) if layers else 0,
+        ROWS: _rows_per_query(frozen),
     }
     context = OverheadContext(
-        shapes=shapes, count_tokens=count_tokens if tokenizer is not None else None, batch_size=batch
+        shapes=shapes,
+        count_tokens=count_tokens if tokenizer is not None else None,
+        batch_size=batch,
+        prefix_cached=bool(getattr(frozen.adapter, "use_cache", False)),
     )
     return context, {"flops": bare.flops, "positions": bare.positions, "batch_size": batch, "query": query}
 
@@ -416,3 +435,25 @@ def canvas_elementwise(channels: int, height: int, width: int, operations: int =
         shapes={c: channels, h: height, w: width},
         description="element-wise program on f's canvas",
     )
+
+
+def text_prefix_overhead(
+    context: OverheadContext, instruction: str, demonstrations: Sequence[str], k: int, query_template: str = "{text}"
+) -> InferenceOverhead:
+    """A text prefix of ``k`` demonstrations of mean length ``L_d`` tokens (the mean over ``demonstrations``)
+    after an instruction of ``L_I`` tokens, and ``L_T`` template tokens around each query (``query_template``
+    with the query's ``{text}`` left out): ``k·L_d + L_I`` more keys when f's adapter caches the encoded prefix
+    (:attr:`OverheadContext.prefix_cached`), else as many more positions; ``L_T`` more positions per row."""
+    if context.count_tokens is None:
+        raise InterfaceError("context.count_tokens: a text prefix's length needs f's tokenizer; f has none")
+    count = context.count_tokens
+    k_, l_d, l_i, l_t = symbols("k L_d L_I L_T")
+    lengths = [count(text) for text in demonstrations]
+    mean = sp.Rational(sum(lengths), len(lengths)) if lengths else sp.Integer(0)
+    before, _, after = query_template.partition("{text}")
+    shapes: dict[sp.Symbol, Any] = {k_: int(k), l_d: mean, l_i: count(instruction) if instruction else 0}
+    shapes[l_t] = sum(count(piece) for piece in (before, after) if piece.strip())
+    prefix = k_ * l_d + l_i
+    if context.prefix_cached:
+        return context.extra_positions(l_t, shapes, f"{k} demonstrations encoded once and cached", keys=prefix)
+    return context.extra_positions(prefix + l_t, shapes, f"{k} demonstrations: more positions")

@@ -16,6 +16,7 @@ import sympy as sp
 from pydantic import BaseModel, ConfigDict
 
 from reprogrammability.framework.axes import Configuration, Location, Operator
+from reprogrammability.framework.cost import InferenceOverhead, OverheadContext, text_prefix_overhead
 from reprogrammability.framework.manipulation import InputManipulation
 from reprogrammability.framework.symbolic import SymbolicForm, concat, op, x
 
@@ -196,6 +197,33 @@ class FewShotPrompt(InputManipulation):
         parts = ([instruction] if self.template.instruction else []) + demos + [_T(x)]
         expression = concat(*parts) if len(parts) > 1 else _T(x)
         return SymbolicForm(expression=expression, description=f"fixed {self.k}-shot prompt (no parameters)")
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """``k·L_d + L_I`` more tokens (k demonstrations of L_d tokens each, separators included, and the
+        instruction's L_I): more positions through f, or, when f's adapter caches the encoded prefix, attention
+        over that many more keys per layer."""
+        return text_prefix_overhead(
+            context, self.instruction_text(), self.demonstration_texts(), self.k, self.template.input
+        )
+
+    def instruction_text(self) -> str:
+        """The instruction with its separator ('' when there is none)."""
+        return self.template.prefix([])
+
+    def demonstration_texts(self) -> list[str]:
+        """Each demonstration as it enters the prompt (with its separator): the shared draw for ``fixed``/``random``
+        selections, the whole pool for per-query selections (whose mean length is the expected one)."""
+        if self.k == 0 or self.pool is None:
+            return []
+        if self.selection in ("fixed", "random"):
+            chosen = self.demonstrations_for(["query"])[0]
+        else:
+            chosen = list(range(len(self.pool.texts)))
+        return [
+            self.template.demonstration(self.pool.texts[i], self.label_words[self.pool.labels[i]])
+            + self.template.separator
+            for i in chosen
+        ]
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, k={self.k}, selection={self.selection}, ordering={self.ordering}"
