@@ -28,6 +28,7 @@ from torch import Tensor
 
 from reprogrammability.framework.alignment import OutputAlignment
 from reprogrammability.framework.axes import Alignment, Configuration, Location, Operator
+from reprogrammability.framework.cost import InferenceOverhead, OverheadContext
 from reprogrammability.framework.errors import ShapeError
 from reprogrammability.framework.manipulation import InputManipulation
 from reprogrammability.framework.symbolic import SymbolicForm, odot, op, x, z
@@ -217,6 +218,10 @@ class VisualMarker(InputManipulation):
         marked = images + self.alpha * m * (self.color.to(images) - images)
         return _normalise(marked, self.mean, self.std)
 
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Draws a marker on the image f reads at its own size: element-wise, no FLOPs."""
+        return InferenceOverhead(description="marker drawn on the image")
+
     def symbolic(self) -> SymbolicForm:
         M, c, a = sp.Symbol("M"), sp.Symbol("c"), sp.Symbol(r"\alpha")
         return SymbolicForm(expression=_normalize(x + a * odot(M, c - x)), description=f"fixed {self.shape} marker")
@@ -336,6 +341,10 @@ class NumberedMarks(InputManipulation):
                 text[..., cy + 1 : cy + 1 + gh, cx + 1 : cx + 1 + gw] = glyph
                 out[b : b + 1] = out[b : b + 1] + self.mark_alpha * patch * (text - out[b : b + 1])
         return _normalise(out, self.mean, self.std)
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Draws numbered marks on the image f reads at its own size: element-wise, no FLOPs."""
+        return InferenceOverhead(description="marks drawn on the image")
 
     def symbolic(self) -> SymbolicForm:
         k, K = sp.Symbol("k"), sp.Symbol("K")

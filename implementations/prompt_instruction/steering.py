@@ -26,6 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from reprogrammability.framework.axes import Configuration, Operator
+from reprogrammability.framework.cost import InferenceOverhead, OverheadContext
 from reprogrammability.framework.errors import InterfaceError
 from reprogrammability.framework.manipulation import HiddenManipulation
 from reprogrammability.framework.symbolic import SymbolicForm, odot
@@ -148,6 +149,10 @@ class ActivationAddition(HiddenManipulation):
         delta[:, :length] = self.coefficient * self.steering[:length].to(hidden)
         return hidden + delta
 
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Adds a steering vector to hidden states: element-wise, no FLOPs, no extra positions."""
+        return InferenceOverhead(description="hidden-state addition")
+
     def symbolic(self) -> SymbolicForm:
         c = sp.Symbol("c")
         return SymbolicForm(
@@ -180,6 +185,10 @@ class TaskVectorPatch(_LastTokenEdit):
         mask[rows, self._positions(hidden)] = 1.0
         return hidden + mask * (self.theta.to(hidden) - hidden)
 
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Overwrites one hidden state with the task vector: no FLOPs, no extra positions."""
+        return InferenceOverhead(description="hidden-state patch")
+
     def symbolic(self) -> SymbolicForm:
         M = sp.Symbol("M_{last}")
         return SymbolicForm(
@@ -204,6 +213,10 @@ class FunctionVector(_LastTokenEdit):
         delta = torch.zeros_like(hidden)
         delta[rows, self._positions(hidden)] = self.vector.to(hidden)
         return hidden + delta
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Adds the function vector to one hidden state: element-wise, no FLOPs, no extra positions."""
+        return InferenceOverhead(description="hidden-state addition")
 
     def symbolic(self) -> SymbolicForm:
         return SymbolicForm(

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from reprogrammability.framework.adapters.transformers import CLIPAdapter
 from reprogrammability.framework.alignment import OutputAlignment
 from reprogrammability.framework.axes import Alignment, Configuration, Location, Operator
+from reprogrammability.framework.cost import InferenceOverhead, OverheadContext
 from reprogrammability.framework.errors import InterfaceError, NotFittedError, ShapeError
 from reprogrammability.framework.interfaces import EmbeddingState
 from reprogrammability.framework.manipulation import InputManipulation
@@ -137,6 +138,10 @@ class ClassPromptTemplate(InputManipulation):
         """Where the concatenation happens: each class name (before) inside each of its prompts (after)."""
         before = [name for name, group in zip(self.class_names, returned.prompts) for _ in group]
         return before, [p for group in returned.prompts for p in group]
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Rewrites the class prompts' words: the C class prompts are encoded once per task, with or without the template, so an image query costs nothing more."""
+        return InferenceOverhead(description="class-prompt text, encoded once per task")
 
     def symbolic(self) -> SymbolicForm:
         c = sp.Symbol("c")

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from reprogrammability.framework.axes import Configuration, Operator
+from reprogrammability.framework.cost import InferenceOverhead, OverheadContext
 from reprogrammability.framework.errors import ShapeError
 from reprogrammability.framework.manipulation import HiddenManipulation
 from reprogrammability.framework.symbolic import SymbolicForm, symbols, x
@@ -47,6 +48,10 @@ class ActivationPrompt(HiddenManipulation):
                 f"hidden: expected (B, {', '.join(map(str, delta.shape))}) at layer {layer}, got {tuple(hidden.shape)}"
             )
         return hidden + delta.to(hidden.dtype)
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Adds learned deltas to hidden states: element-wise, no FLOPs, no extra positions."""
+        return InferenceOverhead(description="hidden-state addition")
 
     def symbolic(self) -> SymbolicForm:
         sizes = symbols(" ".join(f"n_{layer}" for layer in self.layers))

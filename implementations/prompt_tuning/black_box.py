@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from reprogrammability.framework.axes import Configuration, Location, Operator
+from reprogrammability.framework.cost import InferenceOverhead, OverheadContext
 from reprogrammability.framework.errors import ShapeError
 from reprogrammability.framework.interfaces import EmbeddingState
 from reprogrammability.framework.manipulation import InputManipulation
@@ -81,6 +82,14 @@ class ProjectedPrompt(InputManipulation):
 
     def forward(self, state: EmbeddingState) -> EmbeddingState:
         return state.insert(self.prompts().to(state.embeds.dtype), resolve_position(self.position, state.length))
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """L_p more positions; the prompt ``A z + p_0`` is a matrix-vector product (L_p·D·d multiply-adds,
+        which the counter does not count as FLOPs: listed as element-wise)."""
+        length, dim, sub = symbols("L_p D d_z")
+        shapes = {length: self.length, dim: self.dim, sub: self.z.numel()}
+        overhead = context.extra_positions(length, shapes, "projected prompt positions")
+        return overhead + InferenceOverhead(elementwise=length * dim * sub, shapes=shapes)
 
     def symbolic(self) -> SymbolicForm:
         (d,) = symbols("d")

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from reprogrammability.framework.axes import Configuration, Location, Operator
+from reprogrammability.framework.cost import InferenceOverhead, OverheadContext
 from reprogrammability.framework.errors import ShapeError
 from reprogrammability.framework.interfaces import EmbeddingState
 from reprogrammability.framework.manipulation import HiddenManipulation, InputManipulation
@@ -77,6 +78,10 @@ class DeepPrompts(HiddenManipulation):
 
     def edit_hidden(self, layer: int, hidden: Tensor) -> Tensor:
         return replace_slots(hidden, self.prompts()[self.layers.index(layer)], self.start)
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Replaces the prompt positions' hidden states in later layers: no position is added (the first layer's prompt adds them)."""
+        return InferenceOverhead(description="deep prompts replace positions")
 
     def symbolic(self) -> SymbolicForm:
         N, L, D = symbols("N' L_p D")

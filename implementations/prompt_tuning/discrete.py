@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from reprogrammability.framework.axes import Configuration, Location, Operator
+from reprogrammability.framework.cost import InferenceOverhead, OverheadContext
 from reprogrammability.framework.errors import InterfaceError, ShapeError
 from reprogrammability.framework.manipulation import InputManipulation
 from reprogrammability.framework.symbolic import SymbolicForm, concat, symbols, x
@@ -126,6 +127,11 @@ class TriggerTokens(InputManipulation):
 
     def forward(self, x: Any) -> dict[str, Tensor]:
         return self.insert(x)[0]
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """L_p trigger tokens: L_p more positions through every layer."""
+        (length,) = symbols("L_p")
+        return context.extra_positions(length, {length: self.num_triggers}, "trigger tokens")
 
     def symbolic(self) -> SymbolicForm:
         (k,) = symbols("k")

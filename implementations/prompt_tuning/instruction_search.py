@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from reprogrammability.framework.axes import Configuration, Location, Operator
+from reprogrammability.framework.cost import InferenceOverhead, OverheadContext
 from reprogrammability.framework.errors import InterfaceError
 from reprogrammability.framework.manipulation import InputManipulation
 from reprogrammability.framework.symbolic import SymbolicForm, concat, symbols, x
@@ -48,6 +49,8 @@ __all__ = [
     "first_line",
     "InstructionSearch",
     "SEARCH_TRAINER",
+    "search_example",
+    "register_search",
 ]
 
 SEARCH_TRAINER = {"optimizer": "sgd", "learning_rate": 1.0, "momentum": 0.0, "weight_decay": 0.0}
@@ -130,6 +133,11 @@ class InstructionPrompt(InputManipulation):
             return [f"{instruction}{self.separator}{t}" for t in texts]
         return [f"{t}{self.separator}{instruction}" for t in texts]
 
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """The instruction's L_p tokens: L_p more positions through every layer."""
+        (length,) = symbols("L_p")
+        return context.extra_positions(length, {length: int((self.ids >= 0).sum())}, "instruction tokens")
+
     def symbolic(self) -> SymbolicForm:
         (k,) = symbols("k")
         parts = (sp.Symbol("I"), x) if self.position == "start" else (x, sp.Symbol("I"))
@@ -161,6 +169,36 @@ def searched_instruction_reprogrammer(model: Any, tokenizer: Any, config: Any, n
     )
     names = [w if isinstance(w, str) else w[0] for w in config.label_words]
     return reprogrammer, names
+
+
+def register_search(method_id: str, config: type, example: Callable[[], Any]) -> Callable[[Any], Any]:
+    """``@register_method`` for a searched instruction (OPRO, ProTeGi): prompt tuning of an input instruction,
+    λ=learnable τ=concatenative ℓ=input ω=rule-based, trained from f's scores only (zeroth-order), text."""
+    from reprogrammability.implementations.registry import register_method
+
+    return register_method(
+        method_id,
+        "prompt-tuning",
+        "λ=learnable τ=concatenative ℓ=input ω=rule-based",
+        access="zeroth-order",
+        modality="text",
+        config=config,
+        example=example,
+    )
+
+
+def search_example(build: Callable[..., Any], **options: Any) -> Any:
+    """The registry example of a searched instruction: ``build(**options)`` on the tiny llama with the words
+    bad/good, trained by its own search (:data:`SEARCH_TRAINER`)."""
+    from reprogrammability.framework.validation import ValidationExample
+
+    from .text import tiny_text_example
+
+    model, tokenizer, texts, labels = tiny_text_example("llama")
+    reprogrammer = build(model, tokenizer=tokenizer, label_words=["bad", "good"], **options)
+    return ValidationExample(
+        reprogrammer, texts, labels, gradient_estimator=reprogrammer.gradient_estimator, trainer_config=SEARCH_TRAINER
+    )
 
 
 def instruction_of(reprogrammer: Any) -> InstructionPrompt:

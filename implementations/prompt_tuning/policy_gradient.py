@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from reprogrammability.framework.axes import Configuration, Location, Operator
+from reprogrammability.framework.cost import InferenceOverhead, OverheadContext
 from reprogrammability.framework.manipulation import InputManipulation
 from reprogrammability.framework.symbolic import SymbolicForm, concat, symbols, x
 
@@ -96,6 +97,11 @@ class CategoricalPromptTokens(InputManipulation):
             for slot, token in enumerate(self.prompt_ids().tolist()):
                 self._inserter.set_trigger(slot, token)
         return self._inserter.insert(x)[0]
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """L_p sampled prompt tokens: L_p more positions through every layer."""
+        (length,) = symbols("L_p")
+        return context.extra_positions(length, {length: self.num_tokens}, "sampled prompt tokens")
 
     def symbolic(self) -> SymbolicForm:
         n, N = symbols("n N")

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from reprogrammability.framework.axes import Configuration, Location, Operator
+from reprogrammability.framework.cost import InferenceOverhead, OverheadContext
 from reprogrammability.framework.errors import InterfaceError, ShapeError
 from reprogrammability.framework.interfaces import EmbeddingState
 from reprogrammability.framework.manipulation import InputManipulation
@@ -93,6 +94,10 @@ class TokenImageProgram(InputManipulation):
         image = patches.view(B, rows, cols, C, p, p).permute(0, 3, 1, 4, 2, 5).reshape(B, C, rows * p, cols * p)
         return self.normalize((torch.tanh(image) + 1.0) / 2.0)
 
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Looks up one learned patch per token to build f's input image: a gather, no FLOPs."""
+        return InferenceOverhead(description="token-to-patch lookup")
+
     def symbolic(self) -> SymbolicForm:
         V, C, p = symbols("V C p")
         theta = sp.IndexedBase(r"\Theta")
@@ -149,6 +154,10 @@ class SeriesProgram(InputManipulation):
             repeats = math.ceil(self.target_length / self.series_length)
             wave = series.repeat(1, 1, repeats)[..., : self.target_length]
         return wave + (self.mask * self.delta).to(wave.dtype)
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Places the series in f's input with an additive program: element-wise, no FLOPs."""
+        return InferenceOverhead(description="element-wise series program")
 
     def symbolic(self) -> SymbolicForm:
         c, T = symbols("c T")

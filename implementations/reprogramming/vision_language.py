@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from reprogrammability.framework.alignment import OutputAlignment, StatisticalAlignment
 from reprogrammability.framework.axes import Alignment, Configuration, Location, Operator
+from reprogrammability.framework.cost import InferenceOverhead, OverheadContext
 from reprogrammability.framework.errors import ShapeError
 from reprogrammability.framework.manipulation import InputManipulation
 from reprogrammability.framework.symbolic import SymbolicForm, op, symbols, z
@@ -91,6 +92,10 @@ class DescriptionAlignment(OutputAlignment):
             index = getattr(self, f"group_{g}")
             scores = scores + self.weights[g].to(z.dtype) * _top_mean(z[:, index], self.top_k)
         return scores
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Averages the similarity scores of each class's descriptions: element-wise, no FLOPs."""
+        return InferenceOverhead(description="mean over descriptions")
 
     def symbolic(self) -> SymbolicForm:
         k = sp.Symbol("k")
