@@ -24,7 +24,8 @@ Conventions (so that the symbolic and the measured figures are comparable):
 Symbols of f (values in :attr:`OverheadContext.shapes`): ``n_f`` layers, ``W_f`` the weights every
 position meets (Σ over the layers' linear maps of d_in·d_out, plus a head applied at every
 position), ``d_a`` the attention width (heads × head dimension), ``L`` the query's positions (summed over
-the ``R`` rows f runs per query: a scorer runs one row per candidate answer; ``R = 1`` otherwise).
+the ``R`` rows f runs per query: a scorer runs one row per candidate answer; ``R = 1`` otherwise), ``F_f``
+bare f's FLOPs on the query (counted; for parts that run f once more, e.g. to read sentence features).
 """
 
 from __future__ import annotations
@@ -55,13 +56,15 @@ __all__ = [
     "canvas_elementwise",
     "measure_inference_overhead",
     "NO_OVERHEAD",
+    "L_QUERY",
+    "F_QUERY",
     "text_prefix_overhead",
 ]
 
 Shapes = Mapping[sp.Symbol, Any]
 """Values of shape symbols: integers, or exact rationals for means (a demonstration's mean token count)."""
 
-N_LAYERS, W_POSITION, D_ATTENTION, L_QUERY, ROWS = symbols("n_f W_f d_a L R")
+N_LAYERS, W_POSITION, D_ATTENTION, L_QUERY, ROWS, F_QUERY = symbols("n_f W_f d_a L R F_f")
 
 
 class UndeclaredOverheadError(ReprogrammabilityError, NotImplementedError):
@@ -368,6 +371,7 @@ def overhead_context(rp: Reprogrammer, x: Any) -> tuple[OverheadContext, dict[st
         D_ATTENTION: _attention_width(frozen),
         L_QUERY: sp.Rational(bare.positions, max(1, batch)) if layers else 0,
         ROWS: _rows_per_query(frozen),
+        F_QUERY: sp.Rational(bare.flops, max(1, batch)),
     }
     context = OverheadContext(
         shapes=shapes,

@@ -389,5 +389,9 @@ class MarkAlignment(OutputAlignment):
             rows.append(row)
         return torch.stack(rows)
 
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Reads the scores of the marked regions: a gather, no FLOPs."""
+        return InferenceOverhead(description="gather of mark scores")
+
     def symbolic(self) -> SymbolicForm:
         return SymbolicForm(expression=op("mark", r"\omega_{\mathrm{mark}}")(z), description="mark number → region")

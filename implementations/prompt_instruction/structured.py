@@ -19,9 +19,10 @@ import torch
 from torch import Tensor
 
 from reprogrammability.framework.axes import Configuration, Operator
+from reprogrammability.framework.cost import InferenceOverhead, OverheadContext
 from reprogrammability.framework.interfaces import AttentionGeometry
 from reprogrammability.framework.manipulation import HiddenManipulation
-from reprogrammability.framework.symbolic import SymbolicForm, concat
+from reprogrammability.framework.symbolic import SymbolicForm, concat, symbols
 
 from .scoring import CausalLMScorer, encode_segment
 
@@ -97,6 +98,13 @@ class StructuredPrefix(HiddenManipulation):
             )
             for i in range(len(self.layers))
         ]
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """The M encoded demonstration groups of L_p positions each are M·L_p more keys in every layer (encoded
+        once, outside the query)."""
+        groups, length = symbols("M L_p")
+        shapes = {groups: self.num_groups, length: self.length}
+        return context.extra_keys(groups * length, shapes, "structured demonstration keys")
 
     def symbolic(self) -> SymbolicForm:
         groups = [sp.Symbol(f"KV(G_{i + 1})") for i in range(min(self.num_groups, 2))]

@@ -214,6 +214,10 @@ class DescriptorMean(OutputAlignment):
             raise ShapeError(f"z: expected per-prompt scores (B, C, M), got {tuple(z.shape)}")
         return z.nanmean(dim=-1)
 
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Averages each class's descriptor scores: element-wise, no FLOPs."""
+        return InferenceOverhead(description="mean over descriptors")
+
     def symbolic(self) -> SymbolicForm:
         d, c = sp.Symbol("d"), sp.Symbol("c")
         D = sp.Symbol("|D_c|")
@@ -269,6 +273,10 @@ class ZeroShotPromptWeights(OutputAlignment):
         if z.dim() != 3:
             raise ShapeError(f"z: expected per-prompt scores (B, C, M), got {tuple(z.shape)}")
         return (z * self.weights.to(z)).sum(-1)
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """A weighted sum over the M templates' scores: element-wise, no FLOPs."""
+        return InferenceOverhead(description="template weighting")
 
     def symbolic(self) -> SymbolicForm:
         m = sp.Symbol("m")

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from reprogrammability.framework.adapters.transformers import TextAdapter
 from reprogrammability.framework.axes import Configuration, Location, Operator
+from reprogrammability.framework.cost import F_QUERY, L_QUERY, InferenceOverhead, OverheadContext
 from reprogrammability.framework.errors import InterfaceError, ShapeError
 from reprogrammability.framework.frozen import FrozenModel
 from reprogrammability.framework.interfaces import EmbeddingState
@@ -102,6 +103,16 @@ class GeneratedPrompt(InputManipulation):
         if state.embeds.shape[-1] != self.dim:
             raise ShapeError(f"state: embedding size {state.embeds.shape[-1]} does not match D={self.dim}")
         return state.prepend(self.prompts(state).to(state.embeds.dtype))
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """One more run of f on the query for its sentence features M(x) (``L`` positions, ``F_f`` FLOPs), L_p more
+        positions, and the generator MLP per query: ``2·(D·H + H·L_p·D)`` FLOPs."""
+        length, D, H = symbols("L_p D H_g")
+        shapes = {length: self.length, D: self.dim, H: self.generator[0].out_features}
+        generator = InferenceOverhead(
+            tokens=L_QUERY, flops=F_QUERY + 2 * (D * H + H * length * D), shapes={**context.shapes, **shapes}
+        )
+        return context.extra_positions(length, shapes, "generated prompt positions") + generator
 
     def symbolic(self) -> SymbolicForm:
         D, h, L = symbols("D h L_p")

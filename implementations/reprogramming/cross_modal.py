@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from reprogrammability.framework.axes import Configuration, Location, Operator
-from reprogrammability.framework.cost import InferenceOverhead, OverheadContext
+from reprogrammability.framework.cost import L_QUERY, InferenceOverhead, OverheadContext
 from reprogrammability.framework.errors import InterfaceError, ShapeError
 from reprogrammability.framework.interfaces import EmbeddingState
 from reprogrammability.framework.manipulation import InputManipulation
@@ -265,6 +265,16 @@ class VocabularyRemap(InputManipulation):
     def regularization(self) -> Tensor:
         """‖θ‖₁ (R2DL's sparsity penalty; add ``weight · regularization()`` to the loss)."""
         return self.theta.abs().sum()
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Each of the query's L tokens mixes the V_s source embeddings: a (L, V_s) @ (V_s, D) matmul,
+        ``2·L·V_s·D`` FLOPs per query (no extra positions)."""
+        Vs, D = symbols("V_s D")
+        table = self._embedding.weight
+        shapes = {Vs: table.shape[0], D: table.shape[1]}
+        return InferenceOverhead(
+            flops=2 * L_QUERY * Vs * D, shapes={**context.shapes, **shapes}, description="embedding remap"
+        )
 
     def symbolic(self) -> SymbolicForm:
         Vt, Vs = symbols("V_t V_s")
