@@ -332,9 +332,10 @@ def _count(run: Callable[[], Any], layers: list[nn.Module], repeats: int) -> _Ru
 
     handle = layers[0].register_forward_pre_hook(count_positions, with_kwargs=True) if layers else None
     try:
-        with torch.no_grad():
-            with flop_counter() as counter:
-                run()
+        # with gradients on: the counter's module tracker hooks every tensor that requires a gradient, which fails
+        # for one made under no_grad (a prompt expanded from a parameter); the forward's FLOPs are the same
+        with torch.enable_grad(), flop_counter() as counter:
+            run()
     finally:
         if handle is not None:
             handle.remove()
