@@ -32,6 +32,7 @@ EXPECTED = {
         "serving.memory64/(f+programs)",
         "serving.finetuned64/bank64",
         "serving.lora64/bank64",
+        "serving.mixed16-lengths/single",
     },
 }
 
