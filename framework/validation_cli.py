@@ -22,8 +22,35 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 __all__ = ["register", "run", "add_catalog_check_arguments", "run_catalog_check"]
+
+
+def _add_report_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a validation run and its report, shared by ``nnr validate`` and ``nnr catalog check``."""
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--steps", type=int, default=2, help="training steps (default 2)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every build and run (default 0)")
+    parser.add_argument("--failures-only", action="store_true", help="print only the failed checks")
+
+
+def _load(target: str, command: str) -> Any:
+    """:func:`load_target`, or None after printing ``command: why it cannot be loaded`` to stderr."""
+    from .validation import load_target
+
+    try:
+        return load_target(target)
+    except (ImportError, AttributeError, KeyError, ValueError, FileNotFoundError, SyntaxError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"{command}: {message}", file=sys.stderr)
+        return None
+
+
+def _print_report(report: Any, args: argparse.Namespace) -> int:
+    """Print the report as asked (JSON, all checks or failures only); the exit status: 0 passed, 1 failed."""
+    print(report.to_json() if args.json else report.format(verbose=not args.failures_only))
+    return 0 if report.passed else 1
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -41,17 +68,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         nargs="?",
         help="path/to/file.py:factory, package.module:factory, or a registered method id",
     )
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--steps", type=int, default=2, help="training steps (default 2)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every build and run (default 0)")
-    parser.add_argument("--failures-only", action="store_true", help="print only the failed checks")
+    _add_report_options(parser)
     parser.add_argument("--list-checks", action="store_true", help="list the named checks and exit")
     parser.set_defaults(handler=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    from .validation import CHECKS, load_target, validate
+    from .validation import CHECKS, validate
 
     if args.list_checks:
         if args.json:
@@ -69,11 +93,8 @@ def run(args: argparse.Namespace) -> int:
     if args.steps < 1:
         print(f"nnr validate: --steps: expected ≥ 1, got {args.steps}", file=sys.stderr)
         return 2
-    try:
-        target = load_target(args.target)
-    except (ImportError, AttributeError, KeyError, ValueError, FileNotFoundError, SyntaxError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"nnr validate: {message}", file=sys.stderr)
+    target = _load(args.target, "nnr validate")
+    if target is None:
         return 2
     try:
         name = args.target if ":" in args.target else None  # a factory is named as the user wrote it
@@ -81,11 +102,7 @@ def run(args: argparse.Namespace) -> int:
     except (TypeError, ValueError) as error:
         print(f"nnr validate: {error}", file=sys.stderr)
         return 2
-    if args.json:
-        print(report.to_json())
-    else:
-        print(report.format(verbose=not args.failures_only))
-    return 0 if report.passed else 1
+    return _print_report(report, args)
 
 
 def add_catalog_check_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -96,10 +113,7 @@ def add_catalog_check_arguments(parser: argparse.ArgumentParser) -> argparse.Arg
         metavar="TARGET",
         help="file.py:factory or module:factory to validate instead of the entry's registered implementation",
     )
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--steps", type=int, default=2, help="training steps (default 2)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every build and run (default 0)")
-    parser.add_argument("--failures-only", action="store_true", help="print only the failed checks")
+    _add_report_options(parser)
     return parser
 
 
@@ -107,7 +121,7 @@ def run_catalog_check(args: argparse.Namespace) -> int:
     """Validate the entry (schema, implementation, coordinates) and every check of ``nnr validate``."""
     from pathlib import Path
 
-    from .validation import check_catalog_entry, load_target
+    from .validation import check_catalog_entry
 
     if not Path(args.entry).is_file():
         print(f"nnr catalog check: entry: no file {args.entry!r}", file=sys.stderr)
@@ -117,12 +131,8 @@ def run_catalog_check(args: argparse.Namespace) -> int:
         return 2
     factory = None
     if args.implementation:
-        try:
-            factory = load_target(args.implementation)
-        except (ImportError, AttributeError, KeyError, ValueError, FileNotFoundError, SyntaxError) as error:
-            message = error.args[0] if isinstance(error, KeyError) and error.args else error
-            print(f"nnr catalog check: {message}", file=sys.stderr)
+        factory = _load(args.implementation, "nnr catalog check")
+        if factory is None:
             return 2
     report = check_catalog_entry(args.entry, implementation_factory=factory, steps=args.steps, seed=args.seed)
-    print(report.to_json() if args.json else report.format(verbose=not args.failures_only))
-    return 0 if report.passed else 1
+    return _print_report(report, args)

@@ -65,14 +65,13 @@ def _restricted(ctx: Context, access: Access, seen: list[str]) -> Iterator[None]
             frozen.__dict__.pop("_run", None)
 
 
-@check(
-    "access",
-    "access",
-    "the method trains and predicts with f restricted to its declared access (scores only and no autograd for "
-    "scores/zeroth-order, text only for text-only, no autograd for hidden-states)",
-    "the access claim says which models a method can be used with (an API, a score-only service, white-box weights)",
-)
+@check("access", "access")
 def access(ctx: Context) -> tuple[str, str]:
+    """the method trains and predicts with f restricted to its declared access (scores only and no autograd for
+    scores/zeroth-order, text only for text-only, no autograd for hidden-states)
+
+    Why: the access claim says which models a method can be used with (an API, a score-only service, white-box
+    weights)"""
     declared = ctx.rp.access
     if declared is Access.GRADIENT:
         return PASSED, "access gradient: white-box, gradients through f are allowed (nothing to restrict)"

@@ -26,13 +26,31 @@ from .common import (
 from .context import Context
 from .registry import check
 
+Judge = Callable[[Context], tuple[str, str]]
 
-def _alignment(ctx: Context, alignment: Alignment, judge: Callable[[Context], tuple[str, str]]) -> tuple[str, str]:
-    if ctx.rp.output.alignment is not alignment:
-        return SKIPPED, f"the output alignment is {ctx.rp.output.alignment}"
-    if not isinstance(ctx.z0, Tensor) or not ctx.z0.is_floating_point():
-        return SKIPPED, f"f's readout is a {type(ctx.z0).__name__}, not a tensor of scores to probe"
-    return judge(ctx)
+
+def _claim(name: str, alignment: Alignment, *, no_parameters: str = "") -> Callable[[Judge], Judge]:
+    """Register the decorated judge (its docstring says what it verifies and why) as the check of ``alignment``:
+    not applicable unless ω is ``alignment`` and f's readout is a tensor of scores to probe; failed at once when
+    ``no_parameters`` (what the claim says about parameters) is given and the alignment has trainable parameters."""
+
+    def register(judge: Judge) -> Judge:
+        def run(ctx: Context) -> tuple[str, str]:
+            if ctx.rp.output.alignment is not alignment:
+                return SKIPPED, f"the output alignment is {ctx.rp.output.alignment}"
+            if not isinstance(ctx.z0, Tensor) or not ctx.z0.is_floating_point():
+                return SKIPPED, f"f's readout is a {type(ctx.z0).__name__}, not a tensor of scores to probe"
+            trainable = [n for n, _ in _trainable(ctx.rp.output)]
+            if no_parameters and trainable:
+                return FAILED, f"it has trainable parameters {_names(trainable)}; {no_parameters}"
+            return judge(ctx)
+
+        run.__name__ = run.__qualname__ = name.replace("-", "_")
+        run.__doc__ = judge.__doc__
+        check(name, "alignment ω")(run)
+        return judge
+
+    return register
 
 
 def _fit_changes_nothing(ctx: Context) -> Optional[str]:
@@ -64,13 +82,12 @@ def _unchanged_by_training(ctx: Context) -> Optional[str]:
     return None
 
 
+@_claim("alignment-identity", Alignment.IDENTITY, no_parameters="identity has none")
 def _identity(ctx: Context) -> tuple[str, str]:
+    """the identity alignment returns f's outputs or a restriction of them, with no parameters and no fitting
+
+    Why: ω=identity reads f's outputs as they are"""
     output = ctx.rp.output
-    if _trainable(output):
-        return (
-            FAILED,
-            f"it has trainable parameters {_names([n for n, _ in _trainable(output)])}; identity has none",
-        )
     z = ctx.z_fixed
     with torch.no_grad():
         scores = output(z)
@@ -83,9 +100,9 @@ def _identity(ctx: Context) -> tuple[str, str]:
         return FAILED, (
             f"output column(s) {missing} are not columns of f's output: identity returns z or a restriction z[..., S]"
         )
-    for problem in (_fit_changes_nothing(ctx), _unchanged_by_training(ctx)):
-        if problem:
-            return FAILED, problem
+    problem = _fit_changes_nothing(ctx) or _unchanged_by_training(ctx)
+    if problem:
+        return FAILED, problem
     kind = (
         "z itself"
         if scores.shape == z.shape and _equal(scores, z)
@@ -94,22 +111,24 @@ def _identity(ctx: Context) -> tuple[str, str]:
     return PASSED, f"returns {kind}; no parameters, nothing fitted, unchanged by training"
 
 
+@_claim("alignment-rule-based", Alignment.RULE_BASED, no_parameters="a rule-based map has none")
 def _rule_based(ctx: Context) -> tuple[str, str]:
-    output = ctx.rp.output
-    if _trainable(output):
-        return (
-            FAILED,
-            f"it has trainable parameters {_names([n for n, _ in _trainable(output)])}; a rule-based map has none",
-        )
-    for problem in (_fit_changes_nothing(ctx), _unchanged_by_training(ctx)):
-        if problem:
-            return FAILED, problem
+    """a rule-based alignment is fixed: no parameters, fit() changes nothing, training changes nothing
+
+    Why: ω=rule-based is a fixed map chosen by hand, not learned"""
+    problem = _fit_changes_nothing(ctx) or _unchanged_by_training(ctx)
+    if problem:
+        return FAILED, problem
     if not _equal(ctx._align(ctx.z_fixed), ctx._align(ctx.z_fixed)):
         return FAILED, "it gives different outputs for the same z"
     return PASSED, "fixed map: no parameters, fit() changes nothing, training changes nothing"
 
 
+@_claim("alignment-statistical", Alignment.STATISTICAL)
 def _statistical(ctx: Context) -> tuple[str, str]:
+    """a statistical alignment is estimated from data by fit() and has no gradient parameters
+
+    Why: ω=statistical is estimated from data by fitting, never by a gradient step"""
     output = ctx.rp.output
     if _trainable(output):
         return (
@@ -165,7 +184,11 @@ def _statistical(ctx: Context) -> tuple[str, str]:
     return PASSED, f"no gradient parameters; fit() estimates {_names(estimated) or 'its mapping'} from (z, y)"
 
 
+@_claim("alignment-linear", Alignment.LINEAR)
 def _linear(ctx: Context) -> tuple[str, str]:
+    """a linear alignment is affine in f's outputs and its parameters receive updates
+
+    Why: ω=linear is a trained affine head on f's outputs"""
     output = ctx.rp.output
     params = _trainable(output)
     if not params:
@@ -192,43 +215,3 @@ def _linear(ctx: Context) -> tuple[str, str]:
             )
     count = sum(p.numel() for _, p in params)
     return PASSED, f"affine in z ({count:,} trainable parameters, all updated by training)"
-
-
-@check(
-    "alignment-identity",
-    "alignment ω",
-    "the identity alignment returns f's outputs or a restriction of them, with no parameters and no fitting",
-    "ω=identity reads f's outputs as they are",
-)
-def alignment_identity(ctx: Context) -> tuple[str, str]:
-    return _alignment(ctx, Alignment.IDENTITY, _identity)
-
-
-@check(
-    "alignment-rule-based",
-    "alignment ω",
-    "a rule-based alignment is fixed: no parameters, fit() changes nothing, training changes nothing",
-    "ω=rule-based is a fixed map chosen by hand, not learned",
-)
-def alignment_rule_based(ctx: Context) -> tuple[str, str]:
-    return _alignment(ctx, Alignment.RULE_BASED, _rule_based)
-
-
-@check(
-    "alignment-statistical",
-    "alignment ω",
-    "a statistical alignment is estimated from data by fit() and has no gradient parameters",
-    "ω=statistical is estimated from data by fitting, never by a gradient step",
-)
-def alignment_statistical(ctx: Context) -> tuple[str, str]:
-    return _alignment(ctx, Alignment.STATISTICAL, _statistical)
-
-
-@check(
-    "alignment-linear",
-    "alignment ω",
-    "a linear alignment is affine in f's outputs and its parameters receive updates",
-    "ω=linear is a trained affine head on f's outputs",
-)
-def alignment_linear(ctx: Context) -> tuple[str, str]:
-    return _alignment(ctx, Alignment.LINEAR, _linear)

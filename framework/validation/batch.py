@@ -88,14 +88,12 @@ def _rows_differ(a: Tensor, b: Tensor) -> Optional[float]:
     return gap if gap > _tolerance(a, b) else None
 
 
-@check(
-    "batch-independence",
-    "batch",
-    "each item's prediction is the same when the rest of the batch is permuted, replaced or absent",
-    "a prediction that depends on the other items of the batch (batch statistics, shared programs) is not "
-    "a function of its input",
-)
+@check("batch-independence", "batch")
 def batch_independence(ctx: Context) -> tuple[str, str]:
+    """each item's prediction is the same when the rest of the batch is permuted, replaced or absent
+
+    Why: a prediction that depends on the other items of the batch (batch statistics, shared programs) is not a
+    function of its input"""
     batch = _batch_size(ctx.x1)
     if batch < 2:
         return SKIPPED, "not applicable: the probe batch has a single item"
@@ -148,13 +146,11 @@ def batch_independence(ctx: Context) -> tuple[str, str]:
     )
 
 
-@check(
-    "input-dependence",
-    "batch",
-    "different inputs get different predictions (the prediction depends on the input)",
-    "a method that ignores its input (a constant program, an alignment that ignores f) solves no task",
-)
+@check("input-dependence", "batch")
 def input_dependence(ctx: Context) -> tuple[str, str]:
+    """different inputs get different predictions (the prediction depends on the input)
+
+    Why: a method that ignores its input (a constant program, an alignment that ignores f) solves no task"""
     batch = _batch_size(ctx.x1)
     try:
         items = [_take(ctx.x1, [i], batch) for i in range(batch)]

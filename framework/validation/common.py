@@ -7,7 +7,7 @@ import dataclasses
 import traceback
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -138,6 +138,14 @@ def _tolerance(*tensors: Tensor) -> float:
 
 def _max_diff(a: Tensor, b: Tensor) -> float:
     return float((a.detach().double() - b.detach().double()).abs().max()) if a.numel() else 0.0
+
+
+def _differences(first: dict[str, Any], second: dict[str, Any]) -> tuple[list[str], Optional[float]]:
+    """What two runs' snapshots ``{"state": learned tensors, "scores": ŷ}`` disagree on: the learned tensors that
+    differ, and the largest difference of ŷ (None when bit-identical; NaN when the shapes differ)."""
+    a, b = first["scores"], second["scores"]
+    gap = None if _equal(a, b) else _max_diff(a, b) if a.shape == b.shape else float("nan")
+    return _state_diff(first["state"], second["state"]), gap
 
 
 def _close(a: Tensor, b: Tensor) -> bool:

@@ -21,13 +21,11 @@ from .recording import _replay_call
 from .registry import check
 
 
-@check(
-    "configuration-fixed",
-    "configuration λ",
-    "fixed parts have no trainable parameters and training changes neither their state nor what they compute",
-    "λ=fixed means nothing of the part is learned, in any kind of state",
-)
+@check("configuration-fixed", "configuration λ")
 def fixed(ctx: Context) -> tuple[str, str]:
+    """fixed parts have no trainable parameters and training changes neither their state nor what they compute
+
+    Why: λ=fixed means nothing of the part is learned, in any kind of state"""
     fixed = [(i, p) for i, p in enumerate(ctx.parts) if p.configuration is Configuration.FIXED]
     if not fixed:
         return SKIPPED, "no fixed input part"
@@ -54,13 +52,11 @@ def fixed(ctx: Context) -> tuple[str, str]:
     return PASSED, f"{', '.join(checked)}: no trainable parameters; state and outputs unchanged by training"
 
 
-@check(
-    "configuration-learnable",
-    "configuration λ",
-    "learnable parts have trainable parameters and every one of them receives updates (gradient or zeroth-order)",
-    "λ=learnable means the part's parameters are what training changes",
-)
+@check("configuration-learnable", "configuration λ")
 def learnable(ctx: Context) -> tuple[str, str]:
+    """learnable parts have trainable parameters and every one of them receives updates (gradient or zeroth-order)
+
+    Why: λ=learnable means the part's parameters are what training changes"""
     learnable = [(i, p) for i, p in enumerate(ctx.parts) if p.configuration is Configuration.LEARNABLE]
     if not learnable:
         return SKIPPED, "no learnable input part"

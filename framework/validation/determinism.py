@@ -10,10 +10,8 @@ from .common import (
     FAILED,
     PASSED,
     _clone,
-    _equal,
-    _max_diff,
+    _differences,
     _names,
-    _state_diff,
     _to_device,
 )
 from .context import Context
@@ -21,13 +19,11 @@ from .registry import check
 from .training import _train
 
 
-@check(
-    "deterministic",
-    "reproducibility",
-    "two builds trained with the same seed give bit-identical learned parts and predictions",
-    "a result that cannot be reproduced with the same seed cannot be checked",
-)
+@check("deterministic", "reproducibility")
 def deterministic(ctx: Context) -> tuple[str, str]:
+    """two builds trained with the same seed give bit-identical learned parts and predictions
+
+    Why: a result that cannot be reproduced with the same seed cannot be checked"""
     if "error" in ctx.snapshot:
         return FAILED, f"the trained reprogrammer could not predict: {ctx.snapshot['error']}"
     other = ctx.target.build(ctx.seed)
@@ -49,15 +45,10 @@ def deterministic(ctx: Context) -> tuple[str, str]:
     snapshot = ctx._snapshot(rp)
     if "error" in snapshot:
         return FAILED, f"the second run could not predict: {snapshot['error']}"
-    diff = _state_diff(ctx.snapshot["state"], snapshot["state"])
+    diff, gap = _differences(ctx.snapshot, snapshot)
     if diff:
         return FAILED, f"two runs with seed {ctx.seed} learned different {_names(diff)}{ctx.frozen_note()}"
-    if not _equal(ctx.snapshot["scores"], snapshot["scores"]):
-        gap = (
-            _max_diff(ctx.snapshot["scores"], snapshot["scores"])
-            if ctx.snapshot["scores"].shape == snapshot["scores"].shape
-            else float("nan")
-        )
+    if gap is not None:
         return (
             FAILED,
             f"two runs with seed {ctx.seed} predict differently (max difference {gap:.3g}){ctx.frozen_note()}",

@@ -24,14 +24,12 @@ def _steps(ctx: Context) -> int:
     return training.steps_done if training is not None else 0
 
 
-@check(
-    "frozen-unchanged",
-    "frozen model",
-    "f's parameters and buffers are bit-identical to an untouched copy at the start and end of every run of f, "
-    "after each step and at the end",
-    "f is frozen: its weights are the same bits before, during and after every step",
-)
+@check("frozen-unchanged", "frozen model")
 def frozen_unchanged(ctx: Context) -> tuple[str, str]:
+    """f's parameters and buffers are bit-identical to an untouched copy at the start and end of every run of f,
+    after each step and at the end
+
+    Why: f is frozen: its weights are the same bits before, during and after every step"""
     seen = ctx.guard.findings.changed if getattr(ctx, "guard", None) else []
     if seen:
         return FAILED, f"f's weights differ from an untouched copy: {_first(seen)}"
@@ -47,14 +45,12 @@ def frozen_unchanged(ctx: Context) -> tuple[str, str]:
     )
 
 
-@check(
-    "frozen-no-gradient",
-    "frozen model",
-    "no parameter of f requires or holds a gradient as its module runs, after backward or after a step, and none "
-    "is in the graph of the loss; no trainable parameter is one of f's tensors",
-    "a frozen f is never part of what is optimised, not even for one step",
-)
+@check("frozen-no-gradient", "frozen model")
 def frozen_no_gradient(ctx: Context) -> tuple[str, str]:
+    """no parameter of f requires or holds a gradient as its module runs, after backward or after a step, and none
+    is in the graph of the loss; no trainable parameter is one of f's tensors
+
+    Why: a frozen f is never part of what is optimised, not even for one step"""
     training = getattr(ctx, "training", None)
     in_graph = list(training.frozen_grads) if training is not None else []
     seen = ctx.guard.findings.gradient if getattr(ctx, "guard", None) else []
@@ -71,13 +67,11 @@ def frozen_no_gradient(ctx: Context) -> tuple[str, str]:
     return PASSED, "no parameter of f required or received a gradient at any moment of any step"
 
 
-@check(
-    "frozen-eval-mode",
-    "frozen model",
-    "every module of f runs in eval mode, in every forward (training steps included)",
-    "train mode changes what f computes (dropout, batch statistics)",
-)
+@check("frozen-eval-mode", "frozen model")
 def frozen_eval(ctx: Context) -> tuple[str, str]:
+    """every module of f runs in eval mode, in every forward (training steps included)
+
+    Why: train mode changes what f computes (dropout, batch statistics)"""
     training = getattr(ctx, "training", None)
     modules = list(training.train_mode_modules) if training is not None else []
     seen = ctx.guard.findings.train_mode if getattr(ctx, "guard", None) else []
@@ -93,13 +87,11 @@ def frozen_eval(ctx: Context) -> tuple[str, str]:
     return PASSED, f"all {sum(1 for _ in ctx.frozen.model.modules())} modules of f ran in eval mode"
 
 
-@check(
-    "frozen-no-writes",
-    "frozen model",
-    "nothing writes to f's tensors in place (version counters unchanged)",
-    "writing to f's tensors, even the same values, is modifying f",
-)
+@check("frozen-no-writes", "frozen model")
 def frozen_writes(ctx: Context) -> tuple[str, str]:
+    """nothing writes to f's tensors in place (version counters unchanged)
+
+    Why: writing to f's tensors, even the same values, is modifying f"""
     training = getattr(ctx, "training", None)
     if training is not None and training.write_error:
         return FAILED, training.write_error
@@ -110,13 +102,12 @@ def frozen_writes(ctx: Context) -> tuple[str, str]:
     return PASSED, "no tensor of f was written in place (version counters unchanged)"
 
 
-@check(
-    "frozen-unmodified-modules",
-    "frozen model",
-    "no hook, parametrisation, patched method (instance or torch class), tensor subclass or torch mode is added to f",
-    "code attached to f changes what f computes while its weights stay the same",
-)
+@check("frozen-unmodified-modules", "frozen model")
 def frozen_unmodified_modules(ctx: Context) -> tuple[str, str]:
+    """no hook, parametrisation, patched method (instance or torch class), tensor subclass or torch mode is added to
+    f
+
+    Why: code attached to f changes what f computes while its weights stay the same"""
     guard = ctx.guard
     found = [f"{m} (present when the example was built)" for m in guard.initial]
     found += guard.findings.modified
@@ -138,14 +129,12 @@ def frozen_unmodified_modules(ctx: Context) -> tuple[str, str]:
     )
 
 
-@check(
-    "frozen-computes-as-copy",
-    "frozen model",
-    "in every run of f, an untouched copy of f given the same interface values computes the same hidden states "
-    "at the declared interfaces and the same output",
-    "ŷ = O(f(I(x))) holds only if f is the pretrained function itself whenever the method uses it",
-)
+@check("frozen-computes-as-copy", "frozen model")
 def frozen_computes_as_copy(ctx: Context) -> tuple[str, str]:
+    """in every run of f, an untouched copy of f given the same interface values computes the same hidden states at
+    the declared interfaces and the same output
+
+    Why: ŷ = O(f(I(x))) holds only if f is the pretrained function itself whenever the method uses it"""
     findings = ctx.guard.findings
     found = findings.differs_inside + findings.differs
     if found:
@@ -153,13 +142,11 @@ def frozen_computes_as_copy(ctx: Context) -> tuple[str, str]:
     return PASSED, f"{findings.compared} runs of f (training and evaluation) agree with an untouched copy of f"
 
 
-@check(
-    "frozen-runs-only-in-composition",
-    "frozen model",
-    "f's modules run only inside runs of f, as often as in an untouched copy (no part or alignment calls f itself)",
-    "a part or alignment that runs f (or pieces of it) on its own computes something other than O(f(I(x)))",
-)
+@check("frozen-runs-only-in-composition", "frozen model")
 def frozen_runs_only_in_composition(ctx: Context) -> tuple[str, str]:
+    """f's modules run only inside runs of f, as often as in an untouched copy (no part or alignment calls f itself)
+
+    Why: a part or alignment that runs f (or pieces of it) on its own computes something other than O(f(I(x)))"""
     findings = ctx.guard.findings
     if findings.outside:
         return FAILED, f"f was run outside ŷ = O(f(I(x))): {_first(findings.outside, 2)}"

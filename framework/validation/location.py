@@ -19,7 +19,7 @@ from .common import (
 )
 from .context import Context
 from .recording import _Call, _subsequence
-from .registry import check
+from .registry import check_each
 
 
 def _check_location(ctx: Context, location: Location) -> tuple[str, str]:
@@ -183,31 +183,26 @@ def _hidden_location(ctx: Context, index: int, part: nn.Module) -> tuple[bool, s
     return True, "input and embedding untouched; " + " and ".join(what)
 
 
-@check(
-    "location-input",
+check_each(
     "location ℓ",
-    "an input part changes f's raw input (after the adapter's prepare)",
-    "ℓ=input means the part changes what f receives and nothing inside f",
+    _check_location,
+    (
+        "location-input",
+        Location.INPUT,
+        "an input part changes f's raw input (after the adapter's prepare)",
+        "ℓ=input means the part changes what f receives and nothing inside f",
+    ),
+    (
+        "location-embedding",
+        Location.EMBEDDING,
+        "an embedding part leaves the token ids untouched and changes the embedding state f continues from",
+        "ℓ=embedding means the part changes the embedding state and nothing before or after it",
+    ),
+    (
+        "location-hidden",
+        Location.HIDDEN,
+        "a hidden part leaves input and embedding untouched and changes only intermediate states or attention "
+        "keys/values",
+        "ℓ=hidden means the part changes intermediate states only",
+    ),
 )
-def location_input(ctx: Context) -> tuple[str, str]:
-    return _check_location(ctx, Location.INPUT)
-
-
-@check(
-    "location-embedding",
-    "location ℓ",
-    "an embedding part leaves the token ids untouched and changes the embedding state f continues from",
-    "ℓ=embedding means the part changes the embedding state and nothing before or after it",
-)
-def location_embedding(ctx: Context) -> tuple[str, str]:
-    return _check_location(ctx, Location.EMBEDDING)
-
-
-@check(
-    "location-hidden",
-    "location ℓ",
-    "a hidden part leaves input and embedding untouched and changes only intermediate states or attention keys/values",
-    "ℓ=hidden means the part changes intermediate states only",
-)
-def location_hidden(ctx: Context) -> tuple[str, str]:
-    return _check_location(ctx, Location.HIDDEN)

@@ -24,7 +24,7 @@ from .common import (
     _trainable,
 )
 from .recording import _blocks, _Call, _fields, _Probe, _subsequence, _View, _view
-from .registry import check
+from .registry import check_each
 
 if TYPE_CHECKING:
     from .context import Context
@@ -400,31 +400,26 @@ def _check_operator(ctx: Context, operator: Operator) -> tuple[str, str]:
     return PASSED, "; ".join(found)
 
 
-@check(
-    "operator-additive",
+check_each(
     "operator τ",
-    "an additive part keeps the shape, is affine in what it receives and adds a term that does not depend on it",
-    "τ=additive promises I(u) = a ⊙ u + δ: the input is carried and something is added, nothing else",
+    _check_operator,
+    (
+        "operator-additive",
+        Operator.ADDITIVE,
+        "an additive part keeps the shape, is affine in what it receives and adds a term that does not depend on it",
+        "τ=additive promises I(u) = a ⊙ u + δ: the input is carried and something is added, nothing else",
+    ),
+    (
+        "operator-concatenative",
+        Operator.CONCATENATIVE,
+        "a concatenative part lengthens the sequence by the prompt length and keeps the original content unchanged "
+        "and in order",
+        "τ=concatenative promises [P; u]: the input is kept whole and a prompt is placed next to it",
+    ),
+    (
+        "operator-parametric",
+        Operator.PARAMETRIC,
+        "a part declared parametric is neither additive nor concatenative",
+        "parametric is the catch-all; a part that is additive or concatenative must say so",
+    ),
 )
-def operator_additive(ctx: Context) -> tuple[str, str]:
-    return _check_operator(ctx, Operator.ADDITIVE)
-
-
-@check(
-    "operator-concatenative",
-    "operator τ",
-    "a concatenative part lengthens the sequence by the prompt length and keeps the original content unchanged and in order",
-    "τ=concatenative promises [P; u]: the input is kept whole and a prompt is placed next to it",
-)
-def operator_concatenative(ctx: Context) -> tuple[str, str]:
-    return _check_operator(ctx, Operator.CONCATENATIVE)
-
-
-@check(
-    "operator-parametric",
-    "operator τ",
-    "a part declared parametric is neither additive nor concatenative",
-    "parametric is the catch-all; a part that is additive or concatenative must say so",
-)
-def operator_parametric(ctx: Context) -> tuple[str, str]:
-    return _check_operator(ctx, Operator.PARAMETRIC)

@@ -10,8 +10,8 @@ import torch
 from torch import Tensor, nn
 
 from ..axes import Location
-from ..frozen import HiddenPart, Part, as_hidden_part, reaches_hidden_states
-from ..interfaces import AttentionGeometry, EmbeddingState, KeyValuePrefix
+from ..frozen import Part, as_hidden_part, reaches_hidden_states
+from ..interfaces import EmbeddingState
 from ..manipulation import InputManipulation
 from .common import (
     _clone,
@@ -44,37 +44,14 @@ class _Recorder:
             calls = self.calls[index]
             if part.location is Location.HIDDEN:
                 if reaches_hidden_states(part) and part.edits_hidden:
-                    original = type(part).edit_hidden
-
-                    def edit(
-                        layer: int,
-                        hidden: Tensor,
-                        part: HiddenPart = part,
-                        original: Callable[[HiddenPart, int, Tensor], Tensor] = original,
-                        calls: list[_Call] = calls,
-                    ) -> Tensor:
-                        output = original(part, layer, hidden)
-                        calls.append(_Call("hidden", hidden, output, layer))
-                        return output
-
-                    object.__setattr__(part, "edit_hidden", edit)
-                    self._patched.append((part, "edit_hidden"))
+                    self._record(part, "edit_hidden", calls, lambda layer, hidden: _Call("hidden", hidden, None, layer))
                 if reaches_hidden_states(part) and part.provides_key_values:
-                    original_kv = type(part).key_value_prefix
-
-                    def prefix(
-                        batch_size: int,
-                        geometry: AttentionGeometry,
-                        part: HiddenPart = part,
-                        original: Callable[[HiddenPart, int, AttentionGeometry], KeyValuePrefix] = original_kv,
-                        calls: list[_Call] = calls,
-                    ) -> KeyValuePrefix:
-                        output = original(part, batch_size, geometry)
-                        calls.append(_Call("key_values", (batch_size, geometry), output))
-                        return output
-
-                    object.__setattr__(part, "key_value_prefix", prefix)
-                    self._patched.append((part, "key_value_prefix"))
+                    self._record(
+                        part,
+                        "key_value_prefix",
+                        calls,
+                        lambda size, geometry: _Call("key_values", (size, geometry), None),
+                    )
             else:
                 kind = "embedding" if part.location is Location.EMBEDDING else "input"
 
@@ -85,6 +62,19 @@ class _Recorder:
 
                 self._handles.append(part.register_forward_hook(hook))
         return self
+
+    def _record(self, part: Part, method: str, calls: list[_Call], call: Callable[..., _Call]) -> None:
+        """Patch ``part.method`` (``edit_hidden``, ``key_value_prefix``) on the instance so that each call is
+        recorded: ``call(*args)`` says what it received, and what it returned is added."""
+        original = getattr(type(part), method)
+
+        def recorded(*args: Any) -> Any:
+            output = original(part, *args)
+            calls.append(dataclasses.replace(call(*args), output=output))
+            return output
+
+        object.__setattr__(part, method, recorded)
+        self._patched.append((part, method))
 
     def __exit__(self, *exc: Any) -> None:
         for handle in self._handles:

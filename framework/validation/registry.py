@@ -8,10 +8,11 @@ only holds results. In the spirit of scikit-learn's ``check_estimator``, which y
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-__all__ = ["CheckInfo", "ORDER", "check", "checks", "get"]
+__all__ = ["CheckInfo", "ORDER", "check", "check_each", "checks", "get"]
 
 
 @dataclass(frozen=True)
@@ -63,18 +64,47 @@ ORDER: tuple[str, ...] = (
 _REGISTRY: dict[str, CheckInfo] = {}
 
 
-def check(name: str, group: str, description: str, why: str) -> Callable[[Callable], Callable]:
-    """Register ``function(ctx) -> (status, reason)`` as the named check (``name`` must be in :data:`ORDER`)."""
+def _described(function: Callable) -> tuple[str, str]:
+    """``(description, why)`` from a check's docstring: what it verifies, then a paragraph ``Why: ...``."""
+    paragraphs = [" ".join(p.split()) for p in inspect.cleandoc(function.__doc__ or "").split("\n\n")]
+    why = [p.removeprefix("Why: ") for p in paragraphs if p.startswith("Why: ")]
+    description = [p for p in paragraphs if p and not p.startswith("Why: ")]
+    if not description or not why:
+        raise ValueError(
+            f"function: {function.__name__} needs a docstring saying what it verifies and a paragraph 'Why: ...'"
+        )
+    return description[0], why[0]
+
+
+def check(name: str, group: str, description: str = "", why: str = "") -> Callable[[Callable], Callable]:
+    """Register ``function(ctx) -> (status, reason)`` as the named check (``name`` must be in :data:`ORDER`).
+
+    What it verifies and why it matters are ``description`` and ``why``, or else read from the function's
+    docstring (its first paragraph, and a paragraph starting ``Why: ``)."""
     if name not in ORDER:
         raise ValueError(f"name: {name!r} is not one of the ordered checks {list(ORDER)}")
 
     def register(function: Callable) -> Callable:
         if name in _REGISTRY:
             raise ValueError(f"name: check {name!r} is registered twice")
-        _REGISTRY[name] = CheckInfo(name, group, description, why, function)
+        said = (description, why) if description and why else _described(function)
+        _REGISTRY[name] = CheckInfo(name, group, *said, function)
         return function
 
     return register
+
+
+def check_each(group: str, judge: Callable[[Any, Any], tuple[str, str]], *entries: tuple[str, Any, str, str]) -> None:
+    """Register one check per ``(name, value, description, why)`` of one axis: each runs ``judge(ctx, value)``
+    (e.g. ``location-input`` runs ``judge(ctx, Location.INPUT)``)."""
+    for name, value, description, why in entries:
+
+        def run(ctx: Any, value: Any = value) -> tuple[str, str]:
+            return judge(ctx, value)
+
+        run.__name__ = run.__qualname__ = name.replace("-", "_")
+        run.__module__ = judge.__module__  # the family module that defines the claim
+        check(name, group, description, why)(run)
 
 
 def checks() -> tuple[CheckInfo, ...]:

@@ -21,6 +21,7 @@ from .common import FAILED, PASSED, SKIPPED, _batch_size, _error, _roll, _state,
 from .context import Context
 from .example import _resolve
 from .guard import FrozenGuard, snapshot_torch_classes
+from .registry import ORDER
 from .report import CheckResult, ValidationReport
 from .training import _train
 
@@ -33,15 +34,8 @@ _AFTER_TRAINING = (
     "deterministic",
     "save-load-roundtrip",
 )
-_FROZEN = (
-    "frozen-unchanged",
-    "frozen-no-gradient",
-    "frozen-eval-mode",
-    "frozen-no-writes",
-    "frozen-unmodified-modules",
-    "frozen-computes-as-copy",
-    "frozen-runs-only-in-composition",
-)
+_FROZEN = tuple(name for name in ORDER if name.startswith("frozen-"))
+"""The frozen-model checks: decided at the end from what the guard saw in every run of f."""
 
 
 def _run_checks(ctx: Context) -> None:

@@ -7,23 +7,19 @@ from pathlib import Path
 from .common import (
     FAILED,
     PASSED,
-    _equal,
+    _differences,
     _error,
-    _max_diff,
     _names,
-    _state_diff,
 )
 from .context import Context
 from .registry import check
 
 
-@check(
-    "save-load-roundtrip",
-    "reproducibility",
-    "save_learned/load_learned into a fresh instance reproduces the learned parts and predictions bit-exactly",
-    "a learned program is only useful if it can be saved and loaded back",
-)
+@check("save-load-roundtrip", "reproducibility")
 def roundtrip(ctx: Context) -> tuple[str, str]:
+    """save_learned/load_learned into a fresh instance reproduces the learned parts and predictions bit-exactly
+
+    Why: a learned program is only useful if it can be saved and loaded back"""
     if ctx.saved is not None:
         return FAILED, f"save_learned failed: {ctx.saved}"
     if "error" in ctx.snapshot:
@@ -38,16 +34,11 @@ def roundtrip(ctx: Context) -> tuple[str, str]:
     snapshot = ctx._snapshot(fresh)
     if "error" in snapshot:
         return FAILED, f"after load_learned the fresh instance cannot predict: {snapshot['error']}"
-    diff = _state_diff(ctx.snapshot["state"], snapshot["state"])
+    note = ctx.frozen_note()  # the real cause when f itself was modified
+    diff, gap = _differences(ctx.snapshot, snapshot)
     if diff:
-        return FAILED, f"after the round trip these learned tensors differ: {_names(diff)}{ctx.frozen_note()}"
-    if not _equal(ctx.snapshot["scores"], snapshot["scores"]):
-        gap = (
-            _max_diff(ctx.snapshot["scores"], snapshot["scores"])
-            if ctx.snapshot["scores"].shape == snapshot["scores"].shape
-            else float("nan")
-        )
-        note = ctx.frozen_note()
+        return FAILED, f"after the round trip these learned tensors differ: {_names(diff)}{note}"
+    if gap is not None:
         if note:
             return (
                 FAILED,

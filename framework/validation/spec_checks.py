@@ -21,26 +21,23 @@ from .recording import _Recorder
 from .registry import check
 
 
-@check(
-    "example-builds",
-    "setup",
-    "the factory returns (reprogrammer, inputs, targets) and the Reprogrammer accepts its coordinates",
-    "nothing can be checked about a method that does not build",
-)
+@check("example-builds", "setup")
 def example_builds(ctx: Context) -> tuple[str, str]:
-    """The runner decides this check when it builds the example; run later, it reports that build."""
+    """the factory returns (reprogrammer, inputs, targets) and the Reprogrammer accepts its coordinates
+
+    The runner decides this check when it builds the example; run later, it reports that build.
+
+    Why: nothing can be checked about a method that does not build"""
     if getattr(ctx, "rp", None) is None:
         return FAILED, "the example was not built"
     return PASSED, f"{ctx.rp.name!r} built"
 
 
-@check(
-    "declared-coordinates",
-    "spec",
-    "the built reprogrammer sits at the coordinates its registry or catalog entry declares",
-    "the registry and catalog place a method by what it declares; the built method must sit there",
-)
+@check("declared-coordinates", "spec")
 def declared(ctx: Context) -> tuple[str, str]:
+    """the built reprogrammer sits at the coordinates its registry or catalog entry declares
+
+    Why: the registry and catalog place a method by what it declares; the built method must sit there"""
     expected = ctx.target.expected
     if expected is None:
         return SKIPPED, "no registry or catalog declaration to compare with"
@@ -60,26 +57,22 @@ def declared(ctx: Context) -> tuple[str, str]:
     return PASSED, f"matches the {ctx.target.expected_source}: {spec.coordinates_str()}"
 
 
-@check(
-    "spec-rules",
-    "spec",
-    "the coordinates obey the rules of the definition (access, paradigm, continuous input for additive)",
-    "some combinations of coordinates contradict the definition",
-)
+@check("spec-rules", "spec")
 def spec_rules(ctx: Context) -> tuple[str, str]:
+    """the coordinates obey the rules of the definition (access, paradigm, continuous input for additive)
+
+    Why: some combinations of coordinates contradict the definition"""
     violations = ctx.rp.spec.violations()
     if violations:
         return FAILED, "; ".join(f"[{r}] {m}" for r, m in violations)
     return PASSED, f"all {len(SPEC_RULES)} rules of the definition hold"
 
 
-@check(
-    "forward-runs",
-    "setup",
-    "ŷ = O(f(I(x))) runs on the inputs and gives one score row (no NaN) per target",
-    "ŷ = O(f(I(x))) must give one finite score row per item",
-)
+@check("forward-runs", "setup")
 def forward(ctx: Context) -> tuple[str, str]:
+    """ŷ = O(f(I(x))) runs on the inputs and gives one score row (no NaN) per target
+
+    Why: ŷ = O(f(I(x))) must give one finite score row per item"""
     ctx.rp.eval()
     try:
         with _Recorder(ctx.parts) as recorder, torch.no_grad():
@@ -111,13 +104,11 @@ def forward(ctx: Context) -> tuple[str, str]:
     return PASSED, f"z = f(I(x)) {_shape(ctx.z0)}, ŷ {tuple(scores.shape)}{note}"
 
 
-@check(
-    "training-runs",
-    "setup",
-    "a few training steps run (back-propagation, or the example's zeroth-order gradient estimator)",
-    "the claims about training (λ, ω, frozen f) are observed on real steps",
-)
+@check("training-runs", "setup")
 def training(ctx: Context) -> tuple[str, str]:
+    """a few training steps run (back-propagation, or the example's zeroth-order gradient estimator)
+
+    Why: the claims about training (λ, ω, frozen f) are observed on real steps"""
     t = ctx.training
     if not t.complete:
         return FAILED, f"step {t.steps_done + 1} of {ctx.steps} raised {t.error}"

@@ -13,13 +13,11 @@ from .context import Context
 from .registry import check
 
 
-@check(
-    "symbolic-parameter-count",
-    "symbolic form",
-    "each part's symbolic parameter count, evaluated at its shapes, equals the measured count",
-    "the counts reported in tables come from the symbolic form",
-)
+@check("symbolic-parameter-count", "symbolic form")
 def symbolic_count(ctx: Context) -> tuple[str, str]:
+    """each part's symbolic parameter count, evaluated at its shapes, equals the measured count
+
+    Why: the counts reported in tables come from the symbolic form"""
     wrong, parts = [], []
     modules = [(f"I{i}", type(p).__name__, p) for i, p in enumerate(ctx.parts)] + [
         ("O", type(ctx.rp.output).__name__, ctx.rp.output)
@@ -48,13 +46,11 @@ def symbolic_count(ctx: Context) -> tuple[str, str]:
     return PASSED, f"symbolic = measured = {total:,} ({', '.join(parts)})"
 
 
-@check(
-    "symbolic-formula-renders",
-    "symbolic form",
-    "each part's formula and parameter count are sympy expressions that render as LaTeX, and so does ŷ",
-    "the documentation renders every method's formula",
-)
+@check("symbolic-formula-renders", "symbolic form")
 def symbolic_renders(ctx: Context) -> tuple[str, str]:
+    """each part's formula and parameter count are sympy expressions that render as LaTeX, and so does ŷ
+
+    Why: the documentation renders every method's formula"""
     bad = []
     for label, form in ctx.rp.symbolic_parts():
         for what, value in (("formula", form.expression), ("parameter count", form.parameter_count)):
