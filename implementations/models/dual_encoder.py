@@ -91,6 +91,11 @@ class DualEncoder(nn.Module):
             self.text_projection.bias.copy_(text_projection_bias)
         self.logit_scale = nn.Parameter(torch.as_tensor(logit_scale, dtype=torch.float32).clone())
 
+    @property
+    def image_dim(self) -> int:
+        """dim g(x), the width of the image features (1280)."""
+        return int(self.text_projection.out_features)
+
     def get_input_embeddings(self) -> nn.Module:
         """The text tower's token embeddings (V, 384): where CoOp's context vectors live."""
         return self.text_encoder.get_input_embeddings()

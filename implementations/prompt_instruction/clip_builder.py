@@ -7,6 +7,7 @@ from typing import Any, Optional, Sequence
 from pydantic import Field
 from torch import nn
 
+from reprogrammability.framework.adapters.dual_encoder import clip_like_adapter, is_dual_encoder
 from reprogrammability.framework.alignment import IdentityAlignment, OutputAlignment
 from reprogrammability.framework.axes import Modality, Paradigm
 from reprogrammability.framework.frozen import FrozenModel
@@ -32,11 +33,12 @@ def clip_frozen(model: nn.Module, tokenizer: Any, combine: str) -> FrozenModel:
     if isinstance(model, FrozenModel):
         tokenizer = tokenizer or getattr(model.adapter, "tokenizer", None)
         model = model.model
-    if type(model).__name__ != "CLIPModel" and not hasattr(model, "get_text_features"):
-        raise TypeError(f"model: expected a transformers CLIPModel, got {type(model).__name__}")
+    dual = is_dual_encoder(model)
+    if type(model).__name__ != "CLIPModel" and not hasattr(model, "get_text_features") and not dual:
+        raise TypeError(f"model: expected a transformers CLIPModel or a DualEncoder, got {type(model).__name__}")
     if tokenizer is None:
         raise ValueError("tokenizer: pass the CLIP tokenizer (tokenizer=...)")
-    return FrozenModel(model, adapter=CLIPPromptAdapter(tokenizer, combine=combine))
+    return FrozenModel(model, adapter=clip_like_adapter(model, CLIPPromptAdapter, tokenizer, combine=combine))
 
 
 def build_clip_method(

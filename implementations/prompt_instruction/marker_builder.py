@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from reprogrammability.framework.adapters.dual_encoder import clip_like_adapter
 from reprogrammability.framework.adapters.transformers import CLIPAdapter
 from reprogrammability.framework.alignment import IdentityAlignment, OutputAlignment
 from reprogrammability.framework.axes import Modality, Paradigm
@@ -41,7 +42,9 @@ def build_marker_method(
     if tokenizer is None:
         raise ValueError("tokenizer: pass the CLIP tokenizer (tokenizer=...)")
     prompts = [config.template.format(c) for c in config.class_names]
-    frozen = FrozenModel(model, adapter=CLIPAdapter(class_prompts=prompts, tokenizer=tokenizer))
+    frozen = FrozenModel(
+        model, adapter=clip_like_adapter(model, CLIPAdapter, class_prompts=prompts, tokenizer=tokenizer)
+    )
     return Reprogrammer(
         frozen,
         input=marker,

@@ -40,6 +40,7 @@ __all__ = [
     "ImageConditionedContext",
     "ConditionalCLIPAdapter",
     "class_text_features",
+    "image_feature_dim",
     "zero_shot_text_features",
     "KnowledgeGuidedLoss",
     "CLASS_TOKEN_POSITIONS",
@@ -210,6 +211,14 @@ class ConditionalCLIPAdapter(CLIPAdapter):
         text = text / text.norm(dim=-1, keepdim=True)
         text = text.view(image.shape[0], classes, -1)
         return model.logit_scale.exp() * torch.einsum("bd,bcd->bc", image, text)
+
+
+def image_feature_dim(frozen: Any) -> int:
+    """dim g(x) of a frozen CLIP-like model: CLIP's projection width, or the adapter's answer (dual encoder)."""
+    adapter, model = frozen.adapter, frozen.model
+    if hasattr(adapter, "image_feature_dim"):
+        return int(adapter.image_feature_dim(model))
+    return int(model.visual_projection.out_features)
 
 
 def _text_tower_manipulations(reprogrammer: Any) -> list[InputManipulation]:

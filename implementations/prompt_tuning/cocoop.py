@@ -19,7 +19,7 @@ from reprogrammability.framework.alignment import IdentityAlignment
 from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
-from .clip import ConditionalCLIPAdapter, ContextPrompt, ImageConditionedContext
+from .clip import ConditionalCLIPAdapter, ContextPrompt, ImageConditionedContext, image_feature_dim
 from .common import resolve_config
 from .coop import ContextConfig, context_setup, tiny_clip_example
 
@@ -53,7 +53,7 @@ def build(
     config = resolve_config(CoCoOpConfig, config, overrides)
     frozen, init, _, tokenizer = context_setup(model, tokenizer, config, adapter_cls=ConditionalCLIPAdapter)
     context = ContextPrompt(init)
-    image_dim = int(frozen.model.visual_projection.out_features)
+    image_dim = image_feature_dim(frozen)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         conditioned = ImageConditionedContext(context, image_dim, reduction=config.reduction)

@@ -101,13 +101,9 @@ def clip_frozen(model: nn.Module, class_prompts: Sequence[str], *, tokenizer: An
         raise InterfaceError("tokenizer: a CLIP prompt method needs the text tokenizer (tokenizer=...)")
     cls = adapter_cls or CLIPAdapter
     if dual:
-        from reprogrammability.framework.adapters.dual_encoder import DualEncoderAdapter
+        from reprogrammability.framework.adapters.dual_encoder import dual_encoder_variant
 
-        if cls is not CLIPAdapter and not issubclass(cls, DualEncoderAdapter):
-            raise InterfaceError(
-                f"model: {cls.__name__} needs a transformers CLIPModel; the DualEncoder has no such adapter"
-            )
-        cls = DualEncoderAdapter if cls is CLIPAdapter else cls
+        cls = dual_encoder_variant(cls)
     if isinstance(adapter, cls) and type(adapter) is cls and list(adapter.class_prompts) == list(class_prompts):
         if adapter.tokenizer is tokenizer:
             return model
