@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from reprogrammability.framework.axes import Configuration, Location, Operator
+from reprogrammability.framework.cost import InferenceOverhead, OverheadContext, once_per_batch
 from reprogrammability.framework.errors import ShapeError
 from reprogrammability.framework.interfaces import EmbeddingState
 from reprogrammability.framework.manipulation import InputManipulation
@@ -112,6 +113,24 @@ class EncodedPrompt(InputManipulation):
     def to_soft_prompt(self) -> SoftPrompt:
         """The encoder's current output as a plain soft prompt (the encoder is dropped after training)."""
         return SoftPrompt(self.prompts().detach(), position=self.position, tower=self.tower)
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """L_p more positions, and g_θ once per batch (it never reads x): its MLP's matmuls
+        (``2·L_p·(4H² + 2H·D)`` after a bi-LSTM, ``2·L_p·(2D·H + H²)`` alone); the LSTM's recurrent products
+        are not counted by the counter (listed as element-wise, ``8·n·L_p·H·(D + H)`` per direction pair)."""
+        length, D, H, n = symbols("L_p D H n")
+        encoder = self.encoder
+        shapes = {length: self.length, D: encoder.dim, H: encoder.hidden, n: encoder.lstm_layers}
+        if encoder.kind == "lstm":
+            mlp, recurrent = 2 * length * (4 * H * H + 2 * H * D), 8 * n * length * H * (D + H)
+        else:
+            mlp, recurrent = 2 * length * (2 * D * H + H * H), sp.Integer(0)
+        positions = context.extra_positions(length, shapes, f"{self.length} encoded prompt positions")
+        return (
+            positions
+            + once_per_batch(mlp, shapes, context, "prompt encoder, once per batch")
+            + InferenceOverhead(elementwise=recurrent, shapes=shapes)
+        )
 
     def symbolic(self) -> SymbolicForm:
         count, shapes = self.encoder.parameter_count()
