@@ -56,6 +56,9 @@ __all__ = [
     "canvas_elementwise",
     "measure_inference_overhead",
     "NO_OVERHEAD",
+    "TOLERANCE",
+    "judge_overhead",
+    "relative_error",
     "L_QUERY",
     "F_QUERY",
     "text_prefix_overhead",
@@ -463,3 +466,27 @@ def text_prefix_overhead(
     if context.prefix_cached:
         return context.extra_positions(l_t, shapes, f"{k} demonstrations encoded once and cached", keys=prefix)
     return context.extra_positions(prefix + l_t, shapes, f"{k} demonstrations: more positions")
+
+
+TOLERANCE = 0.05
+"""Largest relative difference between the declared and the measured extra tokens and FLOPs."""
+
+FLOOR = 1e-3
+"""An extra below this share of bare f's FLOPs counts as zero in the relative error's denominator."""
+
+
+def judge_overhead(measured: dict[str, Any], tolerance: float = TOLERANCE) -> tuple[str, str]:
+    """``(status, reason)`` for one :func:`~reprogrammability.framework.cost.measure_inference_overhead` result."""
+    token_error = relative_error(measured["symbolic_extra_tokens"], measured["extra_tokens"], 1.0)
+    flop_error = relative_error(
+        measured["symbolic_extra_flops"], measured["extra_flops"], FLOOR * measured["bare_flops"]
+    )
+    said = (
+        f"tokens declared {measured['symbolic_extra_tokens']:,} / measured {measured['extra_tokens']:,.2f}, "
+        f"FLOPs declared {measured['symbolic_extra_flops']:,} / measured {measured['extra_flops']:,.0f} per query "
+        f"(bare f {measured['bare_flops']:,.0f})"
+    )
+    if token_error > tolerance or flop_error > tolerance:
+        parts = "; ".join(f"{label}: {latex}" for label, latex in measured["symbolic"].items())
+        return "failed", f"declared and measured differ by more than {tolerance:.0%}: {said}; declarations {parts}"
+    return "passed", said

@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, str] = {
     "predict": "reprogrammability.predict",
     "case-study": "reprogrammability.case_study",
     "compare": "reprogrammability.compare",
+    "cost": "reprogrammability.cost_report",
 }
 """Subcommand name -> module with ``register(subparsers)``; a module that is absent is skipped."""
 
