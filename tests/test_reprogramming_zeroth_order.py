@@ -141,3 +141,25 @@ def test_blackvip_with_spsa_gc_trains_through_the_trainer():
     assert trainer.evaluate((inputs, targets))["loss"] < before
     assert result.queries == 6 * 2 * 8 * 16
     reprogrammer.frozen.assert_unchanged()
+
+
+def test_bar_trainer_options_step_along_the_estimate_not_its_signs():
+    """Regression (issue 18): BAR trained with Adam moved every program coordinate by ≈ lr whatever the RGF
+    estimate's size (noise amplified to full steps: accuracy fell to chance). BAR's update is W ← W − α ĝ."""
+    reprogrammer, inputs, targets = _problem()
+    options = bar.trainer_options(num_directions=4, smoothing=0.05, seed=5, learning_rate=1e-3)
+    assert options["optimizer"] == "sgd" and options["momentum"] == 0.0
+    program = reprogrammer.inputs[0].program
+    start = program.detach().clone()
+    fresh = bar.make_estimator(num_directions=4, smoothing=0.05, seed=5)
+    fresh.estimate(reprogrammer, inputs, targets, torch.nn.functional.cross_entropy)
+    estimate = program.grad.detach().clone()
+    program.grad = None
+    trainer = Trainer(reprogrammer, epochs=1, batch_size=16, progress=False, device="cpu", **options)
+    trainer.fit((inputs, targets))
+    step = program.detach() - start
+    # the same directions and data (the trainer shuffles the batch: float sums differ in the last bits)
+    assert torch.allclose(step, -1e-3 * estimate, rtol=2e-2, atol=3e-7)  # atol: float32 spacing near |W| ≈ 1
+    assert step.abs().max() > 10 * step.abs()[step != 0].min()  # sizes follow ĝ (Adam's first step: all ≈ lr)
+    with pytest.raises(ValueError, match="learning_rate"):
+        bar.trainer_options(learning_rate=0.0)

@@ -130,11 +130,14 @@ def run(args: argparse.Namespace) -> int:
             started[0] = True
             bar.set_postfix_str(description)
 
-        rows = run_setting(setting, args.seeds, methods, progress=advance)
+        rows: list[dict[str, Any]] = []
+        for method in methods:  # the file is rewritten after each method: a cut-short run keeps what it measured
+            rows += run_setting(setting, args.seeds, [method], progress=advance)
+            document = results_document(setting, rows, args.seeds, command, time.perf_counter() - start)
+            document["complete"] = len(rows) == len(methods)
+            path = write_results(document, args.output, args.quick)
         bar.update(1)
         bar.close()
-        document = results_document(setting, rows, args.seeds, command, time.perf_counter() - start)
-        path = write_results(document, args.output, args.quick)
         print(f"\n{setting.name}: {setting.model['name']} → {setting.task['name']}, seeds {args.seeds}")
         print(format_rows(rows))
         print(f"written: {path}")

@@ -54,7 +54,7 @@ FULL = VisionBudget(
     train=256,
     test=300,
     checkpoint_test=100,
-    steps=30,
+    steps=24,
     batch_size=32,
     eval_every=8,
     target_accuracy=0.5,
@@ -63,7 +63,7 @@ FULL = VisionBudget(
 )
 """The stated small budget of the side-by-side table (sized for ~30 min on a loaded 2-core CPU, 3 seeds)."""
 
-LONG = replace(FULL, steps=90)
+LONG = replace(FULL, steps=72)
 """3x the steps, for the budget dependence of VR vs linear probe and BAR's accuracy against its query count."""
 
 QUICK = VisionBudget(
@@ -148,8 +148,10 @@ class VisionSetting(Setting):
     def prepare(self, quick: bool = False, log: Callable[[str], None] = print) -> None:
         import torch
 
+        from reprogrammability.implementations import list_methods
         from reprogrammability.implementations.models.efficientnet_lite import efficientnet_lite0
 
+        list_methods()  # import every method module now, not halfway through a long run
         self.vision = QUICK if quick else self.full_budget
         b = self.vision
         self.device = torch.device("cpu")
