@@ -51,8 +51,8 @@ class Budget:
 
 
 BUDGETS = {
-    "full": Budget(shots=16, test=500, epochs=4, batch_size=32, learning_rates={"context": 5e-3, "program": 0.05}),
-    "quick": Budget(shots=2, test=40, epochs=1, batch_size=20, learning_rates={"context": 5e-3, "program": 0.05}),
+    "full": Budget(shots=16, test=500, epochs=4, batch_size=32, learning_rates={"context": 2e-2, "program": 0.05}),
+    "quick": Budget(shots=2, test=40, epochs=1, batch_size=20, learning_rates={"context": 2e-2, "program": 0.05}),
 }
 
 
