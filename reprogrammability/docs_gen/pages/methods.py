@@ -145,6 +145,7 @@ def method_page(catalog: Any, entry: Any, info: dict, glossary_names: Optional[d
                 f"${table_latex(part['parameter_count'])}$ = {part['evaluated']:,} |"
             )
         lines.append("")
+        lines += overhead_lines(info.get("overhead"))
     elif status == "skipped":
         lines += [f"The symbolic form was not computed in this build ({info.get('message', '')}).", ""]
     elif status in ("missing", "no-example"):
@@ -308,10 +309,54 @@ def methods_index(catalog: Any, forms: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+OVERHEAD_RESULTS = "inference_overhead.json"
+"""Written by ``python benchmarks/inference_overhead.py`` (``nnr cost``): each method's declared and measured overhead."""
+
+
+def overhead_lines(row: Optional[dict]) -> list[str]:
+    """The parts' declared inference overhead per query against bare f, next to the parameter formula, with the
+    declared and measured totals of the committed cost report (nothing when the method has no row)."""
+    if not row:
+        return []
+    lines = [
+        "Inference overhead per query against bare $f$ (each part's declaration; FLOPs as torch's FlopCounterMode "
+        "counts them, see `reprogrammability.framework.cost`):",
+        "",
+    ]
+    if row.get("status") in ("passed", "failed"):
+        lines += ["| part | declared overhead |", "|---|---|"]
+        lines += [f"| `{cell(name)}` | ${table_latex(latex)}$ |" for name, latex in row["declarations"].items()]
+        error = max(row["relative_error_flops"], row["relative_error_tokens"])
+        lines += [
+            "",
+            f"On the tiny example: {row['symbolic_extra_tokens']:,} extra tokens and {row['symbolic_extra_flops']:,} "
+            f"extra FLOPs declared, {row['measured_extra_tokens']:,.2f} and {row['measured_extra_flops']:,.0f} "
+            f"measured (bare $f$: {row['bare_flops_per_query']:,.0f} FLOPs; relative difference {error:.1%}, "
+            f"{row['status']}).",
+        ]
+    else:
+        lines.append(f"Not available: {cell(row.get('status', ''))}: {cell(row.get('reason', ''))[:300]}")
+    return lines + [
+        "",
+        "(from `benchmarks/results/inference_overhead.json`, `python benchmarks/inference_overhead.py`)",
+        "",
+    ]
+
+
+def _overhead_rows(site: Site) -> dict[str, dict]:
+    path = site.results_dir / OVERHEAD_RESULTS
+    if not path.exists():
+        return {}
+    return {row["method"]: row for row in json.loads(path.read_text(encoding="utf-8")).get("methods", [])}
+
+
 def pages(site: Site) -> dict[str, Content]:
     names = glossary_names(site.catalog)
+    overhead = _overhead_rows(site)
     found: dict[str, Content] = {
-        f"methods/{entry.id}.md": method_page(site.catalog, entry, site.forms.get(entry.id, {}), names)
+        f"methods/{entry.id}.md": method_page(
+            site.catalog, entry, {**site.forms.get(entry.id, {}), "overhead": overhead.get(entry.id)}, names
+        )
         for entry in site.catalog.methods.values()
     }
     found["methods/index.md"] = methods_index(site.catalog, site.forms)
