@@ -89,6 +89,7 @@ def _identity(ctx: Context) -> tuple[str, str]:
     Why: ω=identity reads f's outputs as they are"""
     output = ctx.rp.output
     z = ctx.z_fixed
+    assert z is not None  # _claim runs the judge only when z₀ is a tensor of scores, and then z_fixed is one
     with torch.no_grad():
         scores = output(z)
     if not isinstance(scores, Tensor) or scores.shape[:-1] != z.shape[:-1]:

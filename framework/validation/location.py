@@ -18,7 +18,7 @@ from .common import (
     _shape,
 )
 from .context import Context
-from .recording import _Call, _subsequence
+from .recording import _Call, _layer, _subsequence
 from .registry import check_each
 
 
@@ -26,7 +26,8 @@ def _check_location(ctx: Context, location: Location) -> tuple[str, str]:
     at = [(i, p) for i, p in enumerate(ctx.parts) if p.location is location]
     if not at:
         return SKIPPED, f"no input part at location {location}"
-    problems, found = [], []
+    problems: list[str] = []
+    found: list[str] = []
     for index, part in at:
         label = _part_name(index, part)
         calls = ctx.calls1[index]
@@ -177,7 +178,7 @@ def _hidden_location(ctx: Context, index: int, part: nn.Module) -> tuple[bool, s
         return False, "it neither changes a hidden state nor adds attention keys/values"
     what = []
     if changed_edits:
-        what.append(f"edits the hidden state entering block(s) {sorted({c.layer for c in changed_edits})}")
+        what.append(f"edits the hidden state entering block(s) {sorted({_layer(c) for c in changed_edits})}")
     if any(n > 0 for n in lengths):
         what.append(f"adds a key/value prefix of length {lengths} (f sees {ctx.trace_all.key_value_length} extra keys)")
     return True, "input and embedding untouched; " + " and ".join(what)

@@ -135,6 +135,8 @@ def _additive_evidence(probe: _Probe) -> tuple[bool, str]:
                 second = probe.second
                 c2 = second[j]
                 view2 = _view(c2)
+                if view2 is None:
+                    raise ValueError(f"the {c2.kind} the part received on the second probe has no comparable tensor")
                 base2, other2 = view2.v, probe.replay(c2, view2, view2.u, perturbed=True)
             else:
                 base2, other2 = v2, probe.replay(c1, view, u2, perturbed=True)
@@ -268,12 +270,12 @@ def _concatenative_evidence(probe: _Probe, prepare: Callable[[Any], Any]) -> tup
             u, v = view_method(u, v)
         if _is_text(u) and _is_text(v):
             ok, why = _concat_text(u, v)
-        elif c1.kind == "input" and (_is_text(u) or _token_rows(u) is not None) and _token_rows(v) is not None:
+        elif (
+            c1.kind == "input" and (_is_text(u) or _token_rows(u) is not None) and (after := _token_rows(v)) is not None
+        ):
             before = _token_rows(u) if not _is_text(u) else _token_rows(prepare(u))
             ok, why = (
-                (False, "the task input could not be tokenised")
-                if before is None
-                else _concat_tokens(before, _token_rows(v))
+                (False, "the task input could not be tokenised") if before is None else _concat_tokens(before, after)
             )
         elif isinstance(u, EmbeddingState) and isinstance(v, EmbeddingState):
             ok, why = _concat_tensor(u.embeds, v.embeds, 1, where)
@@ -331,7 +333,7 @@ def _concat_hidden(probe: _Probe, j: int, call: _Call, where: str) -> tuple[bool
         )
     view = _view(call)
     other = probe.other_value(j, view) if view is not None else None
-    if other is None:
+    if view is None or other is None:
         return False, f"its output{where} could not be compared across probes"
     b2 = probe.replay(call, view, other)
     index = torch.tensor(positions, device=b.device)
@@ -348,7 +350,8 @@ def _check_operator(ctx: Context, operator: Operator) -> tuple[str, str]:
     declared = [(i, p) for i, p in enumerate(ctx.parts) if operator in _operators(p)]
     if not declared:
         return SKIPPED, f"no input part declares operator {operator}"
-    problems, found = [], []
+    problems: list[str] = []
+    found: list[str] = []
     for index, part in declared:
         label = _part_name(index, part)
         probe = ctx._probe(index)

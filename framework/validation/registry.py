@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, TypeVar
 
 __all__ = ["CheckInfo", "ORDER", "check", "check_each", "checks", "get"]
+
+
+CheckFunction = Callable[[Any], tuple[str, str]]
+"""``check(ctx) -> (status, reason)``; ``ctx`` is the runner's Context (not imported here: it imports the registry)."""
+_Check = TypeVar("_Check", bound=CheckFunction)
 
 
 @dataclass(frozen=True)
@@ -23,7 +28,7 @@ class CheckInfo:
     group: str
     description: str
     why: str = ""
-    function: Optional[Callable[[Any], tuple[str, str]]] = field(default=None, compare=False, repr=False)
+    function: Optional[CheckFunction] = field(default=None, compare=False, repr=False)
 
 
 ORDER: tuple[str, ...] = (
@@ -64,7 +69,7 @@ ORDER: tuple[str, ...] = (
 _REGISTRY: dict[str, CheckInfo] = {}
 
 
-def _described(function: Callable) -> tuple[str, str]:
+def _described(function: CheckFunction) -> tuple[str, str]:
     """``(description, why)`` from a check's docstring: what it verifies, then a paragraph ``Why: ...``."""
     paragraphs = [" ".join(p.split()) for p in inspect.cleandoc(function.__doc__ or "").split("\n\n")]
     why = [p.removeprefix("Why: ") for p in paragraphs if p.startswith("Why: ")]
@@ -76,7 +81,7 @@ def _described(function: Callable) -> tuple[str, str]:
     return description[0], why[0]
 
 
-def check(name: str, group: str, description: str = "", why: str = "") -> Callable[[Callable], Callable]:
+def check(name: str, group: str, description: str = "", why: str = "") -> Callable[[_Check], _Check]:
     """Register ``function(ctx) -> (status, reason)`` as the named check (``name`` must be in :data:`ORDER`).
 
     What it verifies and why it matters are ``description`` and ``why``, or else read from the function's
@@ -84,7 +89,7 @@ def check(name: str, group: str, description: str = "", why: str = "") -> Callab
     if name not in ORDER:
         raise ValueError(f"name: {name!r} is not one of the ordered checks {list(ORDER)}")
 
-    def register(function: Callable) -> Callable:
+    def register(function: _Check) -> _Check:
         if name in _REGISTRY:
             raise ValueError(f"name: check {name!r} is registered twice")
         said = (description, why) if description and why else _described(function)
