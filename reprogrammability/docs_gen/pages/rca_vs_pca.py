@@ -335,6 +335,13 @@ def _setting_section(document: dict[str, Any], figure: str) -> list[str]:
         f"(file `benchmarks/results/{document['_file']}`, {document['wall_s'] / 60:.0f} min on "
         f"{machine.get('cpu_count', '?')} CPU(s), {machine.get('torch_threads', '?')} torch thread(s); {versions}).",
         "",
+    ]
+    if document.get("complete") is False:
+        lines += [
+            "**Partial run**: only the methods in the table finished; the file was written after each method.",
+            "",
+        ]
+    lines += [
         table(document),
         "",
         f"![accuracy against trainable parameters, {document['setting']}]({figure})",
@@ -384,7 +391,16 @@ def render(documents: list[dict[str, Any]]) -> dict[str, Content]:
             continue
         figure = f"rca-vs-pca-queries-{document['setting']}.svg"
         out[f"results/{figure}"] = bar_svg(curves, 1.0 / document["task"]["classes"])
-        lines += [f"## Black-box reprogramming: accuracy against queries ({document['setting']})", ""]
+        lines += [
+            f"## Black-box reprogramming: accuracy against queries ({document['setting']})",
+            "",
+            "Accuracy at 0 queries is the program-free start: the many-to-one frequency label map fitted from queried "
+            "outputs. The RGF estimate with q directions in d dimensions is mostly noise (cos(ĝ, ∇L) ≈ √(q/d)); "
+            "Adam divides each coordinate by its running RMS and so steps every coordinate by about its learning "
+            "rate whatever the estimate, while BAR's own update W ← W − α ĝ (ZO-SGD, `bar.trainer_options`) "
+            "scales with the estimate. Compare the two rows' changes below.",
+            "",
+        ]
         lines += ["| method | queries | accuracy % (mean ± std over seeds) |", "|---|---:|---:|"]
         for label, points in curves.items():
             lines += [f"| {cell(label)} | {q:,.0f} | {_pct(m)} ± {_pct(s)} |" for q, m, s in points]
