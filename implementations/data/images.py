@@ -94,6 +94,13 @@ def _limit(data: LabelledData, max_samples: int | None, seed: int) -> LabelledDa
     return data.subset(max_samples, seed=seed)
 
 
+def _scaled(
+    data: LabelledData, size: int | Sequence[int] | None, channels: int | None, max_samples: int | None, seed: int
+) -> LabelledData:
+    """``data`` cut to ``max_samples`` (a seeded subset), its uint8 images scaled to [0, 1] and prepared."""
+    return _limit(data, max_samples, seed).map_inputs(lambda x: prepare_images(x.float() / 255.0, size, channels))
+
+
 # --------------------------------------------------------------------------------------------
 # scikit-learn digits
 
@@ -229,8 +236,7 @@ def load_idx_dataset(
         split=split,
         metadata={"source": str(root)},
     )
-    data = _limit(data, max_samples, seed)
-    return data.map_inputs(lambda x: prepare_images(x.float() / 255.0, size, channels))
+    return _scaled(data, size, channels, max_samples, seed)
 
 
 def load_fashion_mnist(
@@ -332,6 +338,30 @@ def _cifar_images(flat: np.ndarray) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(flat.reshape(-1, 3, 32, 32)))
 
 
+def _cifar_data(
+    pixels: np.ndarray,
+    labels: np.ndarray,
+    classes: Sequence[str],
+    name: str,
+    split: str,
+    source: tuple[Path, str],
+    size: int | Sequence[int] | None,
+    max_samples: int | None,
+    seed: int,
+) -> LabelledData:
+    """CIFAR records (N, 3072) uint8 and labels (N,) as a dataset; ``source`` = (folder, "binary"|"python")."""
+    folder, kind = source
+    data = LabelledData(
+        _cifar_images(pixels),
+        torch.from_numpy(labels),
+        tuple(classes),
+        name=name,
+        split=split,
+        metadata={"source": str(folder), "format": kind},
+    )
+    return _scaled(data, size, None, max_samples, seed)
+
+
 def load_cifar10(
     root: str | os.PathLike,
     split: str = "train",
@@ -383,16 +413,8 @@ def load_cifar10(
             labels.append(np.asarray(batch["labels"], dtype=np.int64))
         meta = folder / "batches.meta"
         classes = _decode_names(_load_cifar_pickle(meta)["label_names"]) if meta.is_file() else CIFAR10_CLASSES
-    data = LabelledData(
-        _cifar_images(np.concatenate(parts)),
-        torch.from_numpy(np.concatenate(labels)),
-        classes,
-        name="cifar10",
-        split=split,
-        metadata={"source": str(folder), "format": kind},
-    )
-    data = _limit(data, max_samples, seed)
-    return data.map_inputs(lambda x: prepare_images(x.float() / 255.0, size))
+    pixels, targets = np.concatenate(parts), np.concatenate(labels)
+    return _cifar_data(pixels, targets, classes, "cifar10", split, (folder, kind), size, max_samples, seed)
 
 
 def load_cifar100(
@@ -439,16 +461,7 @@ def load_cifar100(
         classes = _decode_names(_load_cifar_pickle(meta_path)[f"{label}_label_names"]) if meta_path.is_file() else ()
     if not classes:
         classes = tuple(str(i) for i in range(int(labels.max()) + 1))
-    data = LabelledData(
-        _cifar_images(pixels),
-        torch.from_numpy(labels),
-        classes,
-        name=f"cifar100-{label}",
-        split=split,
-        metadata={"source": str(folder), "format": kind},
-    )
-    data = _limit(data, max_samples, seed)
-    return data.map_inputs(lambda x: prepare_images(x.float() / 255.0, size))
+    return _cifar_data(pixels, labels, classes, f"cifar100-{label}", split, (folder, kind), size, max_samples, seed)
 
 
 # --------------------------------------------------------------------------------------------

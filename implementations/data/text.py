@@ -70,14 +70,17 @@ def _resolve_label(value: str, classes: Sequence[str], path: Path, line: int) ->
         return -1
     if value in classes:
         return list(classes).index(value)
+    return _class_index(value, len(classes), f"path: {path} line {line}: label", f"an index or one of {tuple(classes)}")
+
+
+def _class_index(value: str, num_classes: int, what: str, allowed: str, first: int = 0) -> int:
+    """``value`` as a 0-based class index (``first`` numbers class 0 in the file); the errors name ``what``."""
     try:
-        index = int(value)
+        index = int(value) - first
     except ValueError:
-        raise ValueError(
-            f"path: {path} line {line}: label {value!r} is neither an index nor one of {tuple(classes)}"
-        ) from None
-    if not 0 <= index < len(classes):
-        raise ValueError(f"path: {path} line {line}: label {index} out of range for {len(classes)} classes")
+        raise ValueError(f"{what} {value!r} is not {allowed}") from None
+    if not 0 <= index < num_classes:
+        raise ValueError(f"{what} {value} out of range {first}..{num_classes - 1 + first}")
     return index
 
 
@@ -150,14 +153,8 @@ def load_ag_news_csv(
                 raise ValueError(
                     f"path: {path} line {number}: expected 'class, title, description', got {len(row)} fields"
                 )
-            try:
-                label = int(row[0]) - 1
-            except ValueError:
-                raise ValueError(
-                    f"path: {path} line {number}: class {row[0]!r} is not an integer 1..{len(classes)}"
-                ) from None
-            if not 0 <= label < len(classes):
-                raise ValueError(f"path: {path} line {number}: class {row[0]} out of range 1..{len(classes)}")
+            where = f"path: {path} line {number}: class"
+            label = _class_index(row[0], len(classes), where, f"an integer 1..{len(classes)}", first=1)
             parts = [" ".join(cell.replace("\\n", " ").replace("\\", " ").split()) for cell in row[1:]]
             inputs.append(join.join(p for p in parts if p))
             labels.append(label)

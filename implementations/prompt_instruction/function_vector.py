@@ -19,10 +19,16 @@ from pydantic import Field
 from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
-from .common import TINY_SENTIMENT, resolve_config, tiny_lm
+from .common import resolve_config
 from .scoring import encode_segment
 from .steering import FunctionVector, average_indirect_effect, function_vector, head_activations
-from .steering_builder import DemonstrationConfig, build_hidden_method, demonstration_prompts, steering_setup
+from .steering_builder import (
+    DemonstrationConfig,
+    build_hidden_method,
+    demonstration_example,
+    demonstration_prompts,
+    steering_setup,
+)
 
 __all__ = ["FunctionVectorConfig", "build", "example"]
 
@@ -36,23 +42,7 @@ class FunctionVectorConfig(DemonstrationConfig):
 
 
 def example():
-    import torch
-
-    model, tokenizer = tiny_lm("llama")
-    texts, labels = zip(*TINY_SENTIMENT["train"])
-    reprogrammer = build(
-        model,
-        tokenizer=tokenizer,
-        pool=(texts, labels),
-        label_words=["negative", "positive"],
-        k=3,
-        num_prompts=3,
-        num_heads=2,
-        input_template="{text} :",
-        layer=1,
-    )
-    test, test_labels = zip(*TINY_SENTIMENT["test"])
-    return reprogrammer, [f"{t} :" for t in test], torch.tensor(test_labels)
+    return demonstration_example(build, num_prompts=3, num_heads=2)
 
 
 @register_method(

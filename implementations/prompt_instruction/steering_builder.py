@@ -14,7 +14,7 @@ from reprogrammability.framework.frozen import FrozenModel
 from reprogrammability.framework.manipulation import InputManipulation
 from reprogrammability.framework.reprogrammer import Reprogrammer
 
-from .common import PromptConfig, unwrap
+from .common import TINY_SENTIMENT, PromptConfig, tiny_lm, unwrap
 from .scoring import CausalLMScorer, encode_segment
 from .selection import Pool
 from .templates import PromptBatch, Template
@@ -118,3 +118,24 @@ def demonstration_prompts(config: DemonstrationConfig, corrupt: bool = False) ->
         queries.append(template.format_input(pool.texts[query]))
         answers.append(pool.labels[query])
     return PromptBatch(prefixes, queries), answers
+
+
+def demonstration_example(build: Any, **options: Any) -> tuple[Reprogrammer, list[str], Any]:
+    """The registry example of a method built from demonstrations: ``build`` on the tiny llama with the tiny
+    sentiment train set as pool, k=3, layer 1 and ``options``; queries are test texts written ``"{text} :"``."""
+    import torch
+
+    model, tokenizer = tiny_lm("llama")
+    texts, labels = zip(*TINY_SENTIMENT["train"])
+    reprogrammer = build(
+        model,
+        tokenizer=tokenizer,
+        pool=(texts, labels),
+        label_words=["negative", "positive"],
+        k=3,
+        input_template="{text} :",
+        layer=1,
+        **options,
+    )
+    test, test_labels = zip(*TINY_SENTIMENT["test"])
+    return reprogrammer, [f"{t} :" for t in test], torch.tensor(test_labels)

@@ -16,9 +16,15 @@ from typing import Any
 from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
-from .common import TINY_SENTIMENT, resolve_config, tiny_lm
+from .common import resolve_config
 from .steering import TaskVectorPatch
-from .steering_builder import DemonstrationConfig, build_hidden_method, demonstration_prompts, steering_setup
+from .steering_builder import (
+    DemonstrationConfig,
+    build_hidden_method,
+    demonstration_example,
+    demonstration_prompts,
+    steering_setup,
+)
 
 __all__ = ["TaskVectorConfig", "build", "example"]
 
@@ -28,22 +34,7 @@ class TaskVectorConfig(DemonstrationConfig):
 
 
 def example():
-    import torch
-
-    model, tokenizer = tiny_lm("llama")
-    texts, labels = zip(*TINY_SENTIMENT["train"])
-    reprogrammer = build(
-        model,
-        tokenizer=tokenizer,
-        pool=(texts, labels),
-        label_words=["negative", "positive"],
-        k=3,
-        num_prompts=4,
-        input_template="{text} :",
-        layer=1,
-    )
-    test, test_labels = zip(*TINY_SENTIMENT["test"])
-    return reprogrammer, [f"{t} :" for t in test], torch.tensor(test_labels)
+    return demonstration_example(build, num_prompts=4)
 
 
 @register_method(

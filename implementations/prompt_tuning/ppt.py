@@ -23,8 +23,8 @@ from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
 from .common import resolve_config
-from .text import SoftPromptFields, VerbalizerFields, tiny_text_example, verbalizer_frozen
-from .transferred_prompt import transferred_soft_prompt
+from .text import SoftPromptFields, VerbalizerFields
+from .transferred_prompt import transfer_example, transferred_prompt_tuning
 
 __all__ = ["PPTConfig", "build", "sentence_pair_task", "pretrain_prompt"]
 
@@ -91,12 +91,7 @@ def pretrain_prompt(
 
 
 def _example():
-    model, tokenizer, texts, labels = tiny_text_example("llama")
-    pretrained = torch.randn(4, 32, generator=torch.Generator().manual_seed(2)) * 0.5
-    reprogrammer = build(
-        model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=4, pretrained_prompt=pretrained
-    )
-    return reprogrammer, texts, labels
+    return transfer_example(build, "pretrained_prompt", seed=2)
 
 
 @register_method(
@@ -117,8 +112,12 @@ def build(
 ) -> Reprogrammer:
     """PPT: prompt tuning initialised from a prompt pre-trained on a self-supervised task."""
     config = resolve_config(PPTConfig, config, overrides)
-    frozen, verbalizer, tokenizer = verbalizer_frozen(model, tokenizer, config)
-    prompt = transferred_soft_prompt(
-        frozen, tokenizer, config, pretrained_prompt, config.pretrained, names=("pretrained", "pretrained_prompt")
+    return transferred_prompt_tuning(
+        model,
+        config,
+        tokenizer,
+        pretrained_prompt,
+        config.pretrained,
+        names=("pretrained", "pretrained_prompt"),
+        name="ppt",
     )
-    return Reprogrammer(frozen, prompt, verbalizer, paradigm="prompt-tuning", modality="text", name="ppt")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
-import torch
 import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor
@@ -23,8 +22,8 @@ from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
 from .common import resolve_config
-from .text import SoftPromptFields, VerbalizerFields, tiny_text_example, verbalizer_frozen
-from .transferred_prompt import load_prompt, transferred_soft_prompt
+from .text import SoftPromptFields, VerbalizerFields
+from .transferred_prompt import load_prompt, transfer_example, transferred_prompt_tuning
 
 __all__ = ["SPoTConfig", "build", "load_prompt", "task_similarity", "rank_sources"]
 
@@ -51,12 +50,7 @@ def rank_sources(target: Tensor, sources: Mapping[str, Tensor]) -> list[tuple[st
 
 
 def _example():
-    model, tokenizer, texts, labels = tiny_text_example("llama")
-    source = torch.randn(4, 32, generator=torch.Generator().manual_seed(1)) * 0.5
-    reprogrammer = build(
-        model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=4, source_prompt=source
-    )
-    return reprogrammer, texts, labels
+    return transfer_example(build, "source_prompt", seed=1)
 
 
 @register_method(
@@ -77,9 +71,7 @@ def build(
 ) -> Reprogrammer:
     """SPoT: prompt tuning initialised from a source task's learned prompt."""
     config = resolve_config(SPoTConfig, config, overrides)
-    frozen, verbalizer, tokenizer = verbalizer_frozen(model, tokenizer, config)
     # without a source prompt this is the source-task stage: plain prompt tuning
-    prompt = transferred_soft_prompt(
-        frozen, tokenizer, config, source_prompt, config.source, names=("source", "source_prompt")
+    return transferred_prompt_tuning(
+        model, config, tokenizer, source_prompt, config.source, names=("source", "source_prompt"), name="spot"
     )
-    return Reprogrammer(frozen, prompt, verbalizer, paradigm="prompt-tuning", modality="text", name="spot")

@@ -4,7 +4,8 @@
 
 :func:`load_prompt` reads P₀ from a peft adapter folder, a ``save_learned`` folder or a
 ``.safetensors`` file; :func:`transferred_soft_prompt` checks its shape and wraps it as the
-learnable :class:`~.soft_prompt.SoftPrompt` (without P₀: prompt tuning's own initialisation).
+learnable :class:`~.soft_prompt.SoftPrompt` (without P₀: prompt tuning's own initialisation);
+:func:`transferred_prompt_tuning` is the whole reprogrammer both methods build.
 """
 
 from __future__ import annotations
@@ -12,18 +13,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
+import torch
 from safetensors.torch import load_file
 from torch import Tensor
 
 from reprogrammability.framework.errors import ShapeError
-from reprogrammability.framework.reprogrammer import LEARNED_WEIGHTS
+from reprogrammability.framework.reprogrammer import LEARNED_WEIGHTS, Reprogrammer
 
 from .common import hidden_size
 from .peft_format import PEFT_CONFIG, load_peft_weights
 from .soft_prompt import SoftPrompt
-from .text import initial_prompt
+from .text import initial_prompt, tiny_text_example, verbalizer_frozen
 
-__all__ = ["load_prompt", "transferred_soft_prompt"]
+__all__ = ["load_prompt", "transferred_soft_prompt", "transferred_prompt_tuning"]
 
 
 def load_prompt(path: str | Path) -> Tensor:
@@ -70,3 +72,27 @@ def transferred_soft_prompt(
                 f"{tensor_name}: expected shape {expected} (num_virtual_tokens, D), got {tuple(init.shape)}"
             )
     return SoftPrompt(init, position=config.position)
+
+
+def transferred_prompt_tuning(
+    model: Any,
+    config: Any,
+    tokenizer: Any,
+    given: Optional[Tensor],
+    path: Optional[str],
+    *,
+    names: tuple[str, str],
+    name: str,
+) -> Reprogrammer:
+    """ŷ = v(f([P; E(x)])) with P ← P₀ (:func:`transferred_soft_prompt`) and the config's verbalizer v."""
+    frozen, verbalizer, tokenizer = verbalizer_frozen(model, tokenizer, config)
+    prompt = transferred_soft_prompt(frozen, tokenizer, config, given, path, names=names)
+    return Reprogrammer(frozen, prompt, verbalizer, paradigm="prompt-tuning", modality="text", name=name)
+
+
+def transfer_example(build: Any, argument: str, seed: int) -> tuple[Reprogrammer, list[str], Tensor]:
+    """The registry example: ``build`` on the tiny llama with a random (4, 32) P₀ passed as ``argument``."""
+    model, tokenizer, texts, labels = tiny_text_example("llama")
+    start = torch.randn(4, 32, generator=torch.Generator().manual_seed(seed)) * 0.5
+    options = {"tokenizer": tokenizer, "label_words": ["bad", "good"], "num_virtual_tokens": 4, argument: start}
+    return build(model, **options), texts, labels
