@@ -161,6 +161,16 @@ class OverheadContext:
     batch_size: int = 1
     prefix_cached: bool = False
     """f's adapter encodes each distinct text prefix once and reuses its keys/values (steady state: extra keys)."""
+    towers: Mapping[str, Shapes] = field(default_factory=dict)
+    """f's shapes per named tower of a multi-tower model (CLIP: ``"text"``; ``R`` there is the tower's sequences
+    per query, e.g. C class prompts over a batch of B images)."""
+
+    def for_tower(self, tower: str | None) -> OverheadContext:
+        """The context of the tower a part acts on (this one for ``None`` or a single-tower model)."""
+        if tower is None or tower not in self.towers:
+            return self
+        return replace(self, shapes=self.towers[tower], towers={})
+
     notes: tuple[str, ...] = ()
 
     @property
@@ -215,10 +225,10 @@ def declared_overhead(rp: Reprogrammer, context: OverheadContext) -> list[tuple[
     parts.append((f"O:{type(rp.output).__name__}", rp.output))
     declared = []
     for label, part in parts:
-        overhead = part.inference_overhead(context)
+        overhead = part.inference_overhead(context.for_tower(getattr(part, "tower", None)))
         if not isinstance(overhead, InferenceOverhead):
             raise TypeError(f"{label}.inference_overhead: expected an InferenceOverhead, got {type(overhead).__name__}")
-        declared.append((label, overhead.with_shapes(context.shapes)))
+        declared.append((label, overhead.with_shapes(context.for_tower(getattr(part, "tower", None)).shapes)))
     return declared
 
 
@@ -253,7 +263,13 @@ def _position_weights(layers: list[nn.Module], head: nn.Module | None) -> int:
     return total
 
 
-def _attention_width(frozen: FrozenModel) -> int:
+def _attention_width(frozen: FrozenModel, layers: Sequence[nn.Module]) -> int:
+    """``d_a`` = heads × head dimension, read from the first layer's attention module, else from f's config."""
+    for module in layers[0].modules() if layers else ():
+        heads = getattr(module, "num_heads", None) or getattr(module, "num_attention_heads", None)
+        head_dim = getattr(module, "head_dim", None) or getattr(module, "attention_head_size", None)
+        if isinstance(heads, int) and isinstance(head_dim, int):
+            return heads * head_dim
     config = getattr(frozen.model, "config", None)
     heads = getattr(config, "num_attention_heads", None)
     geometry = frozen.adapter.attention_geometry(frozen.model)
@@ -264,9 +280,9 @@ def _attention_width(frozen: FrozenModel) -> int:
     return geometry.hidden_size
 
 
-def _layers(frozen: FrozenModel) -> list[nn.Module]:
+def _layers(frozen: FrozenModel, tower: str | None = None) -> list[nn.Module]:
     try:
-        return list(frozen.adapter.layers(frozen.model))
+        return list(frozen.adapter.layers(frozen.model, tower) if tower else frozen.adapter.layers(frozen.model))
     except Exception:  # noqa: BLE001 - a model without a hidden interface has no positions to count
         return []
 
@@ -318,32 +334,55 @@ def bare_query(rp: Reprogrammer, x: Any) -> Any:
 class _Run:
     flops: int = 0
     positions: int = 0
+    """Positions entering the first layer of every tower, summed over the forwards."""
     seconds: float = 0.0
+    by_tower: dict[str | None, list[int]] = field(default_factory=dict)
+    """Per tower: [positions, rows] entering its first layer."""
 
 
-def _count(run: Callable[[], Any], layers: list[nn.Module], repeats: int) -> _Run:
-    """FLOPs and positions entering the first layer (summed over every forward) of ``run()``, and its best time."""
+def _first_layers(rp: Reprogrammer) -> dict[str | None, list[nn.Module]]:
+    """The layers of f's default tower and of every other tower a part acts on (each listed once)."""
+    found: dict[str | None, list[nn.Module]] = {None: _layers(rp.frozen)}
+    seen = {id(found[None][0])} if found[None] else set()
+    for tower in sorted({m.tower for m in rp.manipulations if m.tower}):
+        layers = _layers(rp.frozen, tower)
+        if layers and id(layers[0]) not in seen:
+            found[tower] = layers
+            seen.add(id(layers[0]))
+    return {k: v for k, v in found.items() if v}
+
+
+def _count(run: Callable[[], Any], towers: dict[str | None, list[nn.Module]], repeats: int) -> _Run:
+    """FLOPs, and positions and rows entering each tower's first layer (summed over every forward) of ``run()``
+    in steady state (after one warm-up call), and its best time over ``repeats``."""
     import torch
 
-    result = _Run()
+    result = _Run(by_tower={tower: [0, 0] for tower in towers})
     with torch.no_grad():
         run()  # steady state: what the adapter caches across calls is warm
 
-    def count_positions(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        hidden = args[0] if args else kwargs.get("hidden_states")
-        if isinstance(hidden, torch.Tensor) and hidden.dim() >= 2:
-            result.positions += int(hidden.shape[0]) * int(hidden.shape[1])
+    def counter_for(tower: str | None) -> Callable[..., None]:
+        def count_positions(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            hidden = args[0] if args else kwargs.get("hidden_states")
+            if isinstance(hidden, torch.Tensor) and hidden.dim() >= 2:
+                result.by_tower[tower][0] += int(hidden.shape[0]) * int(hidden.shape[1])
+                result.by_tower[tower][1] += int(hidden.shape[0])
 
-    handle = layers[0].register_forward_pre_hook(count_positions, with_kwargs=True) if layers else None
+        return count_positions
+
+    handles = [
+        layers[0].register_forward_pre_hook(counter_for(tower), with_kwargs=True) for tower, layers in towers.items()
+    ]
     try:
         # with gradients on: the counter's module tracker hooks every tensor that requires a gradient, which fails
         # for one made under no_grad (a prompt expanded from a parameter); the forward's FLOPs are the same
         with torch.enable_grad(), flop_counter() as counter:
             run()
     finally:
-        if handle is not None:
+        for handle in handles:
             handle.remove()
     result.flops = int(counter.get_total_flops())
+    result.positions = sum(positions for positions, _ in result.by_tower.values())
     best = float("inf")
     with torch.no_grad():
         for _ in range(repeats):
@@ -360,29 +399,44 @@ def overhead_context(rp: Reprogrammer, x: Any) -> tuple[OverheadContext, dict[st
     from .validation.common import _batch_size
 
     frozen = rp.frozen
-    layers = _layers(frozen)
+    towers = _first_layers(rp)
+    layers = towers.get(None, [])
     batch = _batch_size(x)
     query = bare_query(rp, x)
-    bare = _count(lambda: frozen(query, []), layers, repeats=0)
+    bare = _count(lambda: frozen(query, []), towers, repeats=0)
     tokenizer = getattr(frozen.adapter, "tokenizer", None)
 
     def count_tokens(text: str) -> int:
         assert tokenizer is not None
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    per_query = max(1, batch)
     shapes = {
         N_LAYERS: len(layers),
         W_POSITION: _position_weights(layers, _per_position_head(frozen)),
-        D_ATTENTION: _attention_width(frozen),
-        L_QUERY: sp.Rational(bare.positions, max(1, batch)) if layers else 0,
+        D_ATTENTION: _attention_width(frozen, layers),
+        L_QUERY: sp.Rational(bare.by_tower[None][0], per_query) if layers else 0,
         ROWS: _rows_per_query(frozen),
-        F_QUERY: sp.Rational(bare.flops, max(1, batch)),
+        F_QUERY: sp.Rational(bare.flops, per_query),
+    }
+    tower_shapes = {
+        tower: {
+            N_LAYERS: len(tower_layers),
+            W_POSITION: _position_weights(tower_layers, None),
+            D_ATTENTION: _attention_width(frozen, tower_layers),
+            L_QUERY: sp.Rational(bare.by_tower[tower][0], per_query),
+            ROWS: sp.Rational(bare.by_tower[tower][1], per_query),
+            F_QUERY: shapes[F_QUERY],
+        }
+        for tower, tower_layers in towers.items()
+        if tower is not None
     }
     context = OverheadContext(
         shapes=shapes,
         count_tokens=count_tokens if tokenizer is not None else None,
         batch_size=batch,
         prefix_cached=bool(getattr(frozen.adapter, "use_cache", False)),
+        towers=tower_shapes,
     )
     return context, {"flops": bare.flops, "positions": bare.positions, "batch_size": batch, "query": query}
 
@@ -400,12 +454,12 @@ def measure_inference_overhead(rp: Reprogrammer, example_input: Any, repeats: in
     declared = declared_overhead(rp, context)
     evaluated = [o.evaluate() for _, o in declared]  # each part in its own symbols (C, H, W may differ across parts)
     symbolic = {name: sum(e[name] for e in evaluated) for name in ("tokens", "keys", "flops", "elementwise")}
-    frozen, layers, batch = rp.frozen, _layers(rp.frozen), bare["batch_size"]
+    frozen, towers, batch = rp.frozen, _first_layers(rp), bare["batch_size"]
     was_training = rp.training
     rp.eval()
     try:
-        adapted = _count(lambda: rp(example_input), layers, repeats)
-        plain = _count(lambda: frozen(bare["query"], []), layers, repeats)
+        adapted = _count(lambda: rp(example_input), towers, repeats)
+        plain = _count(lambda: frozen(bare["query"], []), towers, repeats)
     finally:
         rp.train(was_training)
     ratio = adapted.seconds / plain.seconds if repeats > 0 and plain.seconds > 0 else float("nan")
