@@ -70,6 +70,7 @@ def test_quick_run_writes_the_figures(quick_run):
     assert (output / names["programs"]).read_bytes().startswith(b"\x89PNG")
     assert report["budget"]["train_images"] == 20 and report["seeds"] == [0]
     assert report["machine"]["processor"] and report["versions"]["torch"]
+    assert len(report["alignment_sha256"]) == 64
 
 
 @pytest.mark.parametrize(

@@ -51,7 +51,7 @@ class Budget:
 
 
 BUDGETS = {
-    "full": Budget(shots=16, test=500, epochs=4, batch_size=32, learning_rates={"context": 2e-2, "program": 0.05}),
+    "full": Budget(shots=16, test=400, epochs=3, batch_size=32, learning_rates={"context": 2e-2, "program": 0.05}),
     "quick": Budget(shots=2, test=40, epochs=1, batch_size=20, learning_rates={"context": 2e-2, "program": 0.05}),
 }
 
@@ -378,6 +378,15 @@ def _environment() -> tuple[dict[str, Any], dict[str, str]]:
     return machine, versions
 
 
+def _alignment_hash() -> str:
+    """SHA-256 of the shipped text→image map the run used (the alignment may be re-fitted between runs)."""
+    import hashlib
+
+    from reprogrammability.implementations.models.dual_encoder import ALIGNMENT_PATH
+
+    return hashlib.sha256(ALIGNMENT_PATH.read_bytes()).hexdigest()
+
+
 def _summary(values: Sequence[float]) -> tuple[float, float]:
     mean = sum(values) / len(values)
     std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
@@ -495,6 +504,7 @@ def run_case_study(
             "program_image": PROGRAM_IMAGE,
         },
         "model": "DualEncoder: EfficientNet-Lite0 (ImageNet) + all-MiniLM-L6-v2 + shipped DeViSE-style map",
+        "alignment_sha256": _alignment_hash(),
         "classes": data.class_names,
         "chance": 1.0 / len(data.class_names),
         "machine": machine,

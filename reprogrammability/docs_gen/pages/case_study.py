@@ -65,7 +65,8 @@ def _sentences(report: dict[str, Any]) -> list[str]:
         f"{machine.get('torch_threads', '?')} CPU thread(s), torch {report['versions']['torch']}).",
         "",
         f"f's fingerprint (SHA-256 over every parameter and buffer, `{report['fingerprint_before'][:12]}…`) after "
-        f"every run equals the one before: **{'yes' if report['fingerprint_unchanged'] else 'NO'}**.",
+        f"every run equals the one before: **{'yes' if report['fingerprint_unchanged'] else 'NO'}**. Alignment map "
+        f"used: `dual_encoder_alignment.safetensors`, SHA-256 `{report.get('alignment_sha256', '?')[:12]}…`.",
         "",
     ]
     out += [f"- {sentence}" for sentence in summary_sentences(report)]
