@@ -22,19 +22,19 @@ import torch
 from pydantic import Field
 
 from reprogrammability.framework.reprogrammer import Reprogrammer
-from reprogrammability.implementations.registry import register_method
 
 from .common import resolve_config
 from .instruction_search import (
-    SEARCH_TRAINER,
     InstructionSearch,
     Writer,
     first_line,
     instruction_of,
+    register_search,
+    search_example,
     searched_instruction_reprogrammer,
     word_edits,
 )
-from .text import VerbalizerFields, tiny_text_example
+from .text import VerbalizerFields
 
 __all__ = ["OPROConfig", "OPROSearch", "build", "EDIT_WORDS"]
 
@@ -163,24 +163,10 @@ class OPROConfig(VerbalizerFields):
 
 
 def _example():
-    from reprogrammability.framework.validation import ValidationExample
-
-    model, tokenizer, texts, labels = tiny_text_example("llama")
-    reprogrammer = build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_proposals=3)
-    return ValidationExample(
-        reprogrammer, texts, labels, gradient_estimator=reprogrammer.gradient_estimator, trainer_config=SEARCH_TRAINER
-    )
+    return search_example(build, num_proposals=3)
 
 
-@register_method(
-    "opro",
-    "prompt-tuning",
-    "λ=learnable τ=concatenative ℓ=input ω=rule-based",
-    access="zeroth-order",
-    modality="text",
-    config=OPROConfig,
-    example=_example,
-)
+@register_search("opro", OPROConfig, _example)
 def build(
     model: Any,
     config: OPROConfig | dict | None = None,

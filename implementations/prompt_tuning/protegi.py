@@ -27,20 +27,20 @@ import torch
 from pydantic import Field
 
 from reprogrammability.framework.reprogrammer import Reprogrammer
-from reprogrammability.implementations.registry import register_method
 
 from .common import resolve_config
 from .instruction_search import (
-    SEARCH_TRAINER,
     InstructionSearch,
     Writer,
     first_line,
     instruction_of,
+    register_search,
+    search_example,
     searched_instruction_reprogrammer,
     word_edits,
 )
 from .opro import EDIT_WORDS
-from .text import VerbalizerFields, tiny_text_example
+from .text import VerbalizerFields
 
 __all__ = ["ProTeGiConfig", "ProTeGiSearch", "build"]
 
@@ -236,24 +236,10 @@ class ProTeGiConfig(VerbalizerFields):
 
 
 def _example():
-    from reprogrammability.framework.validation import ValidationExample
-
-    model, tokenizer, texts, labels = tiny_text_example("llama")
-    reprogrammer = build(model, tokenizer=tokenizer, label_words=["bad", "good"], beam_width=2, pulls=8)
-    return ValidationExample(
-        reprogrammer, texts, labels, gradient_estimator=reprogrammer.gradient_estimator, trainer_config=SEARCH_TRAINER
-    )
+    return search_example(build, beam_width=2, pulls=8)
 
 
-@register_method(
-    "protegi",
-    "prompt-tuning",
-    "λ=learnable τ=concatenative ℓ=input ω=rule-based",
-    access="zeroth-order",
-    modality="text",
-    config=ProTeGiConfig,
-    example=_example,
-)
+@register_search("protegi", ProTeGiConfig, _example)
 def build(
     model: Any,
     config: ProTeGiConfig | dict | None = None,
