@@ -78,12 +78,12 @@ def _expr(value: sp.Expr | int) -> sp.Expr:
     return sp.sympify(value)
 
 
-def _evaluate(expression: sp.Expr, shapes: Shapes, what: str) -> int:
+def _evaluate(expression: sp.Expr, shapes: Shapes, what: str) -> int | float:
     value = _expr(expression).subs(dict(shapes))
     free = value.free_symbols
     if free:
         raise ValueError(f"{what}: no value for shape symbol(s) {sorted(map(str, free))}")
-    return int(sp.floor(value + sp.Rational(1, 2)))
+    return int(value) if value.is_integer else float(value)  # a per-query share may be a fraction
 
 
 @dataclass(frozen=True)
@@ -122,8 +122,9 @@ class InferenceOverhead:
         """The same expressions with more symbol values (f's, from the context)."""
         return replace(self, shapes={**shapes, **self.shapes})
 
-    def evaluate(self) -> dict[str, int]:
-        """``{"tokens", "keys", "flops", "elementwise"}`` as integers at the concrete shapes."""
+    def evaluate(self) -> dict[str, int | float]:
+        """``{"tokens", "keys", "flops", "elementwise"}`` at the concrete shapes (integers, or a fraction for a
+        per-query share of per-batch work)."""
         return {
             name: _evaluate(getattr(self, name), self.shapes, name)
             for name in ("tokens", "keys", "flops", "elementwise")
@@ -161,6 +162,8 @@ class OverheadContext:
     batch_size: int = 1
     prefix_cached: bool = False
     """f's adapter encodes each distinct text prefix once and reuses its keys/values (steady state: extra keys)."""
+    input_shape: tuple[int, ...] | None = None
+    """One bare query's shape as f reads it (no batch axis), when it is a tensor: (C, H, W) for images."""
     towers: Mapping[str, Shapes] = field(default_factory=dict)
     """f's shapes per named tower of a multi-tower model (CLIP: ``"text"``; ``R`` there is the tower's sequences
     per query, e.g. C class prompts over a batch of B images)."""
@@ -437,6 +440,7 @@ def overhead_context(rp: Reprogrammer, x: Any) -> tuple[OverheadContext, dict[st
         batch_size=batch,
         prefix_cached=bool(getattr(frozen.adapter, "use_cache", False)),
         towers=tower_shapes,
+        input_shape=tuple(query.shape[1:]) if hasattr(query, "shape") else None,
     )
     return context, {"flops": bare.flops, "positions": bare.positions, "batch_size": batch, "query": query}
 

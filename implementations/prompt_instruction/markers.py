@@ -31,7 +31,7 @@ from reprogrammability.framework.axes import Alignment, Configuration, Location,
 from reprogrammability.framework.cost import InferenceOverhead, OverheadContext
 from reprogrammability.framework.errors import ShapeError
 from reprogrammability.framework.manipulation import InputManipulation
-from reprogrammability.framework.symbolic import SymbolicForm, odot, op, x, z
+from reprogrammability.framework.symbolic import SymbolicForm, odot, op, symbols, x, z
 
 __all__ = [
     "CLIP_MEAN",
@@ -262,6 +262,22 @@ class BlurOutside(InputManipulation):
         images, boxes, masks = _split(x, self.fixed_boxes, self.fixed_masks)
         m = self.region(images, boxes, masks)
         return _normalise(m * images + (1 - m) * gaussian_blur(images, self.sigma), self.mean, self.std)
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """The separable Gaussian blur G_σ: two depthwise 1-D convolutions of k_w and k_h taps (radius 3σ, cut to
+        the image) over the (C, H, W) image, ``2·C·H·W·(k_w + k_h)`` FLOPs; the blend is element-wise."""
+        import math
+
+        C, H, W, k_w, k_h = symbols("C H W k_w k_h")
+        if context.input_shape is None or len(context.input_shape) != 3 or self.sigma <= 0:
+            return InferenceOverhead(description="no blur")
+        channels, height, width = context.input_shape
+        radius = max(1, int(math.ceil(3 * self.sigma)))
+        shapes = {C: channels, H: height, W: width}
+        shapes |= {k_w: 2 * min(radius, width - 1) + 1, k_h: 2 * min(radius, height - 1) + 1}
+        return InferenceOverhead(
+            flops=2 * C * H * W * (k_w + k_h), elementwise=4 * C * H * W, shapes=shapes, description="Gaussian blur"
+        )
 
     def symbolic(self) -> SymbolicForm:
         M = sp.Symbol("M")

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from reprogrammability.framework.axes import Configuration, Location, Operator
-from reprogrammability.framework.cost import InferenceOverhead, OverheadContext
+from reprogrammability.framework.cost import InferenceOverhead, OverheadContext, once_per_batch
 from reprogrammability.framework.errors import ShapeError
 from reprogrammability.framework.interfaces import EmbeddingState
 from reprogrammability.framework.manipulation import HiddenManipulation, InputManipulation
@@ -116,6 +116,14 @@ class CoupledDeepPrompts(HiddenManipulation):
         index = self.layers.index(layer)
         return replace_slots(hidden, self.couplings[index](self.source.prompts()[index]), self.start)
 
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """No extra position (deep prompts replace the first layer's), and the N' couplings once per batch:
+        ``2·N'·L_p·D_t·D_v`` FLOPs."""
+        layers, length, text_dim, dim = symbols("N' L_p D_t D_v")
+        shapes = {layers: len(self.couplings), length: self.source.length}
+        shapes |= {text_dim: self.couplings[0].in_features, dim: self.couplings[0].out_features}
+        return once_per_batch(2 * layers * length * text_dim * dim, shapes, context, "couplings, once per batch")
+
     def symbolic(self) -> SymbolicForm:
         N, Dt, Dv = symbols("N' D_t D_v")
         shapes = {N: len(self.layers), Dt: self.couplings[0].in_features, Dv: self.couplings[0].out_features}
@@ -146,6 +154,14 @@ class CoupledPrompt(InputManipulation):
 
     def forward(self, state: EmbeddingState) -> EmbeddingState:
         return state.insert(self.prompts().to(state.embeds.dtype), resolve_position(self.position, state.length))
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """L_p more positions in its tower, and F(P) once per batch: ``2·L_p·D_s·D`` FLOPs."""
+        length, source_dim, dim = symbols("L_p D_s D")
+        shapes = {length: self.source.prompts().shape[-2], source_dim: self.coupling.in_features}
+        shapes[dim] = self.coupling.out_features
+        positions = context.extra_positions(length, shapes, "coupled prompt positions")
+        return positions + once_per_batch(2 * length * source_dim * dim, shapes, context, "coupling F, once per batch")
 
     def symbolic(self) -> SymbolicForm:
         Ds, D = symbols("D_t D_v")

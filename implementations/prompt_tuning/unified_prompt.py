@@ -16,6 +16,7 @@ import sympy as sp
 import torch
 from torch import Tensor, nn
 
+from reprogrammability.framework.cost import InferenceOverhead, OverheadContext, once_per_batch
 from reprogrammability.framework.symbolic import SymbolicForm, concat, op, symbols
 
 from .soft_prompt import SoftPrompt
@@ -80,6 +81,17 @@ class UnifiedContext(SoftPrompt):
 
     def visual_source(self) -> _VisualHalf:
         return _VisualHalf(self)
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """n_t more positions in the text tower, and the shared block over the n = n_t + n_v rows of U, run twice per
+        batch (for the text half here and for the visual half its coupled prompt reads): each run
+        ``2·n·D·3D + 2·n·D² + 4·n²·D + 4·n·D·F`` FLOPs (projections, attention, feed-forward)."""
+        n_t, n, D, F_ = symbols("n_t n D_t F")
+        shapes = {n_t: self.text_length, n: self.prompt.shape[0], D: self.prompt.shape[1]}
+        shapes[F_] = self.block.linear1.out_features
+        block = 2 * n * D * 3 * D + 2 * n * D * D + 4 * n * n * D + 4 * n * D * F_
+        positions = context.extra_positions(n_t, shapes, "unified text context positions")
+        return positions + once_per_batch(2 * block, shapes, context, "shared block, twice per batch")
 
     def symbolic(self) -> SymbolicForm:
         n, D, Fs = symbols("n D_t F")
