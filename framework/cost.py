@@ -330,6 +330,9 @@ def bare_query(rp: Reprogrammer, x: Any) -> Any:
     if isinstance(x, torch.Tensor) and not x.is_floating_point():
         if isinstance(shaped, torch.Tensor) and not shaped.is_floating_point():
             return x  # token ids stay the query's own tokens
+    if isinstance(x, torch.Tensor) and isinstance(shaped, torch.Tensor) and shaped.shape[0] != x.shape[0]:
+        if shaped.shape[0] % x.shape[0] == 0:  # each query prompted several times: bare f reads it once
+            return shaped.view(x.shape[0], -1, *shaped.shape[1:])[:, 0]
     return shaped
 
 
@@ -396,6 +399,12 @@ def _count(run: Callable[[], Any], towers: dict[str | None, list[nn.Module]], re
     return result
 
 
+def _query_shape(query: Any) -> tuple[int, ...] | None:
+    """One query's shape without the batch axis: of a tensor, or of a graph's node features ``x`` (N, F)."""
+    tensor = query.get("x") if isinstance(query, dict) else query
+    return tuple(int(n) for n in tensor.shape[1:]) if hasattr(tensor, "shape") else None
+
+
 def overhead_context(rp: Reprogrammer, x: Any) -> tuple[OverheadContext, dict[str, Any]]:
     """The context of one query batch ``x``, and the bare run's measurements (``flops``, ``positions``,
     ``seconds``, ``batch_size``)."""
@@ -440,7 +449,7 @@ def overhead_context(rp: Reprogrammer, x: Any) -> tuple[OverheadContext, dict[st
         batch_size=batch,
         prefix_cached=bool(getattr(frozen.adapter, "use_cache", False)),
         towers=tower_shapes,
-        input_shape=tuple(query.shape[1:]) if hasattr(query, "shape") else None,
+        input_shape=_query_shape(query),
     )
     return context, {"flops": bare.flops, "positions": bare.positions, "batch_size": batch, "query": query}
 

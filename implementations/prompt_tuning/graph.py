@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from reprogrammability.framework.axes import Configuration, Location, Operator
+from reprogrammability.framework.cost import InferenceOverhead, OverheadContext
 from reprogrammability.framework.errors import ShapeError
 from reprogrammability.framework.manipulation import InputManipulation
 from reprogrammability.framework.symbolic import SymbolicForm, op, symbols, x
@@ -102,6 +103,14 @@ class GraphPromptFeature(InputManipulation):
             raise ShapeError(f"x: expected {self.prompt.numel()} node features, got {x.shape[-1]}")
         return {**graph, "x": x + self.delta(x) * mask.unsqueeze(-1)}
 
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """p added to the N nodes' F features: ``N·F`` element-wise additions, no FLOPs."""
+        N, Fs = symbols("N F")
+        nodes = context.input_shape[0] if context.input_shape else 0
+        return InferenceOverhead(
+            elementwise=N * Fs, shapes={N: nodes, Fs: self.prompt.numel()}, description="node prompt"
+        )
+
     def symbolic(self) -> SymbolicForm:
         (Fs,) = symbols("F")
         return SymbolicForm(
@@ -132,6 +141,13 @@ class GraphPromptFeaturePlus(GraphPromptFeature):
     def delta(self, x: Tensor) -> Tensor:
         alpha = torch.softmax(self.attention(x), dim=-1)  # (B, N, k)
         return alpha @ self.basis.to(x.dtype)
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Per node: the scores A x_i (``2·F·k``) and the mix α_i P (``2·k·F``): ``4·N·F·k`` FLOPs for N nodes."""
+        N, Fs, k = symbols("N F k")
+        nodes = context.input_shape[0] if context.input_shape else 0
+        shapes = {N: nodes, Fs: self.basis.shape[1], k: self.basis.shape[0]}
+        return InferenceOverhead(flops=4 * N * Fs * k, elementwise=N * Fs, shapes=shapes, description="basis prompts")
 
     def symbolic(self) -> SymbolicForm:
         k, Fs = symbols("k F")
