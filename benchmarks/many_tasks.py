@@ -41,7 +41,7 @@ from torch import nn
 
 SIZES = {
     "vision": {"default": dict(train=192, test=256, epochs=3), "quick": dict(train=48, test=48, epochs=1)},
-    "text": {"default": dict(train=32, test=32, epochs=2), "quick": dict(train=8, test=8, epochs=1)},
+    "text": {"default": dict(train=64, test=48, epochs=2), "quick": dict(train=8, test=8, epochs=1)},
 }
 CANVAS, IMAGE, BATCH, SEED = 112, 56, 32, 0
 TEXT_BATCH, TEXT_MAX_TOKENS = 8, 48
@@ -52,7 +52,7 @@ LABEL_WORDS = {
     "length": ["short", "long"],
 }
 PROMPT_LENGTHS = {"sentiment": 8, "topic": 12, "length": 4}
-TEXT_LEARNING_RATES = {"rca": 1e-2, "finetune": 1e-5, "lora": 1e-3}
+TEXT_LEARNING_RATES = {"rca": 1e-2, "finetune": 3e-5, "lora": 2e-3}
 RESULTS = Path(__file__).parent / "results"
 
 
