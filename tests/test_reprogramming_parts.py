@@ -13,15 +13,17 @@ from reprogrammability.implementations.reprogramming.cross_modal import (
     TokenImageProgram,
     VocabularyRemap,
 )
-from reprogrammability.implementations.reprogramming.programs import (
+from reprogrammability.implementations.reprogramming.generated_programs import (
     CoordinatorPrompt,
+    InputTransformation,
+    SampleSpecificMaskProgram,
+)
+from reprogrammability.implementations.reprogramming.programs import (
     FixedPatchPrompt,
     FullCanvasProgram,
-    InputTransformation,
     LearnableScale,
     PaddingProgram,
     RandomPatchPrompt,
-    SampleSpecificMaskProgram,
     ScaledPaddingPrompt,
     ShrinkPadPrompt,
     WatermarkPrompt,

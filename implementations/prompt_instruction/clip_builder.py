@@ -15,7 +15,7 @@ from reprogrammability.framework.manipulation import InputManipulation
 from reprogrammability.framework.reprogrammer import Reprogrammer
 
 from .common import PromptConfig, tiny_clip_model
-from .vision_language import CLIPPromptAdapter
+from .vision_language import ClassPromptTemplate, CLIPPromptAdapter
 
 __all__ = ["CLIPPromptConfig", "clip_frozen", "build_clip_method", "clip_example", "TINY_CLASSES"]
 
@@ -59,6 +59,12 @@ def build_clip_method(
         modality=Modality.VISION_LANGUAGE,
         name=name,
     )
+
+
+def template_parts(config: Any) -> list[InputManipulation]:
+    """A template ensemble's input part: the class prompts T_k(c) of ``config.templates`` for
+    ``config.class_names`` (none while the class names are not given yet)."""
+    return [ClassPromptTemplate(config.class_names, config.templates)] if config.class_names else []
 
 
 def clip_example(build, batch: int = 2, **overrides: Any):

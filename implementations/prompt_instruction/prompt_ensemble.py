@@ -14,9 +14,9 @@ from pydantic import Field
 from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
-from .clip_builder import CLIPPromptConfig, build_clip_method, clip_example
+from .clip_builder import CLIPPromptConfig, build_clip_method, clip_example, template_parts
 from .common import resolve_config
-from .vision_language import IMAGENET_TEMPLATES_SHORT, ClassPromptTemplate
+from .vision_language import IMAGENET_TEMPLATES_SHORT
 
 __all__ = ["PromptEnsembleConfig", "build", "example"]
 
@@ -42,5 +42,4 @@ def example():
 def build(model, config: PromptEnsembleConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """Template ensemble: mean of normalised text embeddings per class (Radford et al.)."""
     config = resolve_config(PromptEnsembleConfig, config, overrides)
-    prompt = ClassPromptTemplate(config.class_names, config.templates) if config.class_names else None
-    return build_clip_method(model, config, [prompt] if prompt else [], "mean-embedding", "prompt-ensemble")
+    return build_clip_method(model, config, template_parts(config), "mean-embedding", "prompt-ensemble")

@@ -18,9 +18,9 @@ from pydantic import Field
 from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
-from .clip_builder import CLIPPromptConfig, build_clip_method, clip_example
+from .clip_builder import CLIPPromptConfig, build_clip_method, clip_example, template_parts
 from .common import resolve_config
-from .vision_language import IMAGENET_TEMPLATES_SHORT, ClassPromptTemplate, ZeroShotPromptWeights
+from .vision_language import IMAGENET_TEMPLATES_SHORT, ZeroShotPromptWeights
 
 __all__ = ["ZPEConfig", "build", "example", "fit_weights"]
 
@@ -57,11 +57,10 @@ def example():
 def build(model, config: ZPEConfig | dict | None = None, **overrides: Any) -> Reprogrammer:
     """ZPE: template weights scored on unlabelled images, weighted ensemble of per-template logits."""
     config = resolve_config(ZPEConfig, config, overrides)
-    prompt = ClassPromptTemplate(config.class_names, config.templates) if config.class_names else None
     reprogrammer = build_clip_method(
         model,
         config,
-        [prompt] if prompt else [],
+        template_parts(config),
         "per-prompt",
         "zpe",
         output=ZeroShotPromptWeights(len(config.templates), config.temperature),

@@ -137,7 +137,12 @@ def tiny_image_example(build, *, num_source: int = 20, num_classes: int = 4, fit
     options.update(overrides)
     reprogrammer = build(model, **options)
     inputs, targets = tiny_image_task(num_classes=num_classes)
-    if fit and not reprogrammer.output.is_fitted:
+    return fitted_example(reprogrammer, inputs, targets) if fit else (reprogrammer, inputs, targets)
+
+
+def fitted_example(reprogrammer: Any, inputs: Any, targets: Tensor) -> tuple[Any, Any, Tensor]:
+    """``(reprogrammer, inputs, targets)`` with the statistical alignment ω fitted on the example's f(I(x))."""
+    if not getattr(reprogrammer.output, "is_fitted", False):
         with torch.no_grad():
             reprogrammer.output.fit(reprogrammer.source_outputs(inputs).float(), targets)
     return reprogrammer, inputs, targets

@@ -10,7 +10,7 @@ descriptive and distinctive attribute descriptions (from an LLM, given by the us
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import torch
 from pydantic import Field
@@ -50,21 +50,28 @@ EXAMPLE_DESCRIPTIONS = (
 )
 
 
-@seeded_example
-def _example():
+def description_example(build: Any, **options: Any) -> tuple[Reprogrammer, torch.Tensor, torch.Tensor]:
+    """A description-based method's example: ``build`` on the tiny CLIP with :data:`EXAMPLE_DESCRIPTIONS`
+    (4 classes, canvas 32, pad 4), eight random 24×24 images."""
     from reprogrammability.implementations.models.tiny import tiny_clip, tiny_tokenizer
 
+    tokenizer = tiny_tokenizer(style="clip")
     reprogrammer = build(
         tiny_clip(),
         descriptions=EXAMPLE_DESCRIPTIONS,
-        tokenizer=tiny_tokenizer(style="clip"),
+        tokenizer=tokenizer,
         num_classes=4,
         canvas_size=32,
         pad=4,
-        top_k=1,
+        **options,
     )
     generator = torch.Generator().manual_seed(0)
     return reprogrammer, torch.rand(8, 3, 24, 24, generator=generator), torch.arange(8) % 4
+
+
+@seeded_example
+def _example():
+    return description_example(build, top_k=1)
 
 
 @register_method(

@@ -29,7 +29,7 @@ from ._common import (
     tiny_image_example,
 )
 from .evp import restriction
-from .programs import CoordinatorPrompt
+from .generated_programs import CoordinatorPrompt
 from .zeroth_order import SPSAEstimator
 
 __all__ = ["BlackVIPConfig", "build", "make_estimator"]

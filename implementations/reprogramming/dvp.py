@@ -20,8 +20,8 @@ from reprogrammability.framework.frozen import FrozenModel
 from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
-from ._common import CLIP_MEAN, CLIP_STD, VisualConfig, make_config, seeded_example
-from .attrvr import EXAMPLE_DESCRIPTIONS
+from ._common import CLIP_MEAN, CLIP_STD, VisualConfig, fitted_example, make_config, seeded_example
+from .attrvr import description_example
 from .vision_language import DecoupledPrompts, DecoupledReweighting, description_layout
 
 __all__ = ["DVPConfig", "build"]
@@ -37,21 +37,7 @@ class DVPConfig(VisualConfig):
 
 @seeded_example
 def _example():
-    from reprogrammability.implementations.models.tiny import tiny_clip, tiny_tokenizer
-
-    reprogrammer = build(
-        tiny_clip(),
-        descriptions=EXAMPLE_DESCRIPTIONS,
-        tokenizer=tiny_tokenizer(style="clip"),
-        num_classes=4,
-        canvas_size=32,
-        pad=4,
-    )
-    generator = torch.Generator().manual_seed(0)
-    inputs, targets = torch.rand(8, 3, 24, 24, generator=generator), torch.arange(8) % 4
-    with torch.no_grad():
-        reprogrammer.output.fit(reprogrammer.source_outputs(inputs), targets)
-    return reprogrammer, inputs, targets
+    return fitted_example(*description_example(build))
 
 
 @register_method(

@@ -20,9 +20,9 @@ from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
 from ._common import VisualConfig, as_frozen, make_config, seeded_example, tiny_image_example
+from .generated_programs import InputTransformation
 from .ilm_vp import num_source_classes
 from .label_mapping import ShuffledLabelMapping
-from .programs import InputTransformation
 
 __all__ = ["REFINEConfig", "build", "supervised_contrastive_loss", "refine_loss"]
 

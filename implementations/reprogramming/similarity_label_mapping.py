@@ -19,7 +19,15 @@ from pydantic import Field
 from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
-from ._common import MethodConfig, as_frozen, make_config, seeded_example, source_classes, tiny_audio_classifier
+from ._common import (
+    MethodConfig,
+    as_frozen,
+    fitted_example,
+    make_config,
+    seeded_example,
+    source_classes,
+    tiny_audio_classifier,
+)
 from .cross_modal import SeriesProgram
 from .label_mapping import SimilarityLabelMapping
 
@@ -39,11 +47,7 @@ def _example():
     model = tiny_audio_classifier(num_classes=30)
     reprogrammer = build(model, num_classes=4, input_length=192, target_length=256)
     generator = torch.Generator().manual_seed(0)
-    inputs = torch.randn(8, 192, generator=generator)
-    targets = torch.arange(8) % 4
-    with torch.no_grad():
-        reprogrammer.output.fit(reprogrammer.source_outputs(inputs), targets)
-    return reprogrammer, inputs, targets
+    return fitted_example(reprogrammer, torch.randn(8, 192, generator=generator), torch.arange(8) % 4)
 
 
 @register_method(

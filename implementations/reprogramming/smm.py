@@ -15,9 +15,9 @@ from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
 from ._common import VisualConfig, as_frozen, make_config, seeded_example, tiny_image_example
+from .generated_programs import SampleSpecificMaskProgram
 from .ilm_vp import num_source_classes
 from .label_mapping import IterativeLabelMapping
-from .programs import SampleSpecificMaskProgram
 
 __all__ = ["SMMConfig", "build"]
 
