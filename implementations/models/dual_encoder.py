@@ -58,6 +58,21 @@ ALIGNMENT_TEMPLATES: tuple[str, ...] = (
     "a close-up photo of a {}.",
 )
 """Templates the 1000 ImageNet names are written in when fitting the map (CLIP's prompt-engineering style)."""
+ALIGNMENT_TEMPLATES_ALL: tuple[str, ...] = ALIGNMENT_TEMPLATES + (
+    "a photo of the {}.",
+    "a bright photo of a {}.",
+    "a cropped photo of a {}.",
+    "a photo of a large {}.",
+    "a photo of a small {}.",
+    "a drawing of a {}.",
+    "a blurry photo of a {}.",
+    "a good photo of a {}.",
+    "an image of a {}.",
+    "a {}.",
+    "a picture of a {}.",
+    "a grayscale photo of a {}.",
+)
+"""The templates the alignment benchmark tries (its first four are :data:`ALIGNMENT_TEMPLATES` of the first map)."""
 
 DEFAULT_RIDGE = 1.0
 LOGIT_SCALE = math.log(100.0)

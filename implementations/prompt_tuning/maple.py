@@ -17,7 +17,9 @@ from typing import Any, Optional
 import torch
 from pydantic import Field
 
+from reprogrammability.framework.adapters.dual_encoder import NO_IMAGE_TOKENS, is_dual_encoder
 from reprogrammability.framework.alignment import IdentityAlignment
+from reprogrammability.framework.errors import InterfaceError
 from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
@@ -58,6 +60,8 @@ def build(
     config = resolve_config(MaPLeConfig, config, overrides)
     frozen, init, _, tokenizer = context_setup(model, tokenizer, config)
     clip = frozen.model
+    if is_dual_encoder(clip):
+        raise InterfaceError(f"model: MaPLe's vision prompts cannot be placed: {NO_IMAGE_TOKENS}")
     text_dim = clip.text_model.config.hidden_size
     vision_dim = clip.vision_model.config.hidden_size
     depth = min(config.depth, clip.text_model.config.num_hidden_layers, clip.vision_model.config.num_hidden_layers)
