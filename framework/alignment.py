@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Sequence
+from typing import Any, Sequence
 
 import sympy as sp
 import torch
@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 
-def _index_tensor(indices, name: str) -> Tensor:
+def _index_tensor(indices: object, name: str) -> Tensor:
     """Source-class indices as a non-empty ``torch.long`` tensor of non-negative whole numbers."""
     try:
         tensor = torch.as_tensor(indices)
@@ -47,11 +47,12 @@ def _index_tensor(indices, name: str) -> Tensor:
     return tensor
 
 
-def _index_width(alignment: nn.Module) -> int:
-    """1 + the largest source index ``alignment.indices`` reads, cached on the host (no device read per forward)."""
-    cached = alignment.__dict__.get("_index_width")
-    if cached is None or cached[0] is not alignment.indices or cached[1] != alignment.indices._version:
-        cached = (alignment.indices, alignment.indices._version, int(alignment.indices.max()) + 1)
+def _index_width(alignment: nn.Module, indices: Tensor) -> int:
+    """1 + the largest source index ``indices`` (the buffer of ``alignment``) reads, cached on the host (no
+    device read per forward)."""
+    cached: tuple[Tensor, int, int] | None = alignment.__dict__.get("_index_width")
+    if cached is None or cached[0] is not indices or cached[1] != indices._version:
+        cached = (indices, indices._version, int(indices.max()) + 1)
         alignment.__dict__["_index_width"] = cached
     return cached[2]
 
@@ -110,6 +111,7 @@ class IdentityAlignment(OutputAlignment):
     """``ŷ = z``, or the restriction ``ŷ = z[..., S]`` to the source indices ``S`` of the target classes."""
 
     alignment = Alignment.IDENTITY
+    indices: Tensor | None
 
     def __init__(self, indices: Sequence[int] | Tensor | None = None):
         super().__init__()
@@ -122,7 +124,7 @@ class IdentityAlignment(OutputAlignment):
     def forward(self, z: Tensor) -> Tensor:
         if self.indices is None:
             return z
-        _check_source_width(z, _index_width(self), exact=False)
+        _check_source_width(z, _index_width(self, self.indices), exact=False)
         return z[..., self.indices]
 
     def symbolic(self) -> SymbolicForm:
@@ -142,6 +144,7 @@ class IndexMapping(OutputAlignment):
     """
 
     alignment = Alignment.RULE_BASED
+    indices: Tensor
 
     def __init__(self, indices: Sequence[int] | Sequence[Sequence[int]] | Tensor):
         super().__init__()
@@ -162,7 +165,7 @@ class IndexMapping(OutputAlignment):
         return self.indices.shape[0]
 
     def forward(self, z: Tensor) -> Tensor:
-        _check_source_width(z, _index_width(self), exact=False)
+        _check_source_width(z, _index_width(self, self.indices), exact=False)
         return z[..., self.indices].mean(dim=-1)
 
     def symbolic(self) -> SymbolicForm:
@@ -188,7 +191,8 @@ class LinearAlignment(OutputAlignment):
 
     def forward(self, z: Tensor) -> Tensor:
         _check_source_width(z, self.linear.in_features)
-        return self.linear(z)
+        scores: Tensor = self.linear(z)
+        return scores
 
     def symbolic(self) -> SymbolicForm:
         c_s, c_t = symbols("C_s C_t")
@@ -221,6 +225,8 @@ class StatisticalAlignment(OutputAlignment):
 
     alignment = Alignment.STATISTICAL
     symbol_latex = r"\omega_{\mathrm{stat}}"
+    omega: Tensor
+    fitted: Tensor
 
     def __init__(self, num_source: int, num_target: int):
         super().__init__()
@@ -261,7 +267,7 @@ class StatisticalAlignment(OutputAlignment):
             self._fitted_on_host = bool(self.fitted)
         return self._fitted_on_host
 
-    def _load_from_state_dict(self, *args, **kwargs):
+    def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
         self._fitted_on_host = False  # re-read ``fitted`` after loading
         super()._load_from_state_dict(*args, **kwargs)
 

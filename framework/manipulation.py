@@ -41,8 +41,16 @@ class InputManipulation(nn.Module):
             if not hasattr(self, field):
                 raise TypeError(f"{type(self).__name__} must declare {field!r} (class or instance attribute)")
 
-    edits_hidden = False
-    provides_key_values = False
+    @property
+    def edits_hidden(self) -> bool:
+        """Whether it changes the hidden state entering a block (only a :class:`HiddenManipulation` can)."""
+        return False
+
+    @property
+    def provides_key_values(self) -> bool:
+        """Whether it prepends attention keys and values (only a :class:`HiddenManipulation` can)."""
+        return False
+
     tower: str | None = None
     """For models with several towers (CLIP: ``"text"``, ``"vision"``), the one this part acts on."""
 

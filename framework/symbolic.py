@@ -32,14 +32,16 @@ __all__ = [
 ]
 
 
-def symbols(names: str, **assumptions) -> tuple[sp.Symbol, ...]:
+def symbols(names: str, **assumptions: bool) -> tuple[sp.Symbol, ...]:
     """Shape symbols: positive integers (``C H W = symbols("C H W")``)."""
     assumptions = {"integer": True, "positive": True, **assumptions}
     out = sp.symbols(names, **assumptions)
     return out if isinstance(out, tuple) else (out,)
 
 
-class _Operation(sp.Function):
+# sympy ships no type information (no py.typed), so mypy sees sp.Function as Any: the three subclasses
+# below say so with a targeted ignore.
+class _Operation(sp.Function):  # type: ignore[misc]  # sympy is untyped
     """An opaque named operation, rendered as ``\\operatorname{name}(args)``."""
 
     _latex_name = "op"
@@ -55,7 +57,7 @@ def op(name: str, latex_name: str | None = None) -> type[sp.Function]:
     return type(name, (_Operation,), {"_latex_name": rendered})
 
 
-class odot(sp.Function):
+class odot(sp.Function):  # type: ignore[misc]  # sympy is untyped
     """Element-wise (Hadamard) product ``a ⊙ b``."""
 
     nargs = 2
@@ -65,7 +67,7 @@ class odot(sp.Function):
         return rf"{a} \odot {b}"
 
 
-class concat(sp.Function):
+class concat(sp.Function):  # type: ignore[misc]  # sympy is untyped
     """Concatenation along the sequence axis ``[a_1; a_2; ...]``."""
 
     def _latex(self, printer: LatexPrinter) -> str:
@@ -81,7 +83,7 @@ f = op("f", "f")
 
 
 def latex(expression: sp.Basic) -> str:
-    return sp.latex(expression)
+    return str(sp.latex(expression))
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ class SymbolicForm:
         return int(value)
 
     def latex(self) -> str:
-        return sp.latex(self.expression)
+        return str(sp.latex(self.expression))
 
     def parameter_count_latex(self) -> str:
-        return sp.latex(self.parameter_count)
+        return str(sp.latex(self.parameter_count))
