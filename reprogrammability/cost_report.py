@@ -23,11 +23,13 @@ RESULT = Path("benchmarks/results/inference_overhead.json")
 def _measure_one(method_id: str, repeats: int) -> dict[str, Any]:
     import torch
 
-    from reprogrammability.framework.cost import (
+    from reprogrammability.framework.cost import UndeclaredOverheadError
+    from reprogrammability.framework.cost_measure import (
+        FLOOR,
         TOLERANCE,
-        UndeclaredOverheadError,
         judge_overhead,
         measure_inference_overhead,
+        relative_error,
     )
     from reprogrammability.framework.validation.example import ValidationExample
     from reprogrammability.implementations.registry import get_method
@@ -42,8 +44,6 @@ def _measure_one(method_id: str, repeats: int) -> dict[str, Any]:
         return {**row, "status": "undeclared", "reason": str(error)}
     except Exception as error:  # noqa: BLE001 - reported per method; bare f may not read the raw query
         return {**row, "status": "not-measured", "reason": f"{type(error).__name__}: {error}"}
-    from reprogrammability.framework.cost import FLOOR, relative_error
-
     status, reason = judge_overhead(measured, TOLERANCE)
     flop_error = relative_error(
         measured["symbolic_extra_flops"], measured["extra_flops"], FLOOR * measured["bare_flops"]
@@ -64,6 +64,7 @@ def _measure_one(method_id: str, repeats: int) -> dict[str, Any]:
         "extra_time_ratio": measured["extra_time_ratio"],
         "batch_size": measured["batch_size"],
         "declarations": measured["symbolic"],
+        "reference": measured["reference"],
         "shapes_of_f": {k: float(v) for k, v in measured["shapes"].items()},
     }
 
@@ -93,7 +94,10 @@ def run_methods(
         "command": "python benchmarks/inference_overhead.py (or nnr cost --output FILE)",
         "convention": (
             "per query, against bare f on the same query; FLOPs as torch.utils.flop_counter.FlopCounterMode counts "
-            "them (2mnk per matmul, convolutions, attention 4·Lq·Lk·d incl. the CPU fused kernel); steady state"
+            "them (2mnk per matmul, convolutions, attention 4·Lq·Lk·d incl. the CPU fused kernel); steady state; "
+            "where f cannot read the query (a series into a language model), bare f is f on the tokens the entry "
+            "part makes, that part's FLOPs its overhead (each row's 'reference'); data-dependent lengths (generated "
+            "text, a statistics prompt) take the values of the measured forward"
         ),
         "tolerance": 0.05,
         "seeds": [0],

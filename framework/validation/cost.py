@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..cost import UndeclaredOverheadError, judge_overhead, measure_inference_overhead
+from ..cost import UndeclaredOverheadError
+from ..cost_measure import judge_overhead, measure_inference_overhead
 from .common import FAILED
 from .context import Context
 from .registry import ORDER, check

@@ -26,6 +26,14 @@ from torch import Tensor, nn
 from reprogrammability.framework.adapters.transformers import TextAdapter
 from reprogrammability.framework.alignment import OutputAlignment
 from reprogrammability.framework.axes import Alignment, Configuration, Location, Operator
+from reprogrammability.framework.cost import (
+    DECODE_STEPS,
+    L_QUERY,
+    ROWS,
+    InferenceOverhead,
+    OverheadContext,
+    text_prefix_overhead,
+)
 from reprogrammability.framework.errors import InterfaceError
 from reprogrammability.framework.manipulation import InputManipulation
 from reprogrammability.framework.symbolic import SymbolicForm, concat, f, op, x, z
@@ -245,6 +253,49 @@ class TwoStagePrompt(FixedTextPrompt):
         object.__setattr__(self, "reasoner", reasoner)  # uses f; never a submodule
 
 
+def _counter(context: OverheadContext, part: object) -> Callable[[str], int]:
+    if context.count_tokens is None:
+        raise InterfaceError(
+            f"context.count_tokens: {type(part).__name__}'s prompt length needs f's tokenizer; f has none"
+        )
+    return context.count_tokens
+
+
+def _prompt_row(context: OverheadContext) -> sp.Expr:
+    """ℓ: the bare query's prompt length in positions (a generating f's decode steps left out)."""
+    return L_QUERY / ROWS - (DECODE_STEPS if context.generates else 0)
+
+
+def _reasoner_steps(reasoner: object) -> int:
+    """Decode steps of one stage-one generation: the reasoner's ``max_new_tokens`` − 1 (at most; EOS stops earlier)."""
+    adapter = getattr(reasoner, "adapter", None)
+    return max(0, int(getattr(adapter, "max_new_tokens", 1)) - 1)
+
+
+def _template_extra(count: Callable[[str], int], template: str) -> int:
+    """Tokens of ``template`` around its ``{text}``."""
+    before, _, after = template.partition("{text}")
+    return sum(count(piece) for piece in (before, after) if piece.strip())
+
+
+def _mean_extra(count: Callable[[str], int], prompts: Sequence[tuple[str, str]]) -> sp.Rational:
+    """Mean tokens of each prompt beyond its question's own, over ``(prompt, question)`` pairs."""
+    if not prompts:
+        return sp.Integer(0)
+    return sp.Rational(sum(count(p) - count(q) for p, q in prompts), len(prompts))
+
+
+def _scaled(overhead: InferenceOverhead, factor: sp.Expr) -> InferenceOverhead:
+    return InferenceOverhead(
+        tokens=factor * overhead.tokens,
+        keys=overhead.keys,
+        flops=factor * overhead.flops,
+        elementwise=factor * overhead.elementwise,
+        shapes=overhead.shapes,
+        description=overhead.description,
+    )
+
+
 class ExemplarPrompt(FixedTextPrompt):
     """``x' = [I; T_in(q_1) T_out(a_1); ...; T_in(q_k) T_out(a_k); T_in(x)]`` with free-form answers.
 
@@ -273,6 +324,18 @@ class ExemplarPrompt(FixedTextPrompt):
     def symbolic(self) -> SymbolicForm:
         demos = [sp.Symbol(f"E_{i + 1}") for i in range(len(self.exemplars))]
         return SymbolicForm(expression=concat(*demos, op("T", "T")(x)), description="fixed exemplars (no parameters)")
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """``k·L_d + L_I + L_T`` more prompt positions in every generated path (k exemplars of mean length L_d with
+        their separators, the instruction's L_I, the L_T template tokens around the query): each path's prefill is
+        that much longer and each of its G decode steps attends to that many more keys."""
+        _counter(context, self)
+        instruction = self.instruction + self.separator if self.instruction else ""
+        demos = [
+            self.input_template.format(text=q) + self.output_template.format(answer=a) + self.separator
+            for q, a in self.exemplars
+        ]
+        return text_prefix_overhead(context, instruction, demos, len(demos), self.input_template)
 
 
 class ZeroShotCoTPrompt(TwoStagePrompt):
@@ -310,6 +373,22 @@ class ZeroShotCoTPrompt(TwoStagePrompt):
             expression=concat(stage, f(stage), t2), description="two-stage zero-shot CoT (no parameters)"
         )
 
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Stage one is one more generation by f: a prompt of ``ℓ + L_1`` positions (the template and the reasoning
+        trigger around the query's ℓ) and ``G_r`` decode steps (the reasoner's ``max_new_tokens`` − 1); stage two's
+        prompt is ``L_1 + L_r + L_2`` positions longer than the query (the reasoning r, L_r tokens, and the answer
+        trigger). L_r is the mean length of the reasoning written in the last forward (data-dependent, like L);
+        before any forward, its bound G_r + 1."""
+        count = _counter(context, self)
+        l1, l2, lr, gr = sp.symbols("L_1 L_2 L_r G_r")
+        stage = self.input_template + " " + self.reasoning_trigger
+        steps = _reasoner_steps(self.reasoner)
+        written = [" " + r for r in self.last_reasoning]
+        reasoning = sp.Rational(sum(map(count, written)), len(written)) if written else sp.Integer(steps + 1)
+        shapes = {l1: _template_extra(count, stage), l2: count("\n" + self.answer_trigger), lr: reasoning, gr: steps}
+        first = context.generation(_prompt_row(context) + l1, gr, shapes, "stage one: f writes the reasoning")
+        return first + context.extra_positions(l1 + lr + l2, shapes, "stage two: the reasoning in the prompt")
+
 
 class LeastToMostPrompt(TwoStagePrompt):
     """Zhou et al. 2023: stage 1 ``f`` decomposes x into sub-questions (few-shot decomposition
@@ -331,6 +410,10 @@ class LeastToMostPrompt(TwoStagePrompt):
         self.solution_prefix = "".join(f"Q: {q}\nA: {a}\n\n" for q, a in solution_exemplars)
         self.max_subquestions = int(max_subquestions)
         self.last_subquestions: list[list[str]] = []
+        self.last_prompts: dict[str, list[tuple[str, str]]] = {}
+
+    def decomposition_prompt(self, question: str) -> str:
+        return f"{self.decomposition_prefix}Q: {question}\nA: To answer the question, we need to know:"
 
     @staticmethod
     def parse_subquestions(text: str) -> list[str]:
@@ -342,18 +425,18 @@ class LeastToMostPrompt(TwoStagePrompt):
 
     def forward(self, x: Any) -> list[str]:
         questions = as_text_list(x)
-        decompositions = self.reasoner(
-            [f"{self.decomposition_prefix}Q: {q}\nA: To answer the question, we need to know:" for q in questions]
-        )
-        prompts, self.last_subquestions = [], []
+        decompositions = self.reasoner([self.decomposition_prompt(q) for q in questions])
+        prompts, self.last_subquestions, answering = [], [], []
         for question, decomposition in zip(questions, decompositions):
             subs = self.parse_subquestions(decomposition)[: self.max_subquestions]
             self.last_subquestions.append(subs)
             context = f"{self.solution_prefix}{question}\n\n"
             for sub in subs:
-                answer = self.reasoner([f"{context}Q: {sub}\nA:"])[0]
+                answering.append((f"{context}Q: {sub}\nA:", question))
+                answer = self.reasoner([answering[-1][0]])[0]
                 context += f"Q: {sub}\nA: {answer}\n\n"
             prompts.append(f"{context}Q: {question}\nA:")
+        self.last_prompts = {"final": list(zip(prompts, questions)), "answering": answering}
         return prompts
 
     def symbolic(self) -> SymbolicForm:
@@ -362,6 +445,31 @@ class LeastToMostPrompt(TwoStagePrompt):
             expression=concat(sp.Symbol("S"), x, q, f(concat(sp.Symbol("S"), x, q))),
             description="decompose, then answer sub-questions in turn (no parameters)",
         )
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Three runs of f more than bare f: the decomposition, a generation from ``ℓ + L_d`` positions (the
+        decomposition exemplars and template around the query's ℓ) with ``G_r`` decode steps; ``m`` answering
+        generations per query from ``ℓ + L_s`` positions each; and a final prompt ``L_f`` positions longer than the
+        query (the solution exemplars, the sub-questions with their answers, the question asked again). m, L_s and L_f
+        are means over the last forward (data-dependent, like L; the attention of the m answering prompts is taken
+        at their mean length); before any forward, m = 0 and L_f the templates' tokens."""
+        count = _counter(context, self)
+        ld, ls, lf, m, gr = sp.symbols("L_d L_s L_f m G_r")
+        seen = self.last_prompts
+        questions = len(seen.get("final", ())) or 1
+        answering = seen.get("answering", [])
+        final = seen.get("final") or [(self.solution_prefix + "Q: {text}\nA:", "{text}")]
+        shapes = {
+            ld: _mean_extra(count, [(self.decomposition_prompt(q), q) for _, q in final]),
+            ls: _mean_extra(count, answering),
+            lf: _mean_extra(count, final),
+            m: sp.Rational(len(answering), questions),
+            gr: _reasoner_steps(self.reasoner),
+        }
+        row = _prompt_row(context)
+        decompose = context.generation(row + ld, gr, shapes, "f decomposes the question")
+        answers = _scaled(context.generation(row + ls, gr, shapes, "f answers each sub-question"), m)
+        return decompose + answers + context.extra_positions(lf, shapes, "the final prompt")
 
 
 # --------------------------------------------------------------------------------------------
@@ -388,6 +496,10 @@ class AnswerExtraction(OutputAlignment):
 
     def symbolic(self) -> SymbolicForm:
         return SymbolicForm(expression=op("extract", r"\operatorname{extract}")(z), description=f"rule {self.rule!r}")
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """A rule read off the generated text: no FLOPs."""
+        return InferenceOverhead(description="answer read by a rule")
 
     def extra_repr(self) -> str:
         return f"ω={self.alignment}, rule={self.rule}"
@@ -430,3 +542,7 @@ class MajorityVote(OutputAlignment):
             )
         )
         return SymbolicForm(expression=vote, description="majority vote over sampled reasoning paths")
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Counts the m paths' answers: no FLOPs. (The m sampled paths are f's own: bare f samples them too, R = m.)"""
+        return InferenceOverhead(description="majority vote over the sampled answers")

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from reprogrammability.framework.axes import Configuration, Operator
+from reprogrammability.framework.cost import L_QUERY, InferenceOverhead, OverheadContext, once_per_batch
 from reprogrammability.framework.errors import InterfaceError, ShapeError
 from reprogrammability.framework.manipulation import HiddenManipulation
 from reprogrammability.framework.symbolic import SymbolicForm, op, symbols, x
@@ -140,3 +141,26 @@ class GatedAdaptionPrompt(HiddenManipulation):
             shapes,
             description="zero-initialised gated adaption prompts at the top layers",
         )
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """At each of the n_a adapted layers, every one of the query's L positions gets f's query projection
+        (``2·D·H·d``), attention over the K prompt keys (``4·H·d·K``: scores and mixing) and f's output projection
+        (``2·H·d·D``); the prompts' keys and values (``2 · 2·K·D·H_kv·d``) are projected once per batch. No position
+        is added."""
+        n_a, k, dim, heads, kv_heads, head_dim = symbols("n_a K D H H_kv d_h")
+        shapes = {
+            n_a: len(self.layers),
+            k: int(self.prompts.shape[1]),
+            dim: int(self.prompts.shape[2]),
+            heads: self.num_heads,
+            kv_heads: self.num_kv_heads,
+            head_dim: self.head_dim,
+        }
+        per_position = 2 * dim * heads * head_dim + 4 * heads * head_dim * k + 2 * heads * head_dim * dim
+        queries = InferenceOverhead(
+            flops=n_a * L_QUERY * per_position,
+            shapes={**context.shapes, **shapes},
+            description="gated attention over the adaption prompts",
+        )
+        prompts = once_per_batch(n_a * 4 * k * dim * kv_heads * head_dim, shapes, context, "prompt keys and values")
+        return queries + prompts

@@ -28,6 +28,16 @@ from torch import Tensor, nn
 
 from reprogrammability.framework.adapters.transformers import CLIPAdapter, logits_from_features
 from reprogrammability.framework.axes import Configuration, Location, Operator
+from reprogrammability.framework.cost import (
+    BATCH,
+    D_ATTENTION,
+    L_QUERY,
+    N_LAYERS,
+    ROWS,
+    W_POSITION,
+    InferenceOverhead,
+    OverheadContext,
+)
 from reprogrammability.framework.errors import InterfaceError, ShapeError
 from reprogrammability.framework.interfaces import EmbeddingState
 from reprogrammability.framework.manipulation import InputManipulation
@@ -169,6 +179,29 @@ class ImageConditionedContext(InputManipulation):
             Di * h + h + h * D + D,
             shapes,
             description="CoCoOp meta-network: image-conditioned context shift",
+        )
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """The text tower encodes the C prompted class prompts once per image instead of once per batch: per image,
+        ``(B − 1)·R`` more rows (R = C/B, the tower's rows per image in bare f) of ``ℓ + L_p`` positions (ℓ = L/R, the
+        class prompt; L_p the context), each through every layer and the text projection (``2·D·D_img``); the
+        meta-network π runs once per image: ``2·(D_img·h + h·D)``. (The image-text scores cost the same: 2·C·D_img.)"""
+        d_img, h, dim, length = symbols("D_img h D L_p")
+        shapes = {
+            d_img: self.meta_net[0].in_features,
+            h: self.meta_net[0].out_features,
+            dim: self.meta_net[2].out_features,
+            length: self.context.length,
+            BATCH: context.batch_size,
+        }
+        rows = (BATCH - 1) * ROWS
+        row = L_QUERY / ROWS + length
+        per_row = 2 * W_POSITION * row + 4 * N_LAYERS * D_ATTENTION * row**2 + 2 * dim * d_img
+        return InferenceOverhead(
+            tokens=rows * row,
+            flops=rows * per_row + 2 * (d_img * h + h * dim),
+            shapes={**context.shapes, **shapes},
+            description="class prompts encoded per image; meta-network",
         )
 
 

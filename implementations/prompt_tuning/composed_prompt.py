@@ -22,6 +22,15 @@ from torch import Tensor, nn
 
 from reprogrammability.framework.adapters.transformers import VisionTransformerAdapter
 from reprogrammability.framework.axes import Configuration, Location, Operator
+from reprogrammability.framework.cost import (
+    D_ATTENTION,
+    L_QUERY,
+    N_LAYERS,
+    ROWS,
+    W_POSITION,
+    InferenceOverhead,
+    OverheadContext,
+)
 from reprogrammability.framework.errors import InterfaceError, ShapeError
 from reprogrammability.framework.frozen import FrozenModel
 from reprogrammability.framework.interfaces import EmbeddingState
@@ -37,6 +46,10 @@ class QueryingVisionAdapter(VisionTransformerAdapter):
     """A ViT adapter whose embedding state also carries q(x): the frozen model's readout of the plain image."""
 
     name = "transformers-vit-querying"
+
+    def forward_input(self, model: nn.Module, x: Tensor) -> Tensor:
+        """Bare f: the plain image once (the query q(x) is read only when a prompt is composed from it)."""
+        return self.forward_embedded(model, VisionTransformerAdapter.embed(self, model, x))
 
     def embed(self, model: nn.Module, x: Tensor) -> EmbeddingState:
         state = super().embed(model, x)
@@ -154,3 +167,19 @@ class ComposedPrompt(InputManipulation):
             {m: self.per_task, L: self.length, D: self.dim},
             description="prompt composed from components by input-conditioned attention",
         )
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """The query q(x) runs f's layers once more on the plain image's L positions (``2·W_f·L + 4·n_f·d_a·L²``; its
+        patch embedding is shared with the prompted run); the composed prompt adds L_p positions through every layer,
+        and composing it, ``Σ_m α_m P_m``, is a (M, L_p·D) matmul per image: ``2·M·L_p·D`` FLOPs (the M cosine
+        weights are element-wise)."""
+        m, length, dim = symbols("M L_p D")
+        shapes = {m: sum(int(c.shape[0]) for c in self.components[: self.task + 1]), length: self.length, dim: self.dim}
+        query = InferenceOverhead(
+            tokens=L_QUERY,
+            flops=2 * W_POSITION * L_QUERY + 4 * N_LAYERS * D_ATTENTION * L_QUERY**2 / ROWS + 2 * m * length * dim,
+            elementwise=3 * m * dim,
+            shapes={**context.shapes, **shapes},
+            description="q(x): f on the plain image; composing the prompt",
+        )
+        return query + context.extra_positions(length, shapes, f"{self.length} composed prompt positions")

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from reprogrammability.framework.axes import Configuration, Operator
+from reprogrammability.framework.cost import L_QUERY, ROWS, InferenceOverhead, OverheadContext
 from reprogrammability.framework.errors import ShapeError
 from reprogrammability.framework.manipulation import HiddenManipulation
 from reprogrammability.framework.symbolic import SymbolicForm, op, symbols
@@ -172,4 +173,19 @@ class TokenPairPrompt(HiddenManipulation):
             C * d + d,
             {C: self.task_tokens.shape[0], d: self.task_tokens.shape[1]},
             description="structure token and task tokens at the pretext head",
+        )
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """The head reads ``1 + C`` tokens instead of the ``L = 1 + M`` of bare f (the query and its M candidate
+        nodes): ``C + 1 − L`` positions and ``2·C·d − 2·M·d`` FLOPs there; the structure token's softmax-weighted
+        mean over the M candidates adds ``2·M·d`` back (its scores, a matrix-vector product a, are M·d element-wise
+        multiply-adds, which the counter does not count). Net: ``2·C·d`` FLOPs."""
+        c, d = symbols("C d")
+        candidates = L_QUERY / ROWS - 1
+        return InferenceOverhead(
+            tokens=ROWS * (c + 1) - L_QUERY,
+            flops=2 * c * d,
+            elementwise=2 * candidates * d,
+            shapes={**context.shapes, c: self.task_tokens.shape[0], d: self.task_tokens.shape[1]},
+            description="task tokens replace the candidate nodes at the link head",
         )

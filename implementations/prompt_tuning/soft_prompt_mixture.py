@@ -23,6 +23,16 @@ from torch import Tensor, nn
 from reprogrammability.framework.adapters.transformers import TextAdapter
 from reprogrammability.framework.alignment import IdentityAlignment
 from reprogrammability.framework.axes import Configuration, Location, Operator
+from reprogrammability.framework.cost import (
+    D_ATTENTION,
+    L_QUERY,
+    N_LAYERS,
+    ROWS,
+    W_HEAD,
+    W_POSITION,
+    InferenceOverhead,
+    OverheadContext,
+)
 from reprogrammability.framework.errors import ShapeError
 from reprogrammability.framework.frozen import FrozenModel
 from reprogrammability.framework.interfaces import EmbeddingState
@@ -124,6 +134,21 @@ class MixturePrompts(InputManipulation):
             K * L * D + K,
             {K: self.num_prompts, L: self.prompt.shape[1], D: self.prompt.shape[2]},
             description="K soft prompts with mixture weights",
+        )
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Each query runs K times, each row ``ℓ + L_p`` positions long instead of bare f's one row of ℓ = L/R:
+        ``K(ℓ + L_p) − ℓ`` more positions per row through every layer (``2·W_f`` each) and attention
+        ``4·n_f·d_a·(K(ℓ + L_p)² − ℓ²)``; f's head scores K read positions instead of one: ``(K − 1)·2·W_h``."""
+        k, length = symbols("K L_p")
+        row = L_QUERY / ROWS
+        positions = k * (row + length) - row
+        attention = 4 * N_LAYERS * D_ATTENTION * (k * (row + length) ** 2 - row**2)
+        return InferenceOverhead(
+            tokens=ROWS * positions,
+            flops=ROWS * (2 * W_POSITION * positions + attention + (k - 1) * 2 * W_HEAD),
+            shapes={**context.shapes, k: self.num_prompts, length: int(self.prompt.shape[1])},
+            description=f"{self.num_prompts} prompted copies of each query",
         )
 
 

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from reprogrammability.framework.alignment import OutputAlignment
 from reprogrammability.framework.axes import Alignment, Configuration, Location, Operator
+from reprogrammability.framework.cost import L_QUERY, ROWS, InferenceOverhead, OverheadContext, once_per_batch
 from reprogrammability.framework.errors import InterfaceError, ShapeError
 from reprogrammability.framework.interfaces import AttentionGeometry, EmbeddingState, KeyValuePrefix, ModelAdapter
 from reprogrammability.framework.manipulation import InputManipulation
@@ -258,6 +259,17 @@ class PatchReprogramming(InputManipulation):
             description="patch embeddings reprogrammed by cross-attention onto text prototypes",
         )
 
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Bare f reads the L = N·P patch tokens this part makes (f cannot read a series); the part's own work per
+        patch: the conv ``6·L_p·d_m``, the query ``2·d_m·H·d_k``, attention over the V' prototypes ``4·H·d_k·V'``
+        and the output ``2·H·d_k·D``; per batch, the prototypes ``2·D·V·V'`` and their keys/values ``4·V'·D·H·d_k``."""
+        Lp, dm, V, Vp, H, dk, D = symbols("L_p d_m V V' H d_k D")
+        shapes = {Lp: self.patch_length, dm: self.d_model, V: self.vocab_size, Vp: self.num_prototypes}
+        shapes |= {H: self.num_heads, dk: self.key_dim, D: self.width}
+        per_patch = 6 * Lp * dm + 2 * dm * H * dk + 4 * H * dk * Vp + 2 * H * dk * D
+        patches = InferenceOverhead(flops=L_QUERY * per_patch, shapes={**context.shapes, **shapes})
+        return patches + once_per_batch(2 * D * V * Vp + 4 * Vp * D * H * dk, shapes, context, "text prototypes")
+
 
 def series_statistics_prompt(series: Tensor, description: str, horizon: int, top_lags: int = 5) -> list[str]:
     """Time-LLM's prompt-as-prefix text per series (B', L): dataset description, task, input statistics."""
@@ -327,6 +339,7 @@ class PromptAsPrefix(InputManipulation):
         if series is None:
             raise InterfaceError("PromptAsPrefix: needs the series in the embedding state (SeriesLanguageModelAdapter)")
         ids, mask = self.encode(self.prompts(series), state.embeds.device)
+        self.last_length = int(ids.shape[1])
         if ids.shape[0] != state.batch_size:
             raise ShapeError(f"PromptAsPrefix: {ids.shape[0]} prompts for a batch of {state.batch_size} sequences")
         with torch.no_grad():
@@ -340,6 +353,13 @@ class PromptAsPrefix(InputManipulation):
             expression=concat(op("E")(op("prompt")(x)), x),
             description="fixed prompt-as-prefix: description, task and input statistics",
         )
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """T_p more positions in each of the R = N rows of a query (the prompt, padded to the batch's longest: its
+        statistics make its length data-dependent, so T_p is the last forward's; before one, ``max_length``)."""
+        (length,) = symbols("T_p")
+        value = getattr(self, "last_length", self.max_length)
+        return context.extra_positions(length, {length: value}, "prompt-as-prefix tokens")
 
 
 class SeriesHead(OutputAlignment):
@@ -373,6 +393,12 @@ class SeriesHead(OutputAlignment):
             parameter_count=(P * d + 1) * H,
             shapes={P: self.num_patches, d: self.features, H: self.horizon},
         )
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """The linear head on each of the R = N variables: ``2·P·d_f·H`` FLOPs each."""
+        P, d, H = symbols("P d_f H")
+        shapes = {P: self.num_patches, d: self.features, H: self.horizon}
+        return InferenceOverhead(flops=ROWS * 2 * P * d * H, shapes={**context.shapes, **shapes}, description="head")
 
 
 # -- TEST -----------------------------------------------------------------------------------------------
@@ -457,6 +483,16 @@ class SeriesTokenEncoder(InputManipulation):
             description="causal conv encoder of series segments into the LM's embedding space",
         )
 
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """Bare f reads the L = N·P segment tokens this part makes (f cannot read a series); the encoder's work per
+        segment: the two convolutions ``6·w·L_s + 6·w²·L_s`` and the projection ``2·w·L_s·D``."""
+        w, Ls, D = symbols("w L_s D")
+        shapes = {w: self.width, Ls: self.segment_length, D: self.hidden_size}
+        per_segment = 6 * w * Ls + 6 * w**2 * Ls + 2 * w * Ls * D
+        return InferenceOverhead(
+            flops=L_QUERY * per_segment, shapes={**context.shapes, **shapes}, description="encoder"
+        )
+
 
 class SoftPrefix(InputManipulation):
     """Learned soft prompt of P vectors prepended at the embedding interface: ``[P; e]``. Trainable: P·D."""
@@ -486,6 +522,11 @@ class SoftPrefix(InputManipulation):
             description="soft prompt prepended to the embeddings",
         )
 
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """P more positions in each row, through every layer."""
+        (P,) = symbols("P")
+        return context.extra_positions(P, {P: self.prompt.shape[0]}, "soft prompt positions")
+
 
 class SeriesClassifierHead(OutputAlignment):
     """A linear classifier on pooled series states: ``ŷ = W flatten(z) + b`` with z (B, N, D) → (B, C_t).
@@ -513,3 +554,9 @@ class SeriesClassifierHead(OutputAlignment):
             parameter_count=(N * D + 1) * Ct,
             shapes={N: self.num_variables, D: self.hidden_size, Ct: self.num_classes},
         )
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """The linear classifier: ``2·N·D·C_t`` FLOPs."""
+        N, D, Ct = symbols("N D C_t")
+        shapes = {N: self.num_variables, D: self.hidden_size, Ct: self.num_classes}
+        return InferenceOverhead(flops=2 * N * D * Ct, elementwise=Ct, shapes=shapes, description="classifier")

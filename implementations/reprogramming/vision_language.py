@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from reprogrammability.framework.alignment import OutputAlignment, StatisticalAlignment
 from reprogrammability.framework.axes import Alignment, Configuration, Location, Operator
-from reprogrammability.framework.cost import InferenceOverhead, OverheadContext
+from reprogrammability.framework.cost import F_MARGINAL, L_QUERY, InferenceOverhead, OverheadContext
 from reprogrammability.framework.errors import ShapeError
 from reprogrammability.framework.manipulation import InputManipulation
 from reprogrammability.framework.symbolic import SymbolicForm, op, symbols, z
@@ -139,6 +139,22 @@ class DecoupledPrompts(InputManipulation):
             parameter_count=V * single.parameter_count,
             shapes={**single.shapes, V: len(self.prompts)},
             description="one border prompt per description group",
+        )
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """f sees each image V times, once under each group's prompt: ``(V − 1)·F_q`` more FLOPs (F_q: f's FLOPs per
+        additional image, its image tower and the image's scores; the description prompts are encoded once per batch
+        either way) and ``(V − 1)·L`` more positions; each prompt is an element-wise program on f's canvas."""
+        (v,) = symbols("V")
+        repeats = InferenceOverhead(
+            tokens=(v - 1) * L_QUERY,
+            flops=(v - 1) * F_MARGINAL,
+            shapes={**context.shapes, v: len(self.prompts)},
+            description=f"each image prompted {len(self.prompts)} times",
+        )
+        program = self.prompts[0].inference_overhead(context)
+        return repeats + InferenceOverhead(
+            elementwise=v * program.elementwise, shapes={**program.shapes, v: len(self.prompts)}
         )
 
 

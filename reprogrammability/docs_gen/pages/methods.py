@@ -334,6 +334,8 @@ def overhead_lines(row: Optional[dict]) -> list[str]:
             f"measured (bare $f$: {row['bare_flops_per_query']:,.0f} FLOPs; relative difference {error:.1%}, "
             f"{row['status']}).",
         ]
+        if row.get("reference", "bare f") != "bare f":
+            lines += ["", f"Reference: {cell(row['reference'])}."]
     else:
         lines.append(f"Not available: {cell(row.get('status', ''))}: {cell(row.get('reason', ''))[:300]}")
     return lines + [
