@@ -8,7 +8,7 @@ f's first layer and :class:`~torch.utils.flop_counter.FlopCounterMode`'s count o
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import sympy as sp
@@ -305,7 +305,6 @@ def overhead_context(rp: Reprogrammer, x: Any) -> tuple[OverheadContext, dict[st
             ROWS, _rows_per_query(frozen) if not reference else sp.Rational(bare.by_tower[None][1], per_query)
         ),
         F_QUERY: sp.Rational(bare.flops, per_query),
-        F_MARGINAL: _marginal_flops(frozen, query, bare.flops, batch, towers),
         W_HEAD: _read_head_weights(frozen),
         **generation,
     }
@@ -354,20 +353,23 @@ def measure_inference_overhead(rp: Reprogrammer, example_input: Any, repeats: in
     evaluated), plus ``bare_flops`` (per query), ``symbolic`` (LaTeX per part) and ``batch_size``.
     Raises :class:`UndeclaredOverheadError` when a part declares nothing."""
     context, bare = overhead_context(rp, example_input)
-    declared_overhead(rp, context)  # an undeclared part fails before anything runs
+    stated = declared_overhead(rp, context)  # an undeclared part fails before anything runs
     frozen, towers, batch = rp.frozen, _first_layers(rp), bare["batch_size"]
+    if any(F_MARGINAL in sp.sympify(o.flops).free_symbols for _, o in stated):  # F_q costs two more runs of f
+        marginal = _marginal_flops(frozen, bare["query"], bare["flops"], batch, towers)
+        context = replace(context, shapes={**context.shapes, F_MARGINAL: marginal})
     was_training = rp.training
     rp.eval()
     try:
         adapted = _count(lambda: rp(example_input), towers, repeats)
-        plain = _count(lambda: frozen(bare["query"], bare["reference_parts"]), towers, repeats)
+        plain = _count(lambda: frozen(bare["query"], bare["reference_parts"]), towers, repeats) if repeats else None
     finally:
         rp.train(was_training)
     # declared after the run: a length that depends on the data (f's generated text) takes its value from it
     declared = declared_overhead(rp, context)
     evaluated = [o.evaluate() for _, o in declared]  # each part in its own symbols (C, H, W may differ across parts)
     symbolic = {name: sum(e[name] for e in evaluated) for name in ("tokens", "keys", "flops", "elementwise")}
-    ratio = adapted.seconds / plain.seconds if repeats > 0 and plain.seconds > 0 else float("nan")
+    ratio = adapted.seconds / plain.seconds if plain is not None and plain.seconds > 0 else float("nan")
     return {
         "extra_tokens": (adapted.positions - bare["positions"]) / batch,
         "extra_flops": (adapted.flops - bare["flops"]) / batch,

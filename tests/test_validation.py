@@ -97,6 +97,7 @@ ALWAYS = {
     "access",
     "symbolic-parameter-count",
     "symbolic-formula-renders",
+    "inference-overhead",
     "deterministic",
     "save-load-roundtrip",
 }

@@ -32,6 +32,13 @@ from reprogrammability.framework import (
     StatisticalAlignment,
     SymbolicForm,
 )
+from reprogrammability.framework.cost import (
+    F_QUERY,
+    InferenceOverhead,
+    OverheadContext,
+    canvas_elementwise,
+    conv_flops,
+)
 from reprogrammability.framework.interfaces import EmbeddingState, ModuleAdapter
 from reprogrammability.framework.symbolic import concat, odot, op, symbols, x, z
 from reprogrammability.framework.validation import ValidationExample
@@ -137,6 +144,9 @@ class AdditiveProgram(InputManipulation):
         C, H, W = symbols("C H W")
         return SymbolicForm(x + sp.Symbol(r"\delta"), C * H * W, dict(zip((C, H, W), self.delta.shape)))
 
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        return canvas_elementwise(*self.delta.shape)
+
 
 class PaddingProgram(InputManipulation):
     """x' = N(pad(x) + M ⊙ σ(W)): the image in the centre of a larger canvas, normalised after the sum."""
@@ -166,6 +176,9 @@ class PaddingProgram(InputManipulation):
             N(pad(x) + odot(sp.Symbol("M"), sp.Symbol("W"))), C * H * W, dict(zip((C, H, W), self.program.shape))
         )
 
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        return canvas_elementwise(*self.program.shape, operations=4)
+
 
 class ConvProgram(InputManipulation):
     """x' = x + tanh(conv_θ(x)): a learned function of the input (parametric)."""
@@ -184,6 +197,11 @@ class ConvProgram(InputManipulation):
     def symbolic(self) -> SymbolicForm:
         k = symbols("k")[0]
         return SymbolicForm(x + op("g", r"g_{\theta}")(x), k, {k: sum(p.numel() for p in self.conv.parameters())})
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """A 3×3 convolution 3 → 3 channels at every pixel of the (3, H, W) input."""
+        _, height, width = context.input_shape or (3, SIZE, SIZE)
+        return InferenceOverhead(flops=conv_flops(3, 3, 3, height * width), description="conv program")
 
 
 class SoftPrompt(InputManipulation):
@@ -204,6 +222,10 @@ class SoftPrompt(InputManipulation):
         L, D = symbols("L D")
         return SymbolicForm(concat(sp.Symbol("P"), x), L * D, {L: self.prompt.shape[0], D: self.prompt.shape[1]})
 
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        (length,) = symbols("L_p")
+        return context.extra_positions(length, {length: self.prompt.shape[0]})
+
 
 class EmbeddingOffset(InputManipulation):
     """E(x) + δ with δ (T, D) trainable (one offset per position)."""
@@ -222,6 +244,10 @@ class EmbeddingOffset(InputManipulation):
     def symbolic(self) -> SymbolicForm:
         T, D = symbols("T D")
         return SymbolicForm(x + sp.Symbol(r"\delta"), T * D, {T: self.delta.shape[0], D: self.delta.shape[1]})
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        T, D = symbols("T D")
+        return InferenceOverhead(elementwise=T * D, shapes={T: self.delta.shape[0], D: self.delta.shape[1]})
 
 
 class KeyValuePrefix(HiddenManipulation):
@@ -245,6 +271,10 @@ class KeyValuePrefix(HiddenManipulation):
         n = symbols("n")[0]
         return SymbolicForm(concat(sp.Symbol("P_{kv}"), x), 2 * n, {n: self.keys.numel()})
 
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        (length,) = symbols("P")
+        return context.extra_keys(length, {length: self.keys.shape[2]})
+
 
 class ActivationAddition(HiddenManipulation):
     """h_ℓ + c·v at block 1: a fixed steering vector (a buffer)."""
@@ -263,6 +293,10 @@ class ActivationAddition(HiddenManipulation):
 
     def symbolic(self) -> SymbolicForm:
         return SymbolicForm(x + sp.Symbol("c") * sp.Symbol("v"))
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        (D,) = symbols("D")
+        return InferenceOverhead(elementwise=D, shapes={D: self.vector.numel()}, description="added at each position")
 
 
 class HiddenOffset(HiddenManipulation):
@@ -283,6 +317,10 @@ class HiddenOffset(HiddenManipulation):
         n = symbols("n")[0]
         return SymbolicForm(x + sp.Symbol(r"\delta"), n, {n: self.delta.numel()})
 
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        (n,) = symbols("n")
+        return InferenceOverhead(elementwise=n, shapes={n: self.delta.numel()})
+
 
 class Template(InputManipulation):
     """'review: {x} sentiment' (a fixed text template)."""
@@ -296,6 +334,11 @@ class Template(InputManipulation):
 
     def symbolic(self) -> SymbolicForm:
         return SymbolicForm(concat(sp.Symbol("t_{1}"), x, sp.Symbol("t_{2}")))
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        """'review ' and ' sentiment': 17 more positions (CharTokenizer: one token per character)."""
+        (length,) = symbols("L_T")
+        return context.extra_positions(length, {length: len("review ") + len(" sentiment")})
 
 
 class FrequencyMapping(StatisticalAlignment):
@@ -452,11 +495,39 @@ CORRECT: dict[str, Callable[[], Any]] = {
 # --- wrong parts ---------------------------------------------------------------------------------------
 
 
+class ElementwiseOnly:
+    """Declares an inference overhead of element-wise work only (no extra positions or FLOPs): the wrong parts
+    below are wrong in another respect, and their cost declaration is right."""
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        return InferenceOverhead(description="element-wise only")
+
+
+class UndeclaredProgram(AdditiveProgram):
+    """A correct additive program that does not declare its inference overhead."""
+
+    inference_overhead = InputManipulation.inference_overhead
+
+
+class UnderstatedPrompt(SoftPrompt):
+    """A correct soft prompt of 3 vectors whose overhead declares 1 position: 3 times too cheap."""
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        return context.extra_positions(1)
+
+
+class RunsFAgain:
+    """Declares one more run of f on the query (F_f FLOPs): what a part that asks f again costs."""
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        return InferenceOverhead(flops=F_QUERY, shapes=context.shapes, description="f once more")
+
+
 class FixedWithParameter(AdditiveProgram):
     configuration = Configuration.FIXED
 
 
-class FixedRunningMean(InputManipulation):
+class FixedRunningMean(ElementwiseOnly, InputManipulation):
     """'fixed' x − μ, but μ is a running mean of the inputs updated in training mode."""
 
     configuration = Configuration.FIXED
@@ -525,7 +596,7 @@ class DetachedProgram(AdditiveProgram):
         return x + self.delta.detach()
 
 
-class LearnableWithoutParameters(InputManipulation):
+class LearnableWithoutParameters(ElementwiseOnly, InputManipulation):
     configuration = Configuration.LEARNABLE
     operator = Operator.ADDITIVE
     location = Location.INPUT
@@ -537,7 +608,7 @@ class LearnableWithoutParameters(InputManipulation):
         return SymbolicForm(x + sp.Rational(1, 10))
 
 
-class HookedIntoModel(InputManipulation):
+class HookedIntoModel(ElementwiseOnly, InputManipulation):
     """Declares location=input but leaves x alone and adds δ inside f through a hook on its first layer."""
 
     configuration = Configuration.LEARNABLE
@@ -557,7 +628,7 @@ class HookedIntoModel(InputManipulation):
         return SymbolicForm(x, n, {n: self.delta.numel()})
 
 
-class SubstitutesTokens(InputManipulation):
+class SubstitutesTokens(ElementwiseOnly, InputManipulation):
     """Declares location=embedding but replaces the last token's embedding by another token's row of f's table."""
 
     configuration = Configuration.FIXED
@@ -584,7 +655,7 @@ class EditsRawInput(HiddenOffset):
         super().__init__(shape=(3, SIZE, SIZE))
 
 
-class AddsInsteadOfConcatenating(SoftPrompt):
+class AddsInsteadOfConcatenating(ElementwiseOnly, SoftPrompt):
     def __init__(self):
         super().__init__(length=LENGTH)
 
@@ -598,6 +669,10 @@ class ConcatenatesInsteadOfAdding(EmbeddingOffset):
 
     def forward(self, state):
         return state.prepend(self.delta)
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        (length,) = symbols("L_p")
+        return context.extra_positions(length, {length: self.delta.shape[0]})
 
 
 class AdditiveDeclaredParametric(AdditiveProgram):
@@ -618,7 +693,7 @@ class IdentityWithParameters(LinearAlignment):
     alignment = Alignment.IDENTITY
 
 
-class SoftmaxIdentity(OutputAlignment):
+class SoftmaxIdentity(ElementwiseOnly, OutputAlignment):
     alignment = Alignment.IDENTITY
 
     def forward(self, z):
@@ -663,6 +738,12 @@ class NotAffineHead(OutputAlignment):
 
     def forward(self, z):
         return self.net(z)
+
+    def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
+        first, second = self.net[0], self.net[2]
+        return InferenceOverhead(
+            flops=2 * (first.in_features * first.out_features + second.in_features * second.out_features)
+        )
 
     def symbolic(self):
         n = symbols("n")[0]
@@ -850,7 +931,7 @@ class PerPositionProgram(ConvProgram):
         return SymbolicForm(x + op("g", r"g_{\theta}")(x), k, {k: sum(p.numel() for p in self.parameters())})
 
 
-class ConstantProgram(InputManipulation):
+class ConstantProgram(ElementwiseOnly, InputManipulation):
     """A 'parametric' program that ignores its input: f always sees the same learned image."""
 
     configuration = Configuration.LEARNABLE
@@ -869,7 +950,7 @@ class ConstantProgram(InputManipulation):
         return SymbolicForm(sp.Symbol("P"), n, {n: self.image.numel()})
 
 
-class BiasOnlyHead(OutputAlignment):
+class BiasOnlyHead(ElementwiseOnly, OutputAlignment):
     """A 'linear' head W·0 + b: affine, trained, and blind to f's output."""
 
     alignment = Alignment.LINEAR
@@ -886,7 +967,7 @@ class BiasOnlyHead(OutputAlignment):
         return SymbolicForm(sp.Symbol("b"), n, {n: NUM_TARGET})
 
 
-class FixedOffsetInAttribute(InputManipulation):
+class FixedOffsetInAttribute(ElementwiseOnly, InputManipulation):
     """'fixed' x + c, but c is a plain float attribute nudged by every training forward."""
 
     configuration = Configuration.FIXED
@@ -917,7 +998,7 @@ def _counter():
     return step
 
 
-class FixedOffsetInClosure(InputManipulation):
+class FixedOffsetInClosure(ElementwiseOnly, InputManipulation):
     """'fixed' x + 0.1·n, with n counted in a closure by every training forward."""
 
     configuration = Configuration.FIXED
@@ -935,7 +1016,7 @@ class FixedOffsetInClosure(InputManipulation):
         return SymbolicForm(x + sp.Symbol("c"))
 
 
-class FixedOffsetInClassAttribute(InputManipulation):
+class FixedOffsetInClassAttribute(ElementwiseOnly, InputManipulation):
     """'fixed' x + Σ history, with the history kept in a class-level list grown by every training forward."""
 
     configuration = Configuration.FIXED
@@ -1012,7 +1093,7 @@ class RemembersInput(AdditiveProgram):
         return super().forward(x)
 
 
-class FlipEnsemble(IndexMapping):
+class FlipEnsemble(RunsFAgain, IndexMapping):
     """A first-k label map that also runs f on the flipped last input and averages: f runs twice per prediction."""
 
     def __init__(self, frozen: FrozenModel, part: nn.Module):
@@ -1025,7 +1106,7 @@ class FlipEnsemble(IndexMapping):
         return super().forward((z + flipped) / 2)
 
 
-class RunsFrozenModelInside(_HoldsModel):
+class RunsFrozenModelInside(RunsFAgain, _HoldsModel):
     """A 'parametric' program that asks the FrozenModel itself for f's prediction on x (a run inside the run)."""
 
     operator = Operator.PARAMETRIC
@@ -1036,7 +1117,7 @@ class RunsFrozenModelInside(_HoldsModel):
         return x + self.delta * confidence.view(-1, 1, 1, 1)
 
 
-class EditsLaterWeightsMidRun(HiddenManipulation):
+class EditsLaterWeightsMidRun(ElementwiseOnly, HiddenManipulation):
     """Adds δ entering f's second conv, and meanwhile scales that conv's weights through ``.data``; the next edit
     (entering the last layer) restores them bit for bit, so f looks untouched before and after every run."""
 
@@ -1276,6 +1357,16 @@ WRONG: dict[str, Wrong] = {
         ("token-embedding table", "location=input"),
     ),
     "hidden-that-edits-raw-input": Wrong(_hidden_raw_input, "location-hidden", ("raw input",)),
+    "part-without-overhead-declaration": Wrong(
+        _cnn_method(lambda m: UndeclaredProgram()),
+        "inference-overhead",
+        ("UndeclaredProgram.inference_overhead: not declared",),
+    ),
+    "overhead-declaration-off-by-more-than-5%": Wrong(
+        _gpt2_method(lambda m: UnderstatedPrompt(), lambda: IndexMapping([[5], [6], [7]])),
+        "inference-overhead",
+        ("differ by more than 5%", "tokens declared 1 / measured 3.00", "I0:UnderstatedPrompt"),
+    ),
     "concatenative-that-adds": Wrong(
         _gpt2_method(lambda m: AddsInsteadOfConcatenating(), lambda: IndexMapping([[5], [6], [7]])),
         "operator-concatenative",

@@ -93,6 +93,7 @@ from . import (  # noqa: F401 - each family registers its checks on import
     alignment,
     batch,
     configuration,
+    cost,
     determinism,
     frozen_model,
     location,

@@ -61,6 +61,7 @@ ORDER: tuple[str, ...] = (
     "access",
     "symbolic-parameter-count",
     "symbolic-formula-renders",
+    "inference-overhead",
     "deterministic",
     "save-load-roundtrip",
 )
