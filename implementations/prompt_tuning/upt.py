@@ -16,7 +16,9 @@ from typing import Any, Optional
 import torch
 from pydantic import Field
 
+from reprogrammability.framework.adapters.dual_encoder import NO_IMAGE_TOKENS, is_dual_encoder
 from reprogrammability.framework.alignment import IdentityAlignment
+from reprogrammability.framework.errors import InterfaceError
 from reprogrammability.framework.reprogrammer import Reprogrammer
 from reprogrammability.implementations.registry import register_method
 
@@ -56,6 +58,8 @@ def build(
     """UPT: text and visual prompts from one unified prompt refined by a shared transformer block."""
     config = resolve_config(UPTConfig, config, overrides)
     frozen, init, _, tokenizer = context_setup(model, tokenizer, config)
+    if is_dual_encoder(frozen.model):
+        raise InterfaceError(f"model: UPT's visual prompt tokens cannot be placed: {NO_IMAGE_TOKENS}")
     vision_dim = frozen.model.vision_model.config.hidden_size
     generator = torch.Generator().manual_seed(config.seed)
     with torch.random.fork_rng(devices=[]):
