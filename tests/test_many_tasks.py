@@ -66,8 +66,17 @@ def test_the_length_task_is_derived_from_the_shipped_sentences():
 
 
 def test_page_api_example_runs(tmp_path, monkeypatch, capsys):
-    """The code block on the page, executed as written (real EfficientNet-Lite0, 8 digits images)."""
-    from reprogrammability.docs_gen.pages.many_tasks import API_EXAMPLE
+    """The code block on the page, executed as written (real EfficientNet-Lite0, 8 digits images), then the page's
+    command line on the bank folder it saved."""
+    import shlex
+
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from reprogrammability.cli import main
+    from reprogrammability.docs_gen.pages.many_tasks import API_EXAMPLE, CLI_EXAMPLE
+    from reprogrammability.implementations.serving import load_bank
 
     code = re.fullmatch(r"```python\n(.*)```", API_EXAMPLE, re.S)
     assert code is not None
@@ -82,6 +91,33 @@ def test_page_api_example_runs(tmp_path, monkeypatch, capsys):
     assert bank.tasks == ["digits"]
     bank.assert_frozen()
     namespace["f"].assert_unchanged()
+
+    folder, tasks = namespace["folder"], namespace["tasks"]
+    (tmp_path / "inputs").mkdir()
+    files = []
+    for index, image in enumerate(namespace["images"][:4]):
+        pixels = (image.expand(3, -1, -1).permute(1, 2, 0) * 255).round().clamp(0, 255).to(torch.uint8).numpy()
+        Image.fromarray(pixels).save(tmp_path / "inputs" / f"{index}.png")
+        files.append(f"{index}.png")
+    (tmp_path / "inputs" / "manifest.csv").write_text(
+        "file,task\n" + "".join(f"{f},{t}\n" for f, t in zip(files, tasks))
+    )
+    command = re.search(r"```bash\n(.*?)\n", CLI_EXAMPLE)
+    assert command is not None
+    argv = shlex.split(command.group(1).replace("FOLDER", folder))
+    assert argv[0] == "nnr"
+    assert main(argv[1:]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    pngs = torch.stack(
+        [
+            torch.from_numpy(
+                np.asarray(Image.open(tmp_path / "inputs" / f).convert("RGB"), dtype=np.float32) / 255
+            ).permute(2, 0, 1)
+            for f in files
+        ]
+    )
+    expected = load_bank(namespace["f"], f"{folder}/bank").labels(pngs, tasks)
+    assert lines == ["input,task,prediction"] + [f"{f},{t},{p}" for f, t, p in zip(files, tasks, expected)]
 
 
 def test_page_renders_the_text_forgetting_table_and_plot(tmp_path):
