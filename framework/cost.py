@@ -15,7 +15,9 @@ Conventions (so that the symbolic and the measured figures are comparable):
 * **Bare f** is f without any manipulation on the query in f's own format: for images, series and
   other float tensors, the query resized to the shape f receives (a padded canvas of f's input size
   costs no extra f FLOPs, only its element-wise additions); for text and token ids, the query's own
-  tokens; for a text-side part of a two-tower model, the class prompts without the part.
+  tokens; for a text-side part of a two-tower model, the class prompts without the part; where f cannot read the
+  query at all (a time series into a language model), f on the tokens the entry part (the first embedding part)
+  makes, that part's own FLOPs being its overhead.
 * **Steady state**: measured on a second run of the same batch, so what an adapter caches across calls
   (a causal-LM scorer's encoded text prefix) costs only its reuse (attention over its keys), not its encoding.
 * **Per query**: every figure is for one query (the measured figure divided by the batch size); ``L``
@@ -27,13 +29,17 @@ position), ``d_a`` the attention width (heads × head dimension), ``L`` the quer
 the ``R`` rows f runs per query: a scorer runs one row per candidate answer; ``R = 1`` otherwise), ``F_f``
 bare f's FLOPs on the query (counted; for parts that run f once more, e.g. to read sentence features), ``F_q``
 f's FLOPs per *additional* query (bare f on the batch minus on its first query, over B − 1: F_f less the work f
-does once per batch, such as a CLIP text tower's class prompts; F_f where the query cannot be split).
+does once per batch, such as a CLIP text tower's class prompts; F_f where the query cannot be split; counted only
+when a declaration uses it).
 
 ``W_h``: the weights of a language model's output head (d·V) where it scores only the positions f reads (once per
 row, or per generated token); 0 where it scores every position (``W_f`` holds it then) or f has none.
 A generating f (an adapter with ``max_new_tokens``) runs each row's prompt once (a prefill) and then ``G``
 one-position decode steps over its cache; ``L`` then counts the prefill and the decode positions, so a row's
 prompt is ``L/R − G`` positions long.
+
+Lengths that depend on the data (generated reasoning, a prompt of the input's statistics) are shape symbols whose
+values a part reads from its last forward. The measurement and the judgement are in :mod:`.cost_measure`.
 """
 
 from __future__ import annotations

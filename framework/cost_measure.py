@@ -350,7 +350,8 @@ def measure_inference_overhead(rp: Reprogrammer, example_input: Any, repeats: in
     (:func:`flop_counter` on ``rp(x)`` minus on bare f, per query), ``extra_time_ratio`` (best of
     ``repeats`` wall-clock times of ``rp(x)`` over bare f's; ``nan`` when ``repeats`` is 0),
     ``symbolic_extra_tokens`` and ``symbolic_extra_flops`` (the parts' declarations summed and
-    evaluated), plus ``bare_flops`` (per query), ``symbolic`` (LaTeX per part) and ``batch_size``.
+    evaluated), plus ``bare_flops`` (per query), ``symbolic`` (LaTeX per part), ``batch_size``, ``shapes`` (f's
+    symbols' values) and ``reference`` (what bare f is: f itself, or f on the tokens an entry part makes).
     Raises :class:`UndeclaredOverheadError` when a part declares nothing."""
     context, bare = overhead_context(rp, example_input)
     stated = declared_overhead(rp, context)  # an undeclared part fails before anything runs
@@ -381,7 +382,7 @@ def measure_inference_overhead(rp: Reprogrammer, example_input: Any, repeats: in
         "bare_flops": bare["flops"] / batch,
         "batch_size": batch,
         "symbolic": {label: o.summary_latex() for label, o in declared},
-        "shapes": {str(k): int(v) for k, v in context.shapes.items()},
+        "shapes": {str(k): int(v) if sp.sympify(v).is_integer else float(v) for k, v in context.shapes.items()},
         "reference": bare["reference"],
     }
 

@@ -147,3 +147,28 @@ def test_nnr_cost_command(tmp_path, capsys):
     assert '"passed": 1' in out.read_text()
     assert main(["cost", "no-such-method"]) == 2
     assert "unknown method id" in capsys.readouterr().err
+
+
+def test_a_generating_f_pays_an_exemplar_prefix_in_the_prefill_and_every_decode_step():
+    rp, questions, _ = get_method("chain-of-thought").example()
+    measured = measure_inference_overhead(rp, questions, repeats=0)
+    shapes = measured["shapes"]
+    n, W, d_a, L, G = shapes["n_f"], shapes["W_f"], shapes["d_a"], shapes["L"], shapes["G"]
+    assert G == rp.frozen.adapter.max_new_tokens - 1  # one prefill, then one-position steps over the cache
+    c = measured["extra_tokens"]  # the exemplars' tokens, added to every prompt
+    prompt = L - G
+    by_hand = 2 * c * W + 4 * n * d_a * ((prompt + c) ** 2 - prompt**2 + G * c)
+    assert c > 0 and measured["extra_flops"] == by_hand == measured["symbolic_extra_flops"]
+    assert measured["symbolic_extra_tokens"] == c
+
+
+def test_a_series_is_measured_against_f_on_the_tokens_its_entry_part_makes():
+    rp, series, _ = get_method("time-llm").example()
+    measured = measure_inference_overhead(rp, series, repeats=0)
+    assert "PatchReprogramming" in measured["reference"]
+    shapes = measured["shapes"]
+    n, W, d_a, L, R = shapes["n_f"], shapes["W_f"], shapes["d_a"], shapes["L"], shapes["R"]
+    # bare f: the language model's body on the L patch tokens alone, the patch reprogramming's own FLOPs left out
+    assert measured["bare_flops"] == 2 * W * L + 4 * n * d_a * L**2 / R
+    assert judge_overhead(measured)[0] == "passed"
+    assert measured["extra_tokens"] == rp.manipulations[1].last_length * R  # the statistics prompt, padded
