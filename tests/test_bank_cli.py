@@ -141,7 +141,7 @@ def test_saved_text_programs_with_model_and_program_flags_match_the_bank(tmp_pat
         "--program",
         f"sentiment={tmp_path / 'bank' / 'sentiment'}",
         "--program",
-        f"size={tmp_path / 'bank' / 'size'}",
+        f"size={tmp_path / 'bank' / 'size' / 'reprogrammer.safetensors'}",
     ]
     code, lines, err = _predict(
         capsys, "--model", f"{models}:make_lm", *programs, "--manifest", str(tmp_path / "m.csv")

@@ -21,7 +21,8 @@ masked keys, and its tokens get the position ids P_t + (0 … T_t − 1):
 Right padding (rather than left) keeps every real token at its own index, and no query row is fully
 masked (a left-padded first position would see only masked keys). What differs from a row's own run
 is only the order of floating-point sums over the longer key axis: rows agree to ~1e-7 in float32
-and ~1e-15 in float64.
+and ~1e-15 in float64 on the tiny test models; on SmolLM2-135M, as much as a row's own run moves when
+only its batch's shape changes (``benchmarks/bank_exactness.py``).
 
 Tasks whose f-inputs still differ (another canvas size, hidden edits on other layers, a multi-tower
 model, an adapter without per-row layouts) cannot share a pass: :meth:`ProgramBank.plan` groups them
