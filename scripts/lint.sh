@@ -3,7 +3,7 @@
 #   ruff check            lint rules of pyproject.toml's [tool.ruff.lint]
 #   ruff format --check   the formatting (`ruff format` fixes it)
 #   lint-imports          the layers of .importlinter (framework <- catalog <- implementations <- cli/bench/docs)
-#   mypy                  strict on framework/ and catalog/ (debt list in pyproject.toml), default on the generators
+#   mypy                  strict on framework/ and catalog/ (no exemptions), default on the generators
 # setup.py maps framework/, catalog/ and implementations/ into the package, so import-linter and mypy read an
 # importable copy of the sources in a temporary folder. Needs the venv's tools on PATH (scripts/env.sh).
 set -uo pipefail

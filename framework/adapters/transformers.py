@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -22,6 +22,18 @@ from torch import Tensor, nn
 from ..axes import Location
 from ..errors import InterfaceError
 from ..interfaces import AttentionGeometry, EmbeddingState, KeyValuePrefix, ModelAdapter
+from .transformers_parts import (
+    attention_geometry_of,
+    call_module,
+    find_layers,
+    hf_model,
+    key_value_cache,
+    logit_scale,
+    module_list,
+    takes_logits_to_keep,
+    text_config,
+    text_model_kind,
+)
 
 __all__ = [
     "TextAdapter",
@@ -43,6 +55,8 @@ output-embedding layer (B, D), at the last real token / the mask token (linear h
 ``cls``: the final hidden state of the first original token (encoders with a ``[CLS]`` token)."""
 
 _FEATURE_READOUTS = ("last_features", "mask_features")
+_AUTO_READOUTS = {"causal": "last", "masked": "mask", "classifier": "logits", "encoder": "mean"}
+"""The readout ``"auto"`` picks for each :func:`text_model_kind`."""
 
 ROW_LAYOUT = "row_layout"
 """Key of :class:`RowLayout` in ``EmbeddingState.extra`` (set by a program bank's mixed-length pass)."""
@@ -86,36 +100,18 @@ def _pick(positions: Tensor, index: Tensor) -> Tensor:
     return positions.gather(1, index.unsqueeze(1)).squeeze(1)
 
 
+def _positions(state: EmbeddingState) -> Tensor:
+    """(T₀,): where each original token of ``state`` sits now."""
+    assert state.token_positions is not None  # set by EmbeddingState.__post_init__
+    return state.token_positions
+
+
 def _at(values: Tensor, positions: Tensor) -> Tensor:
     """``values`` (B, T, …) at ``positions``: (T₀,) shared by every row, or (B, T₀) per row → (B, T₀, …)."""
     if positions.dim() == 1:
         return values[:, positions]
     batch = torch.arange(values.shape[0], device=values.device).unsqueeze(1)
     return values[batch, positions]
-
-
-def _find_layers(model: nn.Module, count: int) -> nn.ModuleList | None:
-    best = None
-    for name, module in model.named_modules():
-        if isinstance(module, nn.ModuleList) and len(module) == count:
-            if best is None or name.endswith(("layers", ".h", "layer")):
-                best = module
-    return best
-
-
-def _text_config(model: nn.Module):
-    config = model.config
-    return config.get_text_config() if hasattr(config, "get_text_config") else config
-
-
-def _geometry(config) -> AttentionGeometry:
-    heads = config.num_attention_heads
-    kv_heads = getattr(config, "num_key_value_heads", None) or heads
-    hidden = config.hidden_size
-    head_dim = getattr(config, "head_dim", None) or hidden // heads
-    return AttentionGeometry(
-        num_layers=config.num_hidden_layers, num_kv_heads=kv_heads, head_dim=head_dim, hidden_size=hidden
-    )
 
 
 class _WithFeatures:
@@ -125,28 +121,6 @@ class _WithFeatures:
 
     def __init__(self, output: Any, features: Tensor | None, read: Tensor | None = None):
         self.output, self.features, self.read = output, features, read
-
-
-_LOGITS_TO_KEEP: dict[type, bool] = {}
-
-
-def _takes_logits_to_keep(model: nn.Module) -> bool:
-    """Whether ``model.forward`` can limit its LM-head scores to given positions (transformers' ``logits_to_keep``)."""
-    cls = type(model)
-    if cls not in _LOGITS_TO_KEEP:
-        import inspect
-
-        try:
-            _LOGITS_TO_KEEP[cls] = "logits_to_keep" in inspect.signature(cls.forward).parameters
-        except (TypeError, ValueError):
-            _LOGITS_TO_KEEP[cls] = False
-    return _LOGITS_TO_KEEP[cls]
-
-
-def _to_cache(key_values: KeyValuePrefix, config):
-    from transformers import DynamicCache
-
-    return DynamicCache(ddp_cache_data=[(k, v) for k, v in key_values], config=config)
 
 
 class TextAdapter(ModelAdapter):
@@ -173,14 +147,7 @@ class TextAdapter(ModelAdapter):
     def _mode(self, model: nn.Module) -> str:
         if self.readout_mode != "auto":
             return self.readout_mode
-        name = type(model).__name__
-        if name.endswith("ForCausalLM") or name.endswith("LMHeadModel"):
-            return "last"
-        if name.endswith("ForMaskedLM"):
-            return "mask"
-        if "ForSequenceClassification" in name:
-            return "logits"
-        return "mean"
+        return _AUTO_READOUTS[text_model_kind(model)]
 
     def locations(self, model: nn.Module) -> frozenset[Location]:
         return frozenset({Location.INPUT, Location.EMBEDDING, Location.HIDDEN})
@@ -224,14 +191,15 @@ class TextAdapter(ModelAdapter):
         mode = self._mode(model)
         if mode == "cls":
             kwargs["output_hidden_states"] = True
-        if read is not None and _takes_logits_to_keep(model):
+        if read is not None and takes_logits_to_keep(model):
             kwargs["logits_to_keep"] = read.unsqueeze(1)
         else:
             read = None
         kept: list[Tensor] = []
         handle = None
         if mode in _FEATURE_READOUTS:
-            head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+            get_head = getattr(model, "get_output_embeddings", None)
+            head: nn.Module | None = get_head() if get_head is not None else None
             if head is None:
                 raise InterfaceError(
                     f"readout {mode!r}: {type(model).__name__} has no output-embedding layer (LM head)"
@@ -257,7 +225,7 @@ class TextAdapter(ModelAdapter):
         if mode not in ("mask", "mask_features"):
             return None
         mask_id = getattr(self.tokenizer, "mask_token_id", None) if self.tokenizer is not None else None
-        mask_id = mask_id if mask_id is not None else getattr(model.config, "mask_token_id", None)
+        mask_id = mask_id if mask_id is not None else getattr(hf_model(model).config, "mask_token_id", None)
         if mask_id is None:
             raise InterfaceError(f"readout {mode!r}: no mask token id (give a tokenizer with a mask token)")
         is_mask = input_ids == mask_id
@@ -272,17 +240,19 @@ class TextAdapter(ModelAdapter):
         return self.readout(model, output, x["input_ids"], x["attention_mask"], positions, x["attention_mask"])
 
     def embedding_module(self, model: nn.Module) -> nn.Module:
-        return model.get_input_embeddings()
+        return hf_model(model).get_input_embeddings()
 
     def embed(self, model: nn.Module, x: dict[str, Tensor]) -> EmbeddingState:
-        embeds = model.get_input_embeddings()(x["input_ids"])
+        embeds = call_module(hf_model(model).get_input_embeddings(), x["input_ids"])
         return EmbeddingState(
             embeds=embeds,
             attention_mask=x["attention_mask"],
             extra={"input_ids": x["input_ids"], "original_mask": x["attention_mask"]},
         )
 
-    def forward_embedded(self, model: nn.Module, state: EmbeddingState, key_values: KeyValuePrefix | None = None):
+    def forward_embedded(
+        self, model: nn.Module, state: EmbeddingState, key_values: KeyValuePrefix | None = None
+    ) -> Any:
         """Run f from ``state``; a :class:`RowLayout` in ``state.extra`` gives per-row token positions and
         prefix lengths (prefix keys past a row's own P_i masked, its tokens at positions P_i + t)."""
         mask = state.attention_mask
@@ -292,7 +262,7 @@ class TextAdapter(ModelAdapter):
         layout = state.extra.get(ROW_LAYOUT)
         if layout is not None and not isinstance(layout, RowLayout):
             raise InterfaceError(f"extra[{ROW_LAYOUT!r}]: expected a RowLayout, got {type(layout).__name__}")
-        positions = state.token_positions if layout is None else layout.token_positions
+        positions = _positions(state) if layout is None else layout.token_positions
         if key_values:
             prefix = key_values[0][0].shape[2]
             if layout is None:
@@ -301,7 +271,7 @@ class TextAdapter(ModelAdapter):
                 prefix_mask = layout.prefix_mask(prefix, mask.dtype)
                 kwargs["position_ids"] = layout.position_ids(state.length)
             mask = torch.cat([prefix_mask, mask], dim=1)
-            kwargs["past_key_values"] = _to_cache(key_values, model.config)
+            kwargs["past_key_values"] = key_value_cache(key_values, hf_model(model).config)
         elif layout is not None and bool((layout.prefix_lengths != 0).any()):
             raise InterfaceError("prefix_lengths: rows declare key/value prefixes, but no prefix was given")
         read = self._read_positions(model, state.extra["input_ids"], state.extra["original_mask"], positions)
@@ -313,7 +283,8 @@ class TextAdapter(ModelAdapter):
     ) -> Any:
         """Read f's output at the original tokens (``positions`` maps original to current positions)."""
         mode = self._mode(model)
-        features, read = None, None
+        features: Tensor | None = None
+        read: Tensor | None = None
         if isinstance(output, _WithFeatures):
             output, features, read = output.output, output.features, output.read
         if mode == "output":
@@ -325,10 +296,12 @@ class TextAdapter(ModelAdapter):
             weights = original_mask.unsqueeze(-1).to(hidden.dtype)
             return (hidden * weights).sum(1) / weights.sum(1).clamp_min(1)
         if mode == "cls":
-            hidden = getattr(output, "last_hidden_state", None)
-            hidden = output.hidden_states[-1] if hidden is None else hidden
-            return _at(hidden, positions[..., :1])[:, 0]
-        scores = features if mode in _FEATURE_READOUTS else output.logits
+            final: Tensor | None = getattr(output, "last_hidden_state", None)
+            final = output.hidden_states[-1] if final is None else final
+            return _at(final, positions[..., :1])[:, 0]
+        scores: Tensor | None = features if mode in _FEATURE_READOUTS else output.logits
+        if scores is None:
+            raise InterfaceError(f"readout {mode!r}: the output-embedding layer (LM head) did not run")
         if mode == "sequence":
             return _at(scores, positions)
         if read is not None:  # the model scored only the read positions (logits_to_keep)
@@ -337,11 +310,26 @@ class TextAdapter(ModelAdapter):
         return scores[batch, self._read_positions(model, input_ids, original_mask, positions)]
 
     def layers(self, model: nn.Module, tower: str | None = None) -> Sequence[nn.Module]:
-        layers = _find_layers(model, _text_config(model).num_hidden_layers)
+        layers = find_layers(model, text_config(model).num_hidden_layers)
         return list(layers) if layers is not None else []
 
     def attention_geometry(self, model: nn.Module) -> AttentionGeometry:
-        return _geometry(_text_config(model))
+        return attention_geometry_of(text_config(model))
+
+
+@dataclass(frozen=True)
+class _VisionParts:
+    """A ViT or CLIP vision model: ``kind`` ("vit" or "clip"), the transformer ``body`` and the ``head`` on its
+    class token (classifier or projection; ``None`` when there is none)."""
+
+    kind: str
+    body: nn.Module
+    head: nn.Module | None
+
+    @property
+    def blocks(self) -> str:
+        """Where the body keeps its blocks."""
+        return "layers" if self.kind == "vit" else "encoder.layers"
 
 
 class VisionTransformerAdapter(ModelAdapter):
@@ -359,23 +347,23 @@ class VisionTransformerAdapter(ModelAdapter):
         self.readout_mode = readout
 
     @staticmethod
-    def _parts(model: nn.Module) -> dict[str, Any]:
+    def _parts(model: nn.Module) -> _VisionParts:
         if hasattr(model, "vit"):  # ViTForImageClassification
-            return {"kind": "vit", "body": model.vit, "head": model.classifier}
+            return _VisionParts("vit", model.get_submodule("vit"), model.get_submodule("classifier"))
         if hasattr(model, "vision_model"):  # CLIPVisionModel(WithProjection)
-            return {"kind": "clip", "body": model.vision_model, "head": getattr(model, "visual_projection", None)}
+            return _VisionParts("clip", model.get_submodule("vision_model"), getattr(model, "visual_projection", None))
         if hasattr(model, "embeddings") and hasattr(model, "layers"):  # ViTModel
-            return {"kind": "vit", "body": model, "head": None}
+            return _VisionParts("vit", model, None)
         if hasattr(model, "embeddings") and hasattr(model, "pre_layrnorm"):  # CLIPVisionTransformer
-            return {"kind": "clip", "body": model, "head": None}
+            return _VisionParts("clip", model, None)
         raise InterfaceError(f"model: {type(model).__name__} is not a ViT or CLIP vision model")
 
-    def _mode(self, parts: dict[str, Any]) -> str:
+    def _mode(self, parts: _VisionParts) -> str:
         if self.readout_mode != "auto":
             return self.readout_mode
-        if parts["head"] is None:
+        if parts.head is None:
             return "cls"
-        return "logits" if parts["kind"] == "vit" else "embeds"
+        return "logits" if parts.kind == "vit" else "embeds"
 
     def locations(self, model: nn.Module) -> frozenset[Location]:
         return frozenset({Location.INPUT, Location.EMBEDDING, Location.HIDDEN})
@@ -384,41 +372,44 @@ class VisionTransformerAdapter(ModelAdapter):
         return self.forward_embedded(model, self.embed(model, x))
 
     def embedding_module(self, model: nn.Module) -> nn.Module:
-        return self._parts(model)["body"].embeddings
+        return self._parts(model).body.get_submodule("embeddings")
 
     def embed(self, model: nn.Module, x: Tensor) -> EmbeddingState:
-        body = self._parts(model)["body"]
+        body = self._parts(model).body
         dtype = next(body.parameters()).dtype
-        return EmbeddingState(embeds=body.embeddings(x.to(dtype)))
+        return EmbeddingState(embeds=call_module(body.get_submodule("embeddings"), x.to(dtype)))
 
-    def _blocks(self, body: nn.Module, kind: str) -> nn.ModuleList:
-        return body.layers if kind == "vit" else body.encoder.layers
-
-    def forward_embedded(self, model: nn.Module, state: EmbeddingState, key_values: KeyValuePrefix | None = None):
+    def forward_embedded(
+        self, model: nn.Module, state: EmbeddingState, key_values: KeyValuePrefix | None = None
+    ) -> Tensor:
         if key_values:
             raise InterfaceError("VisionTransformerAdapter: key/value prefixes are not supported; use hidden edits")
         parts = self._parts(model)
-        body, kind = parts["body"], parts["kind"]
+        body, head = parts.body, parts.head
         hidden = state.embeds
-        if kind == "clip":
-            hidden = body.pre_layrnorm(hidden)
-        for block in self._blocks(body, kind):
-            hidden = block(hidden, None)
-            hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+        if parts.kind == "clip":
+            hidden = call_module(body.get_submodule("pre_layrnorm"), hidden)
+        for block in module_list(body, parts.blocks):
+            out = block(hidden, None)
+            hidden = out[0] if isinstance(out, tuple) else out
         mode = self._mode(parts)
-        if kind == "vit":
-            cls = body.layernorm(hidden)[:, 0]
-            return parts["head"](cls) if mode == "logits" else cls
-        cls = body.post_layernorm(hidden[:, 0])
-        return parts["head"](cls) if mode == "embeds" and parts["head"] is not None else cls
+        if parts.kind == "vit":
+            cls = call_module(body.get_submodule("layernorm"), hidden)[:, 0]
+            if mode != "logits":
+                return cls
+            if head is None:
+                raise InterfaceError(f"readout 'logits': {type(model).__name__} has no classifier head")
+            return call_module(head, cls)
+        cls = call_module(body.get_submodule("post_layernorm"), hidden[:, 0])
+        return call_module(head, cls) if mode == "embeds" and head is not None else cls
 
     def layers(self, model: nn.Module, tower: str | None = None) -> Sequence[nn.Module]:
         parts = self._parts(model)
-        return list(self._blocks(parts["body"], parts["kind"]))
+        return module_list(parts.body, parts.blocks)
 
     def attention_geometry(self, model: nn.Module) -> AttentionGeometry:
-        config = model.config
-        return _geometry(getattr(config, "vision_config", config))
+        config = hf_model(model).config
+        return attention_geometry_of(getattr(config, "vision_config", config))
 
 
 class CLIPTextAdapter(ModelAdapter):
@@ -437,7 +428,7 @@ class CLIPTextAdapter(ModelAdapter):
 
     @staticmethod
     def _body(model: nn.Module) -> nn.Module:
-        return model.text_model if hasattr(model, "text_model") else model
+        return model.get_submodule("text_model") if hasattr(model, "text_model") else model
 
     def locations(self, model: nn.Module) -> frozenset[Location]:
         return frozenset({Location.INPUT, Location.EMBEDDING, Location.HIDDEN})
@@ -446,12 +437,12 @@ class CLIPTextAdapter(ModelAdapter):
         return self._text.prepare(model, x)
 
     def embedding_module(self, model: nn.Module) -> nn.Module:
-        return self._body(model).embeddings.token_embedding
+        return self._body(model).get_submodule("embeddings.token_embedding")
 
     def embed(self, model: nn.Module, x: dict[str, Tensor]) -> EmbeddingState:
         body = self._body(model)
         return EmbeddingState(
-            embeds=body.embeddings.token_embedding(x["input_ids"]),
+            embeds=call_module(body.get_submodule("embeddings.token_embedding"), x["input_ids"]),
             attention_mask=x["attention_mask"],
             extra={"input_ids": x["input_ids"], "original_mask": x["attention_mask"]},
         )
@@ -462,37 +453,39 @@ class CLIPTextAdapter(ModelAdapter):
     def eot_positions(self, model: nn.Module, input_ids: Tensor) -> Tensor:
         """Original position of the end-of-text token of each sequence."""
         body = self._body(model)
-        eos = getattr(body, "eos_token_id", None)
+        eos: int | None = getattr(body, "eos_token_id", None)
         if eos is None or eos == 2:
             return input_ids.argmax(dim=-1)
         return (input_ids == eos).int().argmax(dim=-1)
 
-    def forward_embedded(self, model: nn.Module, state: EmbeddingState, key_values: KeyValuePrefix | None = None):
+    def forward_embedded(
+        self, model: nn.Module, state: EmbeddingState, key_values: KeyValuePrefix | None = None
+    ) -> Tensor:
         if key_values:
             raise InterfaceError("CLIPTextAdapter: key/value prefixes are not supported; use hidden edits")
         body = self._body(model)
-        hidden = body.embeddings(inputs_embeds=state.embeds)
+        hidden = call_module(body.get_submodule("embeddings"), inputs_embeds=state.embeds)
         length = hidden.shape[1]
         causal = torch.full((length, length), float("-inf"), device=hidden.device, dtype=hidden.dtype).triu(1)
         mask = causal[None, None].expand(hidden.shape[0], 1, length, length)
         if state.attention_mask is not None:
             padding = (1.0 - state.attention_mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
             mask = mask + padding
-        for block in body.encoder.layers:
-            hidden = block(hidden, mask)
-            hidden = hidden[0] if isinstance(hidden, tuple) else hidden
-        hidden = body.final_layer_norm(hidden)
-        eot = state.token_positions[self.eot_positions(model, state.extra["input_ids"])]
+        for block in module_list(body, "encoder.layers"):
+            out = block(hidden, mask)
+            hidden = out[0] if isinstance(out, tuple) else out
+        hidden = call_module(body.get_submodule("final_layer_norm"), hidden)
+        eot = _positions(state)[self.eot_positions(model, state.extra["input_ids"])]
         pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), eot]
-        projection = getattr(model, "text_projection", None)
-        return projection(pooled) if projection is not None else pooled
+        projection: nn.Module | None = getattr(model, "text_projection", None)
+        return call_module(projection, pooled) if projection is not None else pooled
 
     def layers(self, model: nn.Module, tower: str | None = None) -> Sequence[nn.Module]:
-        return list(self._body(model).encoder.layers)
+        return module_list(self._body(model), "encoder.layers")
 
     def attention_geometry(self, model: nn.Module) -> AttentionGeometry:
-        config = model.config
-        return _geometry(getattr(config, "text_config", config))
+        config = hf_model(model).config
+        return attention_geometry_of(getattr(config, "text_config", config))
 
 
 class CLIPAdapter(ModelAdapter):
@@ -530,23 +523,23 @@ class CLIPAdapter(ModelAdapter):
     def forward_input(self, model: nn.Module, x: Tensor) -> Tensor:
         return self.forward_embedded(model, self.embed(model, x))
 
-    def forward_embedded(self, model: nn.Module, states: dict[str, EmbeddingState], key_values=None) -> Tensor:
+    def forward_embedded(
+        self, model: nn.Module, states: dict[str, EmbeddingState], key_values: KeyValuePrefix | None = None
+    ) -> Tensor:
         if key_values:
             raise InterfaceError("CLIPAdapter: key/value prefixes are not supported; use hidden edits")
         towers = self._towers(model)
         image = self.vision.forward_embedded(towers["vision"], states["vision"])
         text = self.text.forward_embedded(towers["text"], states["text"])
-        return logits_from_features(image, text, model.logit_scale)
+        return logits_from_features(image, text, logit_scale(model))
 
     def embedding_module(self, model: nn.Module) -> nn.Module:
-        return model.vision_model.embeddings
+        return model.get_submodule("vision_model.embeddings")
 
     def layers(self, model: nn.Module, tower: str | None = None) -> Sequence[nn.Module]:
         if tower not in (None, "vision", "text"):
             raise InterfaceError(f"tower: {tower!r} is not one of ['vision', 'text']")
-        if tower == "text":
-            return list(model.text_model.encoder.layers)
-        return list(model.vision_model.encoder.layers)
+        return module_list(model, "text_model.encoder.layers" if tower == "text" else "vision_model.encoder.layers")
 
 
 def logits_from_features(image: Tensor, text: Tensor, logit_scale: Tensor) -> Tensor:
@@ -565,7 +558,9 @@ class _VisionView(nn.Module):
         object.__setattr__(self, "visual_projection", clip.visual_projection)
         object.__setattr__(self, "config", clip.config)
 
-    def parameters(self, recurse: bool = True):
+    vision_model: nn.Module
+
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]:
         return self.vision_model.parameters(recurse)
 
 
@@ -578,7 +573,9 @@ class _TextView(nn.Module):
         object.__setattr__(self, "text_projection", clip.text_projection)
         object.__setattr__(self, "config", clip.config)
 
-    def parameters(self, recurse: bool = True):
+    text_model: nn.Module
+
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]:
         return self.text_model.parameters(recurse)
 
 

@@ -8,6 +8,7 @@ import torch
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
+from reprogrammability.framework.adapters.transformers_parts import text_model_kind
 from reprogrammability.framework.errors import InterfaceError
 from reprogrammability.framework.frozen import FrozenModel
 
@@ -124,15 +125,7 @@ def find_tokenizer(model: nn.Module, tokenizer: Any = None, *, needed_for: str =
 
 def model_kind(model: nn.Module) -> str:
     """``causal``, ``masked``, ``classifier`` or ``encoder`` for a transformers text model."""
-    raw = model.model if isinstance(model, FrozenModel) else model
-    name = type(raw).__name__
-    if name.endswith("ForCausalLM") or name.endswith("LMHeadModel"):
-        return "causal"
-    if name.endswith("ForMaskedLM"):
-        return "masked"
-    if "ForSequenceClassification" in name:
-        return "classifier"
-    return "encoder"
+    return text_model_kind(model.model if isinstance(model, FrozenModel) else model)
 
 
 def input_embeddings(model: nn.Module) -> nn.Module:
