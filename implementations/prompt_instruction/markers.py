@@ -32,6 +32,7 @@ from reprogrammability.framework.cost import InferenceOverhead, OverheadContext
 from reprogrammability.framework.errors import ShapeError
 from reprogrammability.framework.manipulation import InputManipulation
 from reprogrammability.framework.symbolic import SymbolicForm, odot, op, symbols, x, z
+from reprogrammability.implementations.reprogramming._common import CLIP_MEAN, CLIP_STD
 
 __all__ = [
     "CLIP_MEAN",
@@ -47,8 +48,6 @@ __all__ = [
     "MarkAlignment",
 ]
 
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 _normalize = op("N", r"\mathcal{N}")
 
 _DIGITS = {  # 3x5 bitmaps, rows top to bottom

@@ -22,7 +22,7 @@ from reprogrammability.implementations.registry import register_method
 
 from .common import model_kind, resolve_config, token_ids
 from .discrete import AutoPromptSearch, TriggerTokens
-from .text import VerbalizerFields, tiny_text_example, verbalizer_frozen
+from .text import VerbalizerFields, text_example, verbalizer_frozen
 
 __all__ = ["AutoPromptConfig", "build", "AutoPromptSearch"]
 
@@ -39,9 +39,7 @@ class AutoPromptConfig(VerbalizerFields):
 
 
 def _example():
-    model, tokenizer, texts, labels = tiny_text_example("llama")
-    reprogrammer = build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_triggers=2)
-    return reprogrammer, texts, labels
+    return text_example(build, label_words=["bad", "good"], num_triggers=2)
 
 
 @register_method(

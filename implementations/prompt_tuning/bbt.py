@@ -22,7 +22,7 @@ from reprogrammability.implementations.registry import register_method
 from .black_box import EvolutionStrategyEstimator, ProjectedPrompt, fit_black_box, projection_std
 from .common import input_embeddings, resolve_config
 from .soft_prompt import sampled_vocabulary_init
-from .text import VerbalizerFields, tiny_text_example, verbalizer_frozen
+from .text import VerbalizerFields, text_example, verbalizer_frozen
 
 __all__ = ["BBTConfig", "build", "fit_black_box", "EvolutionStrategyEstimator"]
 
@@ -41,9 +41,7 @@ class BBTConfig(VerbalizerFields):
 
 
 def _example():
-    model, tokenizer, texts, labels = tiny_text_example("llama")
-    reprogrammer = build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=3, subspace_dim=8)
-    return reprogrammer, texts, labels
+    return text_example(build, label_words=["bad", "good"], num_virtual_tokens=3, subspace_dim=8)
 
 
 @register_method(

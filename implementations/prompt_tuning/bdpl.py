@@ -23,7 +23,7 @@ from reprogrammability.implementations.registry import register_method
 
 from .common import model_kind, resolve_config, token_ids
 from .policy_gradient import CategoricalPromptTokens, PolicyGradientEstimator
-from .text import VerbalizerFields, tiny_text_example, verbalizer_frozen
+from .text import VerbalizerFields, text_example, verbalizer_frozen
 
 __all__ = ["BDPLConfig", "build", "PolicyGradientEstimator"]
 
@@ -42,10 +42,8 @@ class BDPLConfig(VerbalizerFields):
 
 
 def _example():
-    model, tokenizer, texts, labels = tiny_text_example("llama")
     words = ["great", "terrible", "good", "bad", "film", "food", "movie", "service"]
-    reprogrammer = build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_tokens=2, candidate_words=words)
-    return reprogrammer, texts, labels
+    return text_example(build, label_words=["bad", "good"], num_tokens=2, candidate_words=words)
 
 
 @register_method(

@@ -29,7 +29,7 @@ from reprogrammability.implementations.registry import register_method
 
 from .common import find_tokenizer, resolve_config, text_frozen
 from .soft_prompt import SoftPrompt
-from .text import LabelWords, SoftPromptFields, feature_readout, initial_prompt, tiny_text_example
+from .text import LabelWords, SoftPromptFields, feature_readout, initial_prompt, text_example
 from .verbalizer import LabelEmbeddingAlignment, label_word_ids
 
 __all__ = ["DARTConfig", "build", "fluency_loss"]
@@ -87,9 +87,7 @@ def fluency_loss(
 
 
 def _example():
-    model, tokenizer, texts, labels = tiny_text_example(masked=True)
-    reprogrammer = build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=3, position=1)
-    return reprogrammer, texts, labels
+    return text_example(build, masked=True, label_words=["bad", "good"], num_virtual_tokens=3, position=1)
 
 
 @register_method(

@@ -22,7 +22,7 @@ from reprogrammability.implementations.registry import register_method
 
 from .common import MethodConfig, hidden_size, resolve_config, text_frozen
 from .instance_prompt import GeneratedPrompt, representing_frozen
-from .text import feature_readout, tiny_text_example
+from .text import feature_readout, text_example
 
 __all__ = ["IDPGConfig", "build"]
 
@@ -39,8 +39,7 @@ class IDPGConfig(MethodConfig):
 
 
 def _example():
-    model, tokenizer, texts, labels = tiny_text_example("llama")
-    return build(model, tokenizer=tokenizer, num_classes=2, num_virtual_tokens=2, generator_hidden=4), texts, labels
+    return text_example(build, num_classes=2, num_virtual_tokens=2, generator_hidden=4)
 
 
 @register_method(

@@ -192,10 +192,9 @@ def search_example(build: Callable[..., Any], **options: Any) -> Any:
     bad/good, trained by its own search (:data:`SEARCH_TRAINER`)."""
     from reprogrammability.framework.validation import ValidationExample
 
-    from .text import tiny_text_example
+    from .text import text_example
 
-    model, tokenizer, texts, labels = tiny_text_example("llama")
-    reprogrammer = build(model, tokenizer=tokenizer, label_words=["bad", "good"], **options)
+    reprogrammer, texts, labels = text_example(build, label_words=["bad", "good"], **options)
     return ValidationExample(
         reprogrammer, texts, labels, gradient_estimator=reprogrammer.gradient_estimator, trainer_config=SEARCH_TRAINER
     )

@@ -22,7 +22,7 @@ from reprogrammability.implementations.registry import register_method
 
 from .adaption import GatedAdaptionPrompt
 from .common import MethodConfig, find_tokenizer, resolve_config, text_frozen
-from .text import tiny_text_example
+from .text import text_example
 from .verbalizer import label_word_ids
 
 __all__ = ["LLaMAAdapterConfig", "build"]
@@ -40,8 +40,7 @@ class LLaMAAdapterConfig(MethodConfig):
 
 
 def _example():
-    model, tokenizer, texts, labels = tiny_text_example("llama")
-    return build(model, tokenizer=tokenizer, answer_words=["bad", "good"], prompt_length=3), texts, labels
+    return text_example(build, answer_words=["bad", "good"], prompt_length=3)
 
 
 @register_method(

@@ -20,7 +20,7 @@ from reprogrammability.implementations.registry import register_method
 
 from .common import hidden_size, resolve_config
 from .encoders import EncodedPrompt, PromptEncoder
-from .text import SoftPromptFields, VerbalizerFields, initial_prompt, tiny_text_example, verbalizer_frozen
+from .text import SoftPromptFields, VerbalizerFields, initial_prompt, text_example, verbalizer_frozen
 
 __all__ = ["PTuningConfig", "build"]
 
@@ -36,11 +36,7 @@ class PTuningConfig(SoftPromptFields, VerbalizerFields):
 
 
 def _example():
-    model, tokenizer, texts, labels = tiny_text_example("gpt2")
-    reprogrammer = build(
-        model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=3, encoder_hidden_size=8
-    )
-    return reprogrammer, texts, labels
+    return text_example(build, kind="gpt2", label_words=["bad", "good"], num_virtual_tokens=3, encoder_hidden_size=8)
 
 
 @register_method(

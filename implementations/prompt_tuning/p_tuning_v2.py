@@ -22,7 +22,7 @@ from reprogrammability.implementations.registry import register_method
 
 from .common import MethodConfig, hidden_size, resolve_config, text_frozen
 from .prefix import KeyValuePrompt
-from .text import feature_readout, tiny_text_example
+from .text import feature_readout, text_example
 
 __all__ = ["PTuningV2Config", "build"]
 
@@ -41,9 +41,7 @@ class PTuningV2Config(MethodConfig):
 
 
 def _example():
-    model, tokenizer, texts, labels = tiny_text_example("llama")
-    reprogrammer = build(model, tokenizer=tokenizer, num_classes=2, num_virtual_tokens=3)
-    return reprogrammer, texts, labels
+    return text_example(build, num_classes=2, num_virtual_tokens=3)
 
 
 @register_method(

@@ -21,7 +21,7 @@ from reprogrammability.implementations.registry import register_method
 
 from .common import MethodConfig, find_tokenizer, hidden_size, resolve_config, text_frozen
 from .prefix import KeyValuePrompt
-from .text import LabelWords, score_readout, tiny_text_example
+from .text import LabelWords, score_readout, text_example
 from .verbalizer import label_word_ids
 
 __all__ = ["PrefixTuningConfig", "build"]
@@ -42,11 +42,7 @@ class PrefixTuningConfig(MethodConfig):
 
 
 def _example():
-    model, tokenizer, texts, labels = tiny_text_example("llama")
-    reprogrammer = build(
-        model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=3, encoder_hidden_size=16
-    )
-    return reprogrammer, texts, labels
+    return text_example(build, label_words=["bad", "good"], num_virtual_tokens=3, encoder_hidden_size=16)
 
 
 @register_method(

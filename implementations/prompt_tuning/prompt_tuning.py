@@ -17,7 +17,7 @@ from reprogrammability.implementations.registry import register_method
 
 from .common import resolve_config
 from .soft_prompt import SoftPrompt
-from .text import SoftPromptFields, VerbalizerFields, initial_prompt, tiny_text_example, verbalizer_frozen
+from .text import SoftPromptFields, VerbalizerFields, initial_prompt, text_example, verbalizer_frozen
 
 __all__ = ["PromptTuningConfig", "build"]
 
@@ -27,9 +27,7 @@ class PromptTuningConfig(SoftPromptFields, VerbalizerFields):
 
 
 def _example():
-    model, tokenizer, texts, labels = tiny_text_example("llama")
-    reprogrammer = build(model, tokenizer=tokenizer, label_words=["bad", "good"], num_virtual_tokens=4)
-    return reprogrammer, texts, labels
+    return text_example(build, label_words=["bad", "good"], num_virtual_tokens=4)
 
 
 @register_method(

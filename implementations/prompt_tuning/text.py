@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Union
+from typing import Any, Callable, Literal, Optional, Union
 
 import torch
 from pydantic import Field, model_validator
@@ -22,6 +22,7 @@ __all__ = [
     "score_readout",
     "feature_readout",
     "tiny_text_example",
+    "text_example",
     "EXAMPLE_TEXTS",
 ]
 
@@ -129,3 +130,10 @@ def tiny_text_example(kind: str = "llama", masked: bool = False) -> tuple[Any, A
         texts = [f"{text} . it was" for text, _ in EXAMPLE_TEXTS]
     labels = torch.tensor([label for _, label in EXAMPLE_TEXTS])
     return model, tokenizer, texts, labels
+
+
+def text_example(build: Callable[..., Any], kind: str = "llama", masked: bool = False, **options: Any) -> tuple:
+    """A registry example: ``build(model, tokenizer=..., **options)`` on :func:`tiny_text_example`'s tiny LM,
+    with its four sentiment strings and labels."""
+    model, tokenizer, texts, labels = tiny_text_example(kind, masked)
+    return build(model, tokenizer=tokenizer, **options), texts, labels

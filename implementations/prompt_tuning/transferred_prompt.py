@@ -23,7 +23,7 @@ from reprogrammability.framework.reprogrammer import LEARNED_WEIGHTS, Reprogramm
 from .common import hidden_size
 from .peft_format import PEFT_CONFIG, load_peft_weights
 from .soft_prompt import SoftPrompt
-from .text import initial_prompt, tiny_text_example, verbalizer_frozen
+from .text import initial_prompt, text_example, verbalizer_frozen
 
 __all__ = ["load_prompt", "transferred_soft_prompt", "transferred_prompt_tuning"]
 
@@ -92,7 +92,5 @@ def transferred_prompt_tuning(
 
 def transfer_example(build: Any, argument: str, seed: int) -> tuple[Reprogrammer, list[str], Tensor]:
     """The registry example: ``build`` on the tiny llama with a random (4, 32) P₀ passed as ``argument``."""
-    model, tokenizer, texts, labels = tiny_text_example("llama")
     start = torch.randn(4, 32, generator=torch.Generator().manual_seed(seed)) * 0.5
-    options = {"tokenizer": tokenizer, "label_words": ["bad", "good"], "num_virtual_tokens": 4, argument: start}
-    return build(model, **options), texts, labels
+    return text_example(build, label_words=["bad", "good"], num_virtual_tokens=4, **{argument: start})

@@ -22,7 +22,7 @@ from reprogrammability.implementations.registry import register_method
 
 from .common import MethodConfig, embed_tokens, find_tokenizer, input_embeddings, resolve_config, text_frozen
 from .soft_prompt import SoftPrompt
-from .text import LabelWords, Position, SoftPromptFields, feature_readout, initial_prompt, tiny_text_example
+from .text import LabelWords, Position, SoftPromptFields, feature_readout, initial_prompt, text_example
 from .verbalizer import LabelEmbeddingAlignment, label_word_ids
 
 __all__ = ["WARPConfig", "build"]
@@ -52,9 +52,7 @@ class WARPConfig(MethodConfig):
 
 
 def _example():
-    model, tokenizer, texts, labels = tiny_text_example(masked=True)
-    reprogrammer = build(model, tokenizer=tokenizer, label_words=["bad", "good"], blocks=[(1, 2), (1, 2)])
-    return reprogrammer, texts, labels
+    return text_example(build, masked=True, label_words=["bad", "good"], blocks=[(1, 2), (1, 2)])
 
 
 @register_method(
