@@ -19,6 +19,7 @@ from reprogrammability.framework.alignment import LinearAlignment
 from reprogrammability.framework.errors import InterfaceError
 from reprogrammability.framework.frozen import FrozenModel
 from reprogrammability.framework.reprogrammer import Reprogrammer
+from reprogrammability.implementations.models.tiny import seeded
 from reprogrammability.implementations.registry import register_method
 
 from .activation import ActivationPrompt
@@ -80,8 +81,7 @@ def build(
     if not isinstance(output, torch.Tensor) or output.dim() != 2:
         raise InterfaceError(f"model: expected a (B, d) output for the linear head, got {type(output).__name__}")
     shapes = [tuple(record.hidden[layer].shape[1:]) for layer in layers]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
+    with seeded(config.seed):
         head = LinearAlignment(output.shape[1], config.num_classes)
     return Reprogrammer(
         frozen,

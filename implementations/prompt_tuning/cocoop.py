@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import torch
 from pydantic import Field
 
 from reprogrammability.framework.alignment import IdentityAlignment
 from reprogrammability.framework.reprogrammer import Reprogrammer
+from reprogrammability.implementations.models.tiny import seeded
 from reprogrammability.implementations.registry import register_method
 
 from .clip import ConditionalCLIPAdapter, ContextPrompt, ImageConditionedContext, image_feature_dim
@@ -54,8 +54,7 @@ def build(
     frozen, init, _, tokenizer = context_setup(model, tokenizer, config, adapter_cls=ConditionalCLIPAdapter)
     context = ContextPrompt(init)
     image_dim = image_feature_dim(frozen)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
+    with seeded(config.seed):
         conditioned = ImageConditionedContext(context, image_dim, reduction=config.reduction)
     return Reprogrammer(
         frozen,

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from pydantic import Field
 
 from reprogrammability.framework.alignment import LinearAlignment
 from reprogrammability.framework.reprogrammer import Reprogrammer
+from reprogrammability.implementations.models.tiny import seeded
 from reprogrammability.implementations.registry import register_method
 
 from .common import MethodConfig, resolve_config, vision_frozen
@@ -63,7 +63,6 @@ def build(model: Any, config: CODAPromptConfig | dict | None = None, **overrides
         components_per_task=config.components_per_task,
         seed=config.seed,
     )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
+    with seeded(config.seed):
         head = LinearAlignment(D, config.num_classes)
     return Reprogrammer(frozen, prompt, head, paradigm="prompt-tuning", modality="vision", name="coda-prompt")

@@ -17,6 +17,7 @@ from pydantic import Field
 from reprogrammability.framework.alignment import LinearAlignment
 from reprogrammability.framework.frozen import FrozenModel
 from reprogrammability.framework.reprogrammer import Reprogrammer
+from reprogrammability.implementations.models.tiny import seeded
 from reprogrammability.implementations.registry import register_method
 
 from .common import MethodConfig, resolve_config
@@ -44,16 +45,14 @@ def graph_parts(model: Any, config: Any) -> tuple[FrozenModel, LinearAlignment]:
         }
         with torch.no_grad():
             dim = int(frozen(probe).shape[-1])
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
+    with seeded(config.seed):
         head = LinearAlignment(dim, config.num_classes)
     return frozen, head
 
 
 def tiny_graph_example() -> tuple[TinyGCN, dict, torch.Tensor]:
     generator = torch.Generator().manual_seed(0)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
+    with seeded(0):
         gnn = TinyGCN(in_features=6, hidden=16).eval()
     graphs, labels = random_graphs(8, 7, 6, generator=generator)
     return gnn, graphs, labels

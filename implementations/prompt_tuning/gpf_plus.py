@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from pydantic import Field
 
 from reprogrammability.framework.reprogrammer import Reprogrammer
+from reprogrammability.implementations.models.tiny import seeded
 from reprogrammability.implementations.registry import register_method
 
 from .common import resolve_config
@@ -48,7 +48,6 @@ def build(model: Any, config: GPFPlusConfig | dict | None = None, **overrides: A
     """GPF-plus: node-wise attention over k basis prompts added to the node features."""
     config = resolve_config(GPFPlusConfig, config, overrides)
     frozen, head = graph_parts(model, config)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
+    with seeded(config.seed):
         prompt = GraphPromptFeaturePlus(config.features, config.basis, config.init_std)
     return Reprogrammer(frozen, prompt, head, paradigm="prompt-tuning", modality="graph", name="gpf-plus")

@@ -22,6 +22,7 @@ from reprogrammability.framework.alignment import IdentityAlignment
 from reprogrammability.framework.frozen import FrozenModel
 from reprogrammability.framework.interfaces import ModuleAdapter
 from reprogrammability.framework.reprogrammer import Reprogrammer
+from reprogrammability.implementations.models.tiny import seeded
 from reprogrammability.implementations.registry import register_method
 
 from .common import MethodConfig, resolve_config
@@ -40,8 +41,7 @@ class GPPTConfig(MethodConfig):
 def tiny_pretext_example() -> tuple[PretextLinkGNN, dict, torch.Tensor]:
     """A tiny (untrained) pretext GNN and eight community graphs with one query node each."""
     generator = torch.Generator().manual_seed(0)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
+    with seeded(0):
         gnn = PretextLinkGNN(in_features=6, hidden=8).eval()
     graphs, labels = community_graphs(8, 7, 6, generator=generator)
     return gnn, graphs, labels

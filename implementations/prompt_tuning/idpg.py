@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import torch
 from pydantic import Field
 
 from reprogrammability.framework.alignment import LinearAlignment
 from reprogrammability.framework.reprogrammer import Reprogrammer
+from reprogrammability.implementations.models.tiny import seeded
 from reprogrammability.implementations.registry import register_method
 
 from .common import MethodConfig, hidden_size, resolve_config, text_frozen
@@ -59,8 +59,7 @@ def build(
     frozen = representing_frozen(frozen)  # M(x): the same features, of the unprompted input
     D = hidden_size(frozen)
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
+    with seeded(config.seed):
         prompt = GeneratedPrompt(D, config.num_virtual_tokens, config.generator_hidden, config.activation)
         head = LinearAlignment(D, config.num_classes)
     return Reprogrammer(frozen, prompt, head, paradigm="prompt-tuning", modality="text", name="idpg")

@@ -38,6 +38,7 @@ from reprogrammability.framework.cost import InferenceOverhead, OverheadContext
 from reprogrammability.framework.errors import InterfaceError
 from reprogrammability.framework.manipulation import InputManipulation
 from reprogrammability.framework.symbolic import SymbolicForm, concat, symbols, x
+from reprogrammability.implementations.models.tiny import seeded
 
 __all__ = [
     "InstructionPrompt",
@@ -259,8 +260,7 @@ class LanguageModelWriter:
         device = next(self.model.parameters()).device
         ids = self.tokenizer(prompt, return_tensors="pt")["input_ids"].to(device)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed + self.calls)
+        with seeded(self.seed + self.calls):
             out = self.model.generate(
                 input_ids=ids,
                 attention_mask=torch.ones_like(ids),

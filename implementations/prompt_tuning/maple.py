@@ -21,6 +21,7 @@ from reprogrammability.framework.adapters.dual_encoder import NO_IMAGE_TOKENS, i
 from reprogrammability.framework.alignment import IdentityAlignment
 from reprogrammability.framework.errors import InterfaceError
 from reprogrammability.framework.reprogrammer import Reprogrammer
+from reprogrammability.implementations.models.tiny import seeded
 from reprogrammability.implementations.registry import register_method
 
 from .clip import ContextPrompt
@@ -67,8 +68,7 @@ def build(
     depth = min(config.depth, clip.text_model.config.num_hidden_layers, clip.vision_model.config.num_hidden_layers)
     b = init.shape[0]
     parts = []
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
+    with seeded(config.seed):
         text = ContextPrompt(init, tower="text")
         parts += [text, CoupledPrompt(text, vision_dim, position="end", tower="vision")]
         if depth > 1:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-import torch
 from pydantic import Field
 
 from reprogrammability.framework.reprogrammer import Reprogrammer
+from reprogrammability.implementations.models.tiny import seeded
 from reprogrammability.implementations.registry import register_method
 
 from .common import hidden_size, resolve_config
@@ -54,8 +54,7 @@ def build(
     config = resolve_config(PTuningConfig, config, overrides)
     frozen, verbalizer, tokenizer = verbalizer_frozen(model, tokenizer, config)
     D = hidden_size(frozen)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
+    with seeded(config.seed):
         encoder = PromptEncoder(
             D, config.encoder_hidden_size or D, config.encoder, config.lstm_layers, config.encoder_dropout
         )

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-import torch
 from pydantic import Field
 
 from reprogrammability.framework.alignment import LinearAlignment
 from reprogrammability.framework.reprogrammer import Reprogrammer
+from reprogrammability.implementations.models.tiny import seeded
 from reprogrammability.implementations.registry import register_method
 
 from .common import MethodConfig, hidden_size, resolve_config, text_frozen
@@ -60,8 +60,7 @@ def build(
     frozen = text_frozen(model, tokenizer=tokenizer, readout=feature_readout(model, config.readout, masked="cls"))
     geometry = frozen.adapter.attention_geometry(frozen.model)
     D = hidden_size(frozen)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
+    with seeded(config.seed):
         prefix = KeyValuePrompt(
             geometry,
             config.num_virtual_tokens,

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from reprogrammability.framework.alignment import IdentityAlignment
 from reprogrammability.framework.reprogrammer import Reprogrammer
+from reprogrammability.implementations.models.tiny import seeded
 from reprogrammability.implementations.registry import register_method
 
 from .common import MethodConfig, find_tokenizer, hidden_size, resolve_config, text_frozen
@@ -61,8 +62,7 @@ def build(
     frozen = text_frozen(model, tokenizer=tokenizer, readout=score_readout(model, config.readout))
     geometry = frozen.adapter.attention_geometry(frozen.model)
     generator = torch.Generator().manual_seed(config.seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
+    with seeded(config.seed):
         prefix = KeyValuePrompt(
             geometry,
             config.num_virtual_tokens,

@@ -20,6 +20,7 @@ from reprogrammability.framework.adapters.dual_encoder import NO_IMAGE_TOKENS, i
 from reprogrammability.framework.alignment import IdentityAlignment
 from reprogrammability.framework.errors import InterfaceError
 from reprogrammability.framework.reprogrammer import Reprogrammer
+from reprogrammability.implementations.models.tiny import seeded
 from reprogrammability.implementations.registry import register_method
 
 from .common import resolve_config
@@ -62,8 +63,7 @@ def build(
         raise InterfaceError(f"model: UPT's visual prompt tokens cannot be placed: {NO_IMAGE_TOKENS}")
     vision_dim = frozen.model.vision_model.config.hidden_size
     generator = torch.Generator().manual_seed(config.seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
+    with seeded(config.seed):
         text = UnifiedContext(
             init,
             config.visual_length,

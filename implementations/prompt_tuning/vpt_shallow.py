@@ -17,6 +17,7 @@ from pydantic import Field
 
 from reprogrammability.framework.alignment import LinearAlignment
 from reprogrammability.framework.reprogrammer import Reprogrammer
+from reprogrammability.implementations.models.tiny import seeded
 from reprogrammability.implementations.registry import register_method
 
 from .common import MethodConfig, resolve_config, vision_frozen
@@ -46,8 +47,7 @@ def vpt_parts(model: Any, config: VPTConfig):
     D = vc.hidden_size
     generator = torch.Generator().manual_seed(config.seed)
     prompt = SoftPrompt(xavier_prompt((config.num_prompts, D), vc.patch_size, D, generator), position=1)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
+    with seeded(config.seed):
         head = LinearAlignment(D, config.num_classes)
     return frozen, prompt, head, vc, generator
 

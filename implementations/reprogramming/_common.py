@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
 from reprogrammability.framework.frozen import FrozenModel
+from reprogrammability.implementations.models.tiny import seeded
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -107,8 +108,7 @@ class TinyAudioClassifier(nn.Module):
 
 def tiny_audio_classifier(num_classes: int = 30, width: int = 16, seed: int = 0) -> TinyAudioClassifier:
     """A random :class:`TinyAudioClassifier` (seeded, eval mode; the global RNG is left untouched)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         model = TinyAudioClassifier(num_classes, width)
     return model.eval()
 
@@ -124,8 +124,7 @@ def tiny_image_task(batch: int = 8, num_classes: int = 4, size: int = 16, channe
 def tiny_pixel_classifier(num_classes: int = 20, size: int = 32, channels: int = 3, seed: int = 0) -> nn.Module:
     """A random linear classifier on raw pixels, (B, C, size, size) → (B, K): unlike a random CNN its argmax
     varies from input to input, so frequency-based label mappings have something to count."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         model = nn.Sequential(nn.Flatten(), nn.Linear(channels * size * size, num_classes))
     return model.eval()
 
@@ -166,8 +165,7 @@ def tiny_text_classifier(num_labels: int = 6, vocab_size: int | None = None, hid
         hidden_dropout_prob=0.0,
         attention_probs_dropout_prob=0.0,
     )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         model = BertForSequenceClassification(config)
     return model.eval()
 
@@ -183,8 +181,7 @@ def seeded_example(example):
 
     @functools.wraps(example)
     def wrapper():
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
+        with seeded(0):
             return example()
 
     return wrapper
