@@ -213,7 +213,9 @@ def test_real_smollm2_prompt_tuning_keeps_f_and_reads_the_verbaliser():
     setting.prepare(quick=False, log=lambda _: None)
     assert setting.backbone.parameters == 134_515_008
     run = setting.run("in-context-learning-k0", 0)
-    assert run.accuracy > 0.8  # SmolLM2 reads the sentiment zero-shot
+    # SmolLM2 reads sentiment zero-shot: 0.73 measured on the 100 test sentences of the 400-sentence set
+    # (0.8+ on the earlier 50); chance is 0.5 and one binomial std at 100 sentences is 0.05.
+    assert run.accuracy > 0.65
     built = T.build_prompt_tuning(setting.backbone, setting.data, 0)
     assert sum(p.numel() for p in built.trainable) == 8 * 576
     assert built.f_unchanged()
