@@ -62,6 +62,7 @@ __all__ = [
     "declared_overhead",
     "once_per_batch",
     "conv_flops",
+    "sequence_flops",
     "canvas_elementwise",
     "NO_OVERHEAD",
     "L_QUERY",
@@ -275,6 +276,13 @@ def conv_flops(c_in: sp.Expr | int, c_out: sp.Expr | int, kernel: int, positions
     """A convolution as the counter counts it: ``2·k²·c_in·c_out·positions`` (positions: the output's
     H·W for a convolution, the input's H·W for a transposed convolution)."""
     return _expr(2 * kernel * kernel * _expr(c_in) * _expr(c_out) * _expr(positions))
+
+
+def sequence_flops(positions: sp.Expr | int) -> sp.Expr:
+    """One sequence of ``n`` positions through f's layers: ``2·W_f·n`` (each position through the weights) plus
+    ``4·n_f·d_a·n²`` (attention scores and mixing over the sequence's own n keys in every layer)."""
+    n = _expr(positions)
+    return 2 * W_POSITION * n + 4 * N_LAYERS * D_ATTENTION * n**2
 
 
 def canvas_elementwise(channels: int, height: int, width: int, operations: int = 1) -> InferenceOverhead:

@@ -28,16 +28,7 @@ from torch import Tensor, nn
 
 from reprogrammability.framework.adapters.transformers import CLIPAdapter, logits_from_features
 from reprogrammability.framework.axes import Configuration, Location, Operator
-from reprogrammability.framework.cost import (
-    BATCH,
-    D_ATTENTION,
-    L_QUERY,
-    N_LAYERS,
-    ROWS,
-    W_POSITION,
-    InferenceOverhead,
-    OverheadContext,
-)
+from reprogrammability.framework.cost import BATCH, L_QUERY, ROWS, InferenceOverhead, OverheadContext, sequence_flops
 from reprogrammability.framework.errors import InterfaceError, ShapeError
 from reprogrammability.framework.interfaces import EmbeddingState
 from reprogrammability.framework.manipulation import InputManipulation
@@ -196,7 +187,7 @@ class ImageConditionedContext(InputManipulation):
         }
         rows = (BATCH - 1) * ROWS
         row = L_QUERY / ROWS + length
-        per_row = 2 * W_POSITION * row + 4 * N_LAYERS * D_ATTENTION * row**2 + 2 * dim * d_img
+        per_row = sequence_flops(row) + 2 * dim * d_img
         return InferenceOverhead(
             tokens=rows * row,
             flops=rows * per_row + 2 * (d_img * h + h * dim),

@@ -22,15 +22,7 @@ from torch import Tensor, nn
 
 from reprogrammability.framework.adapters.transformers import VisionTransformerAdapter
 from reprogrammability.framework.axes import Configuration, Location, Operator
-from reprogrammability.framework.cost import (
-    D_ATTENTION,
-    L_QUERY,
-    N_LAYERS,
-    ROWS,
-    W_POSITION,
-    InferenceOverhead,
-    OverheadContext,
-)
+from reprogrammability.framework.cost import L_QUERY, ROWS, InferenceOverhead, OverheadContext, sequence_flops
 from reprogrammability.framework.errors import InterfaceError, ShapeError
 from reprogrammability.framework.frozen import FrozenModel
 from reprogrammability.framework.interfaces import EmbeddingState
@@ -169,7 +161,7 @@ class ComposedPrompt(InputManipulation):
         )
 
     def inference_overhead(self, context: OverheadContext) -> InferenceOverhead:
-        """The query q(x) runs f's layers once more on the plain image's L positions (``2·W_f·L + 4·n_f·d_a·L²``; its
+        """The query q(x) runs f's layers once more on the plain image's L positions (``R·sequence_flops(L/R)`` = ``2·W_f·L + 4·n_f·d_a·L²/R``; its
         patch embedding is shared with the prompted run); the composed prompt adds L_p positions through every layer,
         and composing it, ``Σ_m α_m P_m``, is a (M, L_p·D) matmul per image: ``2·M·L_p·D`` FLOPs (the M cosine
         weights are element-wise)."""
@@ -177,7 +169,7 @@ class ComposedPrompt(InputManipulation):
         shapes = {m: sum(int(c.shape[0]) for c in self.components[: self.task + 1]), length: self.length, dim: self.dim}
         query = InferenceOverhead(
             tokens=L_QUERY,
-            flops=2 * W_POSITION * L_QUERY + 4 * N_LAYERS * D_ATTENTION * L_QUERY**2 / ROWS + 2 * m * length * dim,
+            flops=ROWS * sequence_flops(L_QUERY / ROWS) + 2 * m * length * dim,
             elementwise=3 * m * dim,
             shapes={**context.shapes, **shapes},
             description="q(x): f on the plain image; composing the prompt",

@@ -7,8 +7,8 @@ A saved task is a folder::
     recipe.json                                     {"method": <registry id>, "config": {...}}
 
 :func:`save_task` writes all of them; :func:`load_task` rebuilds the method from the registry
-(``create_method(method, bank.frozen, config)``), loads the weights (weights hash, method, Spec and
-f's fingerprint checked by :meth:`Reprogrammer.load_learned`) and adds the task to the bank. A bank
+(``create_method(method, f, config)``) and loads it through :meth:`ProgramBank.load` (weights hash, method,
+Spec and f's fingerprint checked; class names from ``labels.json``). A bank
 folder holds one such folder per task, named by the task (:func:`load_bank`).
 """
 
@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 from torch import nn
 
+from reprogrammability.framework.frozen import FrozenModel
 from reprogrammability.framework.reprogrammer import LEARNED_CONFIG, LEARNED_WEIGHTS, Reprogrammer
 
 from .bank import ProgramBank, TaskProgram
@@ -103,17 +104,14 @@ def load_task(bank: ProgramBank, task: str, path: str | Path, *, what: str | Non
     recipe = json.loads(recipe_file.read_text())
     if not isinstance(recipe, dict) or not isinstance(recipe.get("method"), str):
         raise ValueError(f"{what}: {recipe_file} must hold {{'method': <registry id>, 'config': {{...}}}}")
-    program = create_method(recipe["method"], bank.frozen, recipe.get("config") or None)
-    if not isinstance(program, Reprogrammer):
-        raise TypeError(f"{what}: method {recipe['method']!r} built a {type(program).__name__}, not a Reprogrammer")
+
+    def build(frozen: FrozenModel) -> Reprogrammer:
+        return create_method(recipe["method"], frozen, recipe.get("config") or None)
+
     try:
-        program.load_learned(folder)
-    except (ValueError, OSError) as error:
+        return bank.load(task, folder, build)
+    except (ValueError, TypeError, OSError) as error:
         raise type(error)(f"{what} ({folder}): {error}") from error
-    labels = None
-    if (folder / "labels.json").is_file():
-        labels = json.loads((folder / "labels.json").read_text())
-    return bank.add(task, program, labels=labels)
 
 
 def saved_tasks(folder: str | Path) -> dict[str, Path]:
